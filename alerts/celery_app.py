@@ -1,0 +1,81 @@
+"""The Celery application, built from settings by :func:`create_celery`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_process_init
+from kombu import Queue
+
+from alerts.runtime import Runtime
+from alerts.settings import Settings
+
+URGENT = "urgent"  # fan-out and immediate alerts: never behind anything else
+BULK = "bulk"  # digests, imports, test sends and other work that can wait
+PERIODIC = "periodic"  # the sweep and other beat tasks
+QUEUES = (URGENT, BULK, PERIODIC)
+
+FAN_OUT = "alerts.fan_out"
+SEND_BATCH = "alerts.send_batch"
+SWEEP = "alerts.sweep"
+
+
+class AlertsCelery(Celery):
+    """A Celery app that carries the process's :class:`Runtime`."""
+
+    runtime: Runtime
+
+    def enqueue_fan_out(self, item_id: int) -> None:
+        self.send_task(FAN_OUT, args=[item_id], queue=URGENT)
+
+    def enqueue_batch(self, delivery_ids: list[int], queue: str = URGENT) -> None:
+        self.send_task(SEND_BATCH, args=[delivery_ids], queue=queue)
+
+
+_current: AlertsCelery | None = None
+
+
+def create_celery(settings: Settings) -> AlertsCelery:
+    global _current
+    app = AlertsCelery("alerts", set_as_current=True)
+    app.runtime = Runtime(settings, on_published=app.enqueue_fan_out)
+    transport_options: dict[str, Any] = {}
+    if settings.broker_url.startswith("sqla+sqlite"):
+        # Kombu hands these to create_engine: wait for the file lock, don't fail.
+        transport_options = {"connect_args": {"timeout": 30}}
+    elif settings.broker_url.startswith(("redis", "rediss")):
+        # Every countdown we use is far below this, so no task is delivered twice
+        # merely for waiting in a worker's reserve.
+        transport_options = {"visibility_timeout": 3600}
+    app.conf.update(
+        broker_url=settings.broker_url,
+        broker_transport_options=transport_options,
+        broker_connection_retry_on_startup=True,
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_queues=[Queue(name) for name in QUEUES],
+        task_default_queue=PERIODIC,
+        task_routes={FAN_OUT: {"queue": URGENT}, SEND_BATCH: {"queue": URGENT},
+                     SWEEP: {"queue": PERIODIC}},
+        beat_schedule={
+            "sweep": {"task": SWEEP, "schedule": settings.sweep_interval_seconds,
+                      "options": {"queue": PERIODIC, "expires": settings.sweep_interval_seconds}},
+        },
+        timezone="UTC",
+        enable_utc=True,
+        include=["alerts.tasks"],
+    )
+    _current = app
+    return app
+
+
+@worker_process_init.connect
+def _fresh_connections(**_: Any) -> None:
+    # A forked child must not reuse the parent's database sockets.
+    if _current is not None:
+        _current.runtime.dispose()

@@ -1,0 +1,211 @@
+"""The ``alerts`` command line (Typer + Rich)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from alerts.celery_app import QUEUES, AlertsCelery, create_celery
+from alerts.models import utcnow
+from alerts.publishing import InvalidItem, create_and_publish, parse_draft
+from alerts.settings import SettingsError, load_settings
+
+app = typer.Typer(help="Email press alerts for a newsroom.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
+journalists_app = typer.Typer(help="Journalists and their subscriptions.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(journalists_app, name="journalists")
+
+console = Console()
+errors = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def celery_app() -> AlertsCelery:
+    try:
+        return create_celery(load_settings())
+    except SettingsError as exc:
+        fail(f"configuration: {exc}", 2)
+
+
+def _schema_hint(exc: Exception) -> NoReturn:
+    fail(f"the database is not ready ({str(exc).splitlines()[0]}); run `alerts db upgrade`")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or update the tables (Alembic migrations)."""
+    from alerts.migrate import upgrade
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        fail(f"configuration: {exc}", 2)
+    upgrade(settings.database_url)
+    console.print("database is up to date")
+
+
+@app.command()
+def publish(
+    title: Annotated[str | None, typer.Option(help="Headline; becomes the subject.")] = None,
+    summary: Annotated[str, typer.Option(help="One-paragraph standfirst.")] = "",
+    body: Annotated[str, typer.Option(help="Full text; blank lines separate paragraphs.")] = "",
+    url: Annotated[str | None, typer.Option(help="Link to the item on the website.")] = None,
+    kind: Annotated[str, typer.Option(help="press_release, report, statement or news.")] = (
+        "press_release"
+    ),
+    country: Annotated[list[str] | None, typer.Option(help="ISO 3166-1 alpha-2; repeatable.")] = (
+        None
+    ),
+    topic: Annotated[list[str] | None, typer.Option(help="Topic code; repeatable.")] = None,
+    external_id: Annotated[str | None, typer.Option(help="Your id; publishing twice is a no-op.")]
+    = None,
+    file: Annotated[Path | None, typer.Option(help="JSON items in the seed's shape.")] = None,
+) -> None:
+    """Publish an item now (or every item in --file); prints the item ids."""
+    from alerts.seed import drafts_from_json
+
+    if file is not None and title is not None:
+        fail("give either --file or --title, not both", 2)
+    try:
+        if file is not None:
+            try:
+                drafts = drafts_from_json(json.loads(file.read_text(encoding="utf-8")))
+            except (OSError, json.JSONDecodeError) as exc:
+                fail(f"cannot read {file}: {exc}", 2)
+        elif title is not None:
+            drafts = [parse_draft({
+                "title": title, "summary": summary, "body": body, "url": url, "kind": kind,
+                "countries": country or [], "topics": topic or [], "external_id": external_id,
+            })]
+        else:
+            fail("give --title (and the other fields) or --file", 2)
+    except ValueError as exc:
+        fail(str(exc), 2)
+    runtime = celery_app().runtime
+    try:
+        with runtime.sessions() as session:
+            items = create_and_publish(session, runtime.taxonomy, drafts)
+            session.commit()
+    except InvalidItem as exc:
+        fail(str(exc), 2)
+    except (OperationalError, ProgrammingError) as exc:
+        _schema_hint(exc)
+    for item in items:
+        console.print(item.id)
+
+
+@journalists_app.command("import")
+def journalists_import(
+    file: Annotated[Path, typer.Argument(help="CSV: email,name,outlet,countries,topics,cadence")],
+) -> None:
+    """Import journalists (active at once) and their subscriptions; all rows or none."""
+    from alerts.subscriptions import ImportFailed, import_rows, parse_csv
+
+    runtime = celery_app().runtime
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read {file}: {exc}", 2)
+    try:
+        rows = parse_csv(text, runtime.taxonomy)
+    except ImportFailed as exc:
+        for problem in exc.problems:
+            errors.print(f"{file}: {problem}", highlight=False)
+        fail(f"nothing imported: {len(exc.problems)} bad row(s)", 2)
+    try:
+        with runtime.sessions() as session:
+            summary = import_rows(session, rows, utcnow())
+            session.commit()
+    except (OperationalError, ProgrammingError) as exc:
+        _schema_hint(exc)
+    for line in summary.skipped:
+        errors.print(f"skipped {line}", highlight=False)
+    console.print(
+        f"{summary.journalists_created} journalist(s) added, {summary.journalists_updated} "
+        f"updated, {summary.subscriptions_added} subscription(s) added"
+    )
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int | None, typer.Option(help="Processes (default from settings).")]
+    = None,
+    queues: Annotated[str, typer.Option(help="Comma-separated queues to consume.")] = ",".join(
+        QUEUES
+    ),
+    beat: Annotated[bool, typer.Option(help="Also run the beat (the periodic sweep).")] = False,
+    loglevel: Annotated[str, typer.Option()] = "INFO",
+) -> None:
+    """Start a Celery worker with the project's settings."""
+    celery = celery_app()
+    settings = celery.runtime.settings
+    argv = [
+        "worker", "--loglevel", loglevel, "--queues", queues,
+        "--concurrency", str(concurrency or settings.worker_concurrency),
+        "--hostname", f"alerts-{os.getpid()}@%h",
+    ]
+    if beat:
+        argv += ["--beat", "--schedule", str(settings.data_dir / "celerybeat-schedule")]
+    celery.worker_main(argv)
+
+
+@app.command()
+def sink(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8025,
+    maildir: Annotated[Path | None, typer.Option(help="Default: DATA_DIR/maildir.")] = None,
+) -> None:
+    """Run the built-in SMTP sink: every message it receives is kept in a Maildir."""
+    import threading
+
+    from alerts.sink import SinkHandler, start_sink
+
+    if maildir is None:
+        try:
+            maildir = load_settings().data_dir / "maildir"
+        except SettingsError as exc:
+            fail(f"configuration: {exc}", 2)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        controller, _ = start_sink(host, port, SinkHandler(maildir=maildir))
+    except (OSError, RuntimeError) as exc:
+        fail(f"cannot listen on {host}:{port}: {exc}")
+    console.print(f"SMTP sink on {host}:{port}, storing messages in {maildir} (Ctrl-C stops)")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        controller.stop()
+
+
+@app.command()
+def demo(
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the deliveries.")] = 120.0,
+) -> None:
+    """Run everything on the embedded defaults: publish a seed item to sample journalists."""
+    from alerts.demo import DemoFailed, run_demo
+
+    try:
+        run_demo(load_settings(), console, timeout)
+    except SettingsError as exc:
+        fail(f"configuration: {exc}", 2)
+    except DemoFailed as exc:
+        fail(str(exc))
+
+
+def main() -> None:
+    app()

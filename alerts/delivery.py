@@ -1,0 +1,294 @@
+"""The delivery record: claim rows for sending, record outcomes, find work to re-queue.
+
+Every function is a guarded statement on the deliveries table, so running any of
+them twice, or in two workers at once, changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Update, bindparam, exists, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from alerts.mailer import Outcome, Verdict
+from alerts.models import (
+    Delivery,
+    DeliveryStatus,
+    FanOut,
+    Item,
+    ItemStatus,
+    Journalist,
+    JournalistStatus,
+    Suppression,
+)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    delivery_id: int
+    item_id: int
+    journalist_id: int
+    email: str
+    name: str
+    attempts: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    base_seconds: float
+    max_seconds: float
+    deadline_seconds: float
+
+    def delay(self, attempts: int, rng: random.Random | None = None) -> float:
+        """Exponential backoff with jitter: spreads a burst of retries over time."""
+        step = min(self.max_seconds, self.base_seconds * 2 ** max(attempts - 1, 0))
+        return step * (rng or random).uniform(0.5, 1.0)
+
+
+def _not_mailable() -> object:
+    return or_(
+        Journalist.status != JournalistStatus.ACTIVE,
+        Journalist.email.is_(None),
+        exists().where(Suppression.email == Journalist.email),
+    )
+
+
+def claim(session: Session, ids: Sequence[int], now: datetime, lease: timedelta) -> list[Claimed]:
+    """Take the due, pending rows among ``ids`` (pending → sending, with a lease).
+
+    Rows whose journalist unsubscribed or was suppressed since the fan-out, or
+    whose item was withdrawn, are cancelled instead: a queued message must not
+    outlive an unsubscribe.
+    """
+    if not ids:
+        return []
+    blocked = select(Journalist.id).where(_not_mailable())  # type: ignore[arg-type]
+    withdrawn = select(Item.id).where(Item.status != ItemStatus.PUBLISHED)
+    for reason, condition in (
+        ("cancelled: recipient unsubscribed or suppressed", Delivery.journalist_id.in_(blocked)),
+        ("cancelled: item no longer published", Delivery.item_id.in_(withdrawn)),
+    ):
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(ids), Delivery.status == DeliveryStatus.PENDING, condition)
+            .values(status=DeliveryStatus.CANCELLED, last_reply=reason)
+            .execution_options(synchronize_session=False)
+        )
+    claimed_ids = session.scalars(
+        update(Delivery)
+        .where(
+            Delivery.id.in_(ids),
+            Delivery.status == DeliveryStatus.PENDING,
+            or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
+        )
+        .values(
+            status=DeliveryStatus.SENDING,
+            attempts=Delivery.attempts + 1,
+            lease_expires_at=now + lease,
+        )
+        .returning(Delivery.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    if not claimed_ids:
+        return []
+    rows = session.execute(
+        select(
+            Delivery.id, Delivery.item_id, Delivery.journalist_id, Journalist.email,
+            Journalist.name, Delivery.attempts, Delivery.created_at,
+        )
+        .join(Journalist, Journalist.id == Delivery.journalist_id)
+        .where(Delivery.id.in_(claimed_ids))
+        .order_by(Delivery.item_id, Delivery.id)
+    ).all()
+    return [Claimed(*row) for row in rows]
+
+
+def _record_statement(*from_statuses: str) -> Update:
+    return (
+        update(Delivery)
+        # OR of equalities, not IN: an expanding IN cannot run as executemany.
+        .where(Delivery.id == bindparam("b_id"),
+               or_(*(Delivery.status == status for status in from_statuses)))
+        .values(
+            status=bindparam("b_status"),
+            last_reply=bindparam("b_reply"),
+            next_attempt_at=bindparam("b_next"),
+            queued_at=bindparam("b_queued"),
+            sent_at=bindparam("b_sent"),
+            message_id=bindparam("b_mid"),
+            lease_expires_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+# An accepted message is recorded as sent even if the lease ran out meanwhile;
+# any other outcome only applies to a row this worker still holds.
+_RECORD_SENT = _record_statement(DeliveryStatus.SENDING, DeliveryStatus.PENDING)
+_RECORD_OTHER = _record_statement(DeliveryStatus.SENDING)
+
+
+def record(
+    session: Session,
+    results: Iterable[tuple[Claimed, Outcome, str]],
+    now: datetime,
+    policy: RetryPolicy,
+) -> dict[str, int]:
+    """Write each attempt's outcome; returns counts by resulting status.
+
+    Only rows still ``sending`` are moved to retry or failure (a row whose lease
+    expired may already belong to another worker). An accepted message is
+    recorded as sent even then: the relay has it, and saying otherwise would
+    invite a duplicate.
+    """
+    sent: list[dict[str, object]] = []
+    other: list[dict[str, object]] = []
+    suppress: list[tuple[int, str, str]] = []
+    counts: dict[str, int] = {}
+    for claimed, outcome, message_id in results:
+        row: dict[str, object] = {
+            "b_id": claimed.delivery_id, "b_reply": outcome.reply, "b_mid": message_id,
+            "b_next": None, "b_queued": None, "b_sent": None,
+        }
+        if outcome.verdict is Verdict.SENT:
+            row |= {"b_status": DeliveryStatus.SENT.value, "b_sent": now}
+        elif outcome.verdict is Verdict.RETRY:
+            if now - claimed.created_at >= timedelta(seconds=policy.deadline_seconds):
+                row |= {"b_status": DeliveryStatus.FAILED.value,
+                        "b_reply": f"gave up after {claimed.attempts} attempts: {outcome.reply}"}
+            else:
+                delay = policy.delay(claimed.attempts)
+                row |= {"b_status": DeliveryStatus.PENDING.value,
+                        "b_next": now + timedelta(seconds=delay)}
+        else:
+            row["b_status"] = DeliveryStatus.FAILED.value
+            if outcome.verdict is Verdict.SUPPRESS:
+                suppress.append((claimed.journalist_id, claimed.email, outcome.reply))
+        (sent if outcome.verdict is Verdict.SENT else other).append(row)
+        status = str(row["b_status"])
+        counts[status] = counts.get(status, 0) + 1
+    for statement, params in ((_RECORD_SENT, sent), (_RECORD_OTHER, other)):
+        if params:
+            session.connection().execute(statement, params)
+    for journalist_id, email, reply in suppress:
+        suppress_address(session, email, f"bounce: {reply}"[:200], now, journalist_id)
+    return counts
+
+
+def suppress_address(
+    session: Session, email: str, reason: str, now: datetime, journalist_id: int | None = None
+) -> None:
+    dialect = session.get_bind().dialect.name
+    insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(
+        insert_fn(Suppression)
+        .values(email=email, reason=reason, created_at=now)
+        .on_conflict_do_nothing(index_elements=["email"])
+    )
+    session.execute(
+        update(Journalist)
+        .where(Journalist.email == email)
+        .values(status=JournalistStatus.SUPPRESSED)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def take_unqueued(session: Session, item_id: int, now: datetime) -> list[int]:
+    """Mark the item's never-queued pending rows as queued now and return their ids.
+
+    The caller commits, then publishes the batches; if it dies in between, the
+    sweep finds the rows queued long ago and still pending.
+    """
+    return list(
+        session.scalars(
+            update(Delivery)
+            .where(
+                Delivery.item_id == item_id,
+                Delivery.status == DeliveryStatus.PENDING,
+                Delivery.queued_at.is_(None),
+            )
+            .values(queued_at=now)
+            .returning(Delivery.id)
+            .execution_options(synchronize_session=False)
+        ).all()
+    )
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    released_leases: int
+    items_to_fan_out: list[int]
+    requeue: list[int]
+
+
+def sweep(
+    session: Session, now: datetime, requeue_after: timedelta, limit: int = 50_000
+) -> SweepResult:
+    """Find the work the broker may have lost: the database does not lose it.
+
+    - rows still ``sending`` after their lease (the worker died) go back to pending;
+    - published items without a fan-out record get one;
+    - pending rows that are due and were never queued, or queued long ago, are
+      queued again (the claim's status guard makes a duplicate message harmless).
+    """
+    released = session.execute(
+        update(Delivery)
+        .where(Delivery.status == DeliveryStatus.SENDING, Delivery.lease_expires_at < now)
+        .values(status=DeliveryStatus.PENDING, lease_expires_at=None, queued_at=None,
+                last_reply="lease expired: the worker stopped before recording a result")
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    items = list(
+        session.scalars(
+            select(Item.id)
+            .where(
+                Item.status == ItemStatus.PUBLISHED,
+                Item.published_at <= now - requeue_after,
+                ~exists().where(FanOut.item_id == Item.id),
+            )
+            .order_by(Item.published_at)
+        )
+    )
+    due = (
+        select(Delivery.id)
+        .where(
+            Delivery.status == DeliveryStatus.PENDING,
+            or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
+            or_(Delivery.queued_at.is_(None), Delivery.queued_at < now - requeue_after),
+        )
+        .order_by(Delivery.id)
+        .limit(limit)
+        .scalar_subquery()
+    )
+    requeue = list(
+        session.scalars(
+            update(Delivery)
+            .where(Delivery.id.in_(due))
+            .values(queued_at=now)
+            .returning(Delivery.id)
+            .execution_options(synchronize_session=False)
+        ).all()
+    )
+    return SweepResult(int(released or 0), items, sorted(requeue))
+
+
+def record_fan_out(session: Session, item_id: int, matched: int, now: datetime) -> None:
+    fan_out = session.get(FanOut, item_id)
+    if fan_out is None:
+        session.add(FanOut(item_id=item_id, matched=matched, runs=1, first_run_at=now,
+                           last_run_at=now))
+    else:
+        fan_out.runs += 1
+        fan_out.last_run_at = now
+        fan_out.matched = matched
+
+
+def count_for_item(session: Session, item_id: int) -> int:
+    return int(session.scalar(select(func.count()).where(Delivery.item_id == item_id)) or 0)
+

@@ -1,0 +1,170 @@
+"""Turning an item into emails: Jinja2 once per item, cheap substitution per recipient."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from email.charset import QP, Charset
+from email.header import Header
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import compat32
+from email.utils import formataddr, formatdate, parseaddr
+from pathlib import Path
+
+import css_inline
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import escape
+
+from alerts.models import Item
+from alerts.taxonomy import Taxonomy, countries
+
+# Quoted-printable keeps the bodies readable to humans and content filters alike.
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.body_encoding = QP
+
+_WIRE = compat32.clone(linesep="\r\n")
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+KIND_LABELS = {
+    "press_release": "Press release",
+    "report": "Report",
+    "statement": "Statement",
+    "news": "News",
+}
+
+
+def default_templates_dir() -> Path:
+    """The package's own templates: inside the wheel, or at the repository top."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "templates", here.parent / "templates"):
+        if (candidate / "email").is_dir():
+            return candidate
+    raise FileNotFoundError("the email templates are missing from this installation")
+
+
+def make_environment(custom_dir: Path | None = None) -> Environment:
+    """A press office's folder comes first, so it can override any single template."""
+    loaders = [FileSystemLoader(str(custom_dir))] if custom_dir else []
+    loaders.append(FileSystemLoader(str(default_templates_dir())))
+    return Environment(
+        loader=ChoiceLoader(loaders),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def header_safe(value: str) -> str:
+    """A user-supplied value fit for a header: CR/LF and other controls become a space."""
+    return " ".join(_CONTROL.sub(" ", value).split())
+
+
+@dataclass(frozen=True)
+class Recipient:
+    delivery_id: int
+    journalist_id: int
+    email: str
+    name: str
+    unsubscribe_url: str
+    preferences_url: str
+
+
+@dataclass(frozen=True)
+class Sender:
+    from_address: str
+    reply_to: str
+    domain: str
+    secret: str
+    list_id: str
+
+    @property
+    def bounce_address(self) -> str:
+        """The envelope sender (MAIL FROM): where bounces go."""
+        return parseaddr(self.from_address)[1]
+
+    def message_id(self, item_id: int, delivery_id: int) -> str:
+        """Stable for a delivery across retries, so a rare duplicate can be spotted."""
+        tag = hmac.new(self.secret.encode(), f"{item_id}.{delivery_id}".encode(), hashlib.sha256)
+        return f"<alert.{item_id}.{delivery_id}.{tag.hexdigest()[:12]}@{self.domain}>"
+
+
+_FIELDS = ("name", "unsubscribe_url", "preferences_url")
+
+
+class RenderedItem:
+    """An item rendered once (text and CSS-inlined HTML) with per-recipient markers.
+
+    The markers carry a random nonce so that no text in an item can forge one.
+    """
+
+    def __init__(self, item_id: int, subject: str, text: str, html: str, nonce: str) -> None:
+        self.item_id = item_id
+        self.subject = subject
+        self._text = text
+        self._html = html
+        self._pattern = re.compile(rf"@@{nonce}\.({'|'.join(_FIELDS)})@@")
+
+    def bodies(self, recipient: Recipient) -> tuple[str, str]:
+        values = {f: getattr(recipient, f) for f in _FIELDS}
+        text = self._pattern.sub(lambda m: values[m.group(1)], self._text)
+        html = self._pattern.sub(lambda m: str(escape(values[m.group(1)])), self._html)
+        return text, html
+
+
+def item_context(item: Item, taxonomy: Taxonomy) -> dict[str, object]:
+    names = countries()
+    return {
+        "id": item.id,
+        "title": item.title,
+        "summary": item.summary,
+        "paragraphs": [p.strip() for p in re.split(r"\n\s*\n", item.body) if p.strip()],
+        "url": item.url,
+        "kind": KIND_LABELS.get(item.kind, item.kind.replace("_", " ").capitalize()),
+        "campaign": item.campaign,
+        "countries": [names.get(c, c) for c in item.countries],
+        "topics": [taxonomy.topics.get(t, t) for t in item.topics],
+        "published_at": item.published_at,
+        "language": item.language,
+    }
+
+
+def render_item(
+    env: Environment, item: Item, taxonomy: Taxonomy, sender: Sender, base_url: str
+) -> RenderedItem:
+    nonce = secrets.token_hex(8)
+    context = {
+        "item": item_context(item, taxonomy),
+        "recipient": {f: f"@@{nonce}.{f}@@" for f in _FIELDS},
+        "press": {"name": parseaddr(sender.from_address)[0], "reply_to": sender.reply_to},
+        "base_url": base_url,
+    }
+    text = env.get_template("email/item.txt").render(context)
+    html = css_inline.inline(env.get_template("email/item.html").render(context))
+    return RenderedItem(item.id, header_safe(item.title), text, html, nonce)
+
+
+def build_message(rendered: RenderedItem, recipient: Recipient, sender: Sender) -> bytes:
+    text, html = rendered.bodies(recipient)
+    message = MIMEMultipart("alternative")
+    message["Subject"] = Header(rendered.subject, "utf-8") if not rendered.subject.isascii() else (
+        rendered.subject
+    )
+    message["From"] = sender.from_address
+    message["To"] = formataddr((header_safe(recipient.name), recipient.email), charset="utf-8")
+    message["Reply-To"] = sender.reply_to
+    message["Date"] = formatdate(usegmt=True)
+    message["Message-ID"] = sender.message_id(rendered.item_id, recipient.delivery_id)
+    message["List-Id"] = sender.list_id
+    message["List-Unsubscribe"] = f"<{recipient.unsubscribe_url}>"
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    # Text first, HTML last: clients show the last part they can render.
+    message.attach(MIMEText(text, "plain", _UTF8_QP))
+    message.attach(MIMEText(html, "html", _UTF8_QP))
+    # smtplib sends bytes as they are: the wire format needs CRLF line ends.
+    return message.as_bytes(policy=_WIRE)

@@ -1,0 +1,97 @@
+"""What a process builds once from its settings: engine, sessions, templates, signer."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import datetime
+from functools import cached_property
+from threading import Lock
+
+from jinja2 import Environment
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from alerts.db import make_engine, make_session_factory
+from alerts.models import Item
+from alerts.rendering import Recipient, RenderedItem, Sender, make_environment, render_item
+from alerts.settings import Settings
+from alerts.taxonomy import Taxonomy, load_topics
+from alerts.tokens import Purpose, TokenSigner
+
+
+class Runtime:
+    """Lazily built, so a forked worker child opens its own connections."""
+
+    def __init__(
+        self, settings: Settings, on_published: Callable[[int], None] | None = None
+    ) -> None:
+        self.settings = settings
+        self._on_published = on_published
+        self._rendered: OrderedDict[tuple[int, datetime], RenderedItem] = OrderedDict()
+        self._render_lock = Lock()
+
+    @cached_property
+    def engine(self) -> Engine:
+        return make_engine(self.settings.database_url)
+
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        return make_session_factory(self.engine, self._on_published)
+
+    @cached_property
+    def taxonomy(self) -> Taxonomy:
+        return Taxonomy(topics=load_topics(self.settings.topics_file))
+
+    @cached_property
+    def templates(self) -> Environment:
+        return make_environment(self.settings.templates_dir)
+
+    @cached_property
+    def signer(self) -> TokenSigner:
+        return TokenSigner(self.settings.secret)
+
+    @cached_property
+    def sender(self) -> Sender:
+        s = self.settings
+        return Sender(
+            from_address=s.from_address,
+            reply_to=s.reply_to,
+            domain=s.from_domain,
+            secret=s.secret,
+            list_id=f"Press alerts <alerts.{s.from_domain}>",
+        )
+
+    def recipient(self, delivery_id: int, journalist_id: int, email: str, name: str) -> Recipient:
+        base = self.settings.base_url
+        return Recipient(
+            delivery_id=delivery_id,
+            journalist_id=journalist_id,
+            email=email,
+            name=name or "colleague",
+            unsubscribe_url=f"{base}/u/{self.signer.sign(Purpose.UNSUBSCRIBE, journalist_id)}",
+            preferences_url=(
+                f"{base}/preferences/{self.signer.sign(Purpose.PREFERENCES, journalist_id)}"
+            ),
+        )
+
+    def rendered(self, item: Item) -> RenderedItem:
+        """Render once per item version and keep the last few (CSS inlining is costly)."""
+        key = (item.id, item.updated_at)
+        with self._render_lock:
+            cached = self._rendered.get(key)
+            if cached is not None:
+                self._rendered.move_to_end(key)
+                return cached
+        rendered = render_item(
+            self.templates, item, self.taxonomy, self.sender, self.settings.base_url
+        )
+        with self._render_lock:
+            self._rendered[key] = rendered
+            while len(self._rendered) > 64:
+                self._rendered.popitem(last=False)
+        return rendered
+
+    def dispose(self) -> None:
+        if "engine" in self.__dict__:
+            self.engine.dispose(close=False)

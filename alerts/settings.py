@@ -1,0 +1,180 @@
+"""One settings class, read from ``ALERTS_*`` environment variables at start-up.
+
+Nothing here runs at import: entry points call :func:`load_settings` once and pass
+the result down.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from email.utils import parseaddr
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SMTP_SCHEMES = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
+
+
+class SettingsError(ValueError):
+    """The configuration cannot work; raised at start-up with a message for humans."""
+
+
+@dataclass(frozen=True)
+class SmtpTarget:
+    scheme: str
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ALERTS_", env_file=None, populate_by_name=True, extra="ignore"
+    )
+
+    data_dir: Path = Path("alerts-data")
+    database_url: str = ""
+    broker_url: str = ""
+    smtp_url: str = "smtp://127.0.0.1:8025"
+    base_url: str = "http://127.0.0.1:8000"
+    secret_key: SecretStr | None = None
+    from_address: str = Field(
+        default="Newsroom Alerts <alerts@example.org>",
+        validation_alias=AliasChoices("ALERTS_FROM", "from_address"),
+    )
+    reply_to: str = "press@example.org"
+    templates_dir: Path | None = None
+    topics_file: Path | None = None
+
+    # Pipeline tuning.
+    batch_size: int = Field(default=100, ge=1, le=1000)
+    lease_seconds: int = Field(default=300, ge=10)
+    requeue_after_seconds: int = Field(default=120, ge=1)
+    sweep_interval_seconds: float = Field(default=60.0, gt=0)
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    retry_base_seconds: float = Field(default=30.0, gt=0)
+    retry_max_seconds: float = Field(default=3600.0, gt=0)
+    retry_deadline_seconds: float = Field(default=24 * 3600.0, gt=0)
+    worker_concurrency: int = Field(default=2, ge=1)
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _check_smtp_url(cls, value: str) -> str:
+        parse_smtp_url(value)
+        return value
+
+    @field_validator("from_address", "reply_to")
+    @classmethod
+    def _check_address(cls, value: str) -> str:
+        _, addr = parseaddr(value)
+        if "@" not in addr or "\n" in value or "\r" in value:
+            raise ValueError(f"not an email address: {value!r}")
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise ValueError(f"base URL must be http(s)://host[/path], got {value!r}")
+        return value.rstrip("/")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def smtp(self) -> SmtpTarget:
+        return parse_smtp_url(self.smtp_url)
+
+    @property
+    def secret(self) -> str:
+        if self.secret_key is None:
+            raise SettingsError("settings were not loaded with load_settings()")
+        return self.secret_key.get_secret_value()
+
+    @property
+    def from_domain(self) -> str:
+        return parseaddr(self.from_address)[1].rsplit("@", 1)[1].lower()
+
+
+def parse_smtp_url(url: str) -> SmtpTarget:
+    parts = urlsplit(url)
+    if parts.scheme not in SMTP_SCHEMES:
+        raise ValueError(
+            f"SMTP URL scheme must be one of {', '.join(sorted(SMTP_SCHEMES))}, got {url!r}"
+        )
+    if not parts.hostname:
+        raise ValueError(f"SMTP URL has no host: {url!r}")
+    try:
+        port = parts.port or SMTP_SCHEMES[parts.scheme]
+    except ValueError as exc:
+        raise ValueError(f"SMTP URL has a bad port: {url!r}") from exc
+    return SmtpTarget(
+        scheme=parts.scheme,
+        host=parts.hostname,
+        port=port,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+    )
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings and fill in the embedded defaults.
+
+    With nothing configured the service runs on files in ``DATA_DIR``: a SQLite
+    database, Kombu's SQLAlchemy transport over another SQLite file, and a secret
+    generated once and kept there. A shared database without a secret is refused:
+    a generated secret would differ between machines and break every link.
+    """
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from exc
+    data_dir = settings.data_dir.expanduser().resolve()
+    settings.data_dir = data_dir
+    if not settings.database_url:
+        settings.database_url = f"sqlite:///{data_dir / 'alerts.db'}"
+    if not settings.broker_url:
+        settings.broker_url = f"sqla+sqlite:///{data_dir / 'broker.db'}"
+    if settings.is_sqlite or settings.broker_url.startswith("sqla+sqlite"):
+        data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.secret_key is None:
+        if not settings.is_sqlite:
+            raise SettingsError(
+                "ALERTS_SECRET_KEY must be set when the database is not the embedded SQLite "
+                "file: every worker and web process must sign links with the same secret"
+            )
+        settings.secret_key = SecretStr(_embedded_secret(data_dir))
+    if len(settings.secret) < 16:
+        raise SettingsError("ALERTS_SECRET_KEY must be at least 16 characters long")
+    return settings
+
+
+def _embedded_secret(data_dir: Path) -> str:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    value = secrets.token_urlsafe(32)
+    # Written aside then hard-linked into place: two processes starting at once
+    # end up with one secret, and nobody ever reads a half-written file.
+    tmp = path.with_name(f".secret_key.{os.getpid()}.tmp")
+    tmp.write_text(value)
+    tmp.chmod(0o600)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        value = path.read_text().strip()
+    finally:
+        tmp.unlink()
+    return value

@@ -1,0 +1,99 @@
+"""Thin Celery tasks: ids in, one session per step, a use case, enqueue after commit."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from datetime import timedelta
+from typing import Any, cast
+
+from celery import Task, shared_task
+from sqlalchemy import select
+
+from alerts import delivery
+from alerts.celery_app import FAN_OUT, SEND_BATCH, SWEEP, AlertsCelery
+from alerts.fanout import fan_out
+from alerts.mailer import SmtpTransport
+from alerts.models import Item, utcnow
+from alerts.runtime import Runtime
+from alerts.sending import send_batch
+
+log = logging.getLogger(__name__)
+
+
+def _app(task: Task[Any, Any]) -> AlertsCelery:
+    return cast(AlertsCelery, task.app)
+
+
+def chunks(ids: Sequence[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(ids), size):
+        yield list(ids[start : start + size])
+
+
+@shared_task(name=FAN_OUT, bind=True)
+def fan_out_task(self: Task[Any, Any], item_id: int) -> int:
+    app = _app(self)
+    runtime = app.runtime
+    with runtime.sessions() as session, session.begin():
+        ids = fan_out(session, item_id, utcnow())
+    # Committed: the rows exist before any worker is told to look at them.
+    for batch in chunks(ids, runtime.settings.batch_size):
+        app.enqueue_batch(batch)
+    log.info("fan-out item_id=%s queued=%d", item_id, len(ids))
+    return len(ids)
+
+
+def _policy(runtime: Runtime) -> delivery.RetryPolicy:
+    s = runtime.settings
+    return delivery.RetryPolicy(s.retry_base_seconds, s.retry_max_seconds,
+                                s.retry_deadline_seconds)
+
+
+@shared_task(name=SEND_BATCH, bind=True)
+def send_batch_task(self: Task[Any, Any], delivery_ids: list[int]) -> dict[str, int]:
+    runtime = _app(self).runtime
+    settings = runtime.settings
+    with runtime.sessions() as session, session.begin():
+        claimed = delivery.claim(
+            session, delivery_ids, utcnow(), timedelta(seconds=settings.lease_seconds)
+        )
+        item_ids = {c.item_id for c in claimed}
+        items = session.scalars(select(Item).where(Item.id.in_(item_ids))).all()
+        rendered = {item.id: runtime.rendered(item) for item in items}
+    # The session is closed: no connection is held while we talk SMTP.
+    if not claimed:
+        return {}
+    with SmtpTransport(settings.smtp, settings.smtp_timeout_seconds) as transport:
+        results = send_batch(
+            claimed,
+            rendered,
+            lambda c: runtime.recipient(c.delivery_id, c.journalist_id, c.email, c.name),
+            runtime.sender,
+            transport,
+        )
+    with runtime.sessions() as session, session.begin():
+        counts = delivery.record(session, results, utcnow(), _policy(runtime))
+    log.info("send-batch size=%d claimed=%d outcome=%s", len(delivery_ids), len(claimed), counts)
+    return counts
+
+
+@shared_task(name=SWEEP, bind=True)
+def sweep_task(self: Task[Any, Any]) -> dict[str, int]:
+    app = _app(self)
+    runtime = app.runtime
+    settings = runtime.settings
+    with runtime.sessions() as session, session.begin():
+        result = delivery.sweep(
+            session, utcnow(), timedelta(seconds=settings.requeue_after_seconds)
+        )
+    for item_id in result.items_to_fan_out:
+        app.enqueue_fan_out(item_id)
+    for batch in chunks(result.requeue, settings.batch_size):
+        app.enqueue_batch(batch)
+    summary = {
+        "released_leases": result.released_leases,
+        "fan_outs": len(result.items_to_fan_out),
+        "requeued": len(result.requeue),
+    }
+    log.info("sweep %s", summary)
+    return summary
