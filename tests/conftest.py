@@ -1,0 +1,199 @@
+"""Real parts: a Celery worker process, a broker, a database and an SMTP server.
+
+The pipeline tests run twice: on the embedded defaults (SQLite files, Kombu's
+SQLAlchemy transport) and on PostgreSQL + Redis. The SMTP server is an aiosmtpd
+sink in this process, so every assertion about delivered mail is about bytes
+that crossed a real SMTP connection.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from alerts.celery_app import AlertsCelery, create_celery
+from alerts.migrate import upgrade
+from alerts.models import Base, Delivery, DeliveryStatus, FanOut
+from alerts.settings import Settings, load_settings
+from alerts.sink import Received, SinkHandler, start_sink
+
+PG_ADMIN_URL = os.environ.get("ALERTS_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
+PG_HOST = os.environ.get("ALERTS_TEST_PG_HOST", "postgres@127.0.0.1:5432")
+REDIS_URL = os.environ.get("ALERTS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+SECRET = "test-secret-0123456789-abcdefghij"
+
+
+class ScriptedSink(SinkHandler):
+    """The sink, plus scripted refusals for chosen recipients (as a relay would)."""
+
+    def __init__(self) -> None:
+        super().__init__(keep_in_memory=True)
+        self.rcpt_replies: dict[str, str] = {}
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
+        reply = self.rcpt_replies.get(address.lower())
+        if reply is not None:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    def clear(self) -> None:
+        with self._lock:
+            self.received.clear()
+        self.rcpt_replies.clear()
+
+
+@dataclass
+class Stack:
+    name: str
+    settings: Settings
+    app: AlertsCelery
+    sink: ScriptedSink
+    worker: subprocess.Popen[bytes]
+    log_path: Path
+
+    def session(self) -> Session:
+        return self.app.runtime.sessions()
+
+    def received(self) -> list[Received]:
+        return self.sink.snapshot()
+
+    def worker_log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+    def wait_for_item(self, item_id: int, timeout: float = 60.0) -> dict[str, int]:
+        """Until the item is fanned out and none of its deliveries is pending or sending."""
+        deadline = time.monotonic() + timeout
+        while True:
+            assert self.worker.poll() is None, f"worker died:\n{self.worker_log()}"
+            with self.session() as session:
+                fanned = session.get(FanOut, item_id) is not None
+                counts = {
+                    status: count
+                    for status, count in session.execute(
+                        select(Delivery.status, func.count())
+                        .where(Delivery.item_id == item_id)
+                        .group_by(Delivery.status)
+                    ).all()
+                }
+            if fanned and not counts.get(DeliveryStatus.PENDING) and not counts.get(
+                DeliveryStatus.SENDING
+            ):
+                return counts
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"item {item_id} not delivered in {timeout}s: {counts}\n{self.worker_log()}"
+                )
+            time.sleep(0.1)
+
+    def wait_until(self, predicate, timeout: float = 30.0, what: str = "condition") -> None:  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            assert self.worker.poll() is None, f"worker died:\n{self.worker_log()}"
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}\n{self.worker_log()}")
+            time.sleep(0.1)
+
+    def reset(self) -> None:
+        engine = self.app.runtime.engine
+        tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+        with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":
+                conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            else:
+                for table in tables:
+                    conn.execute(text(f"DELETE FROM {table}"))
+        self.sink.clear()
+
+
+def _start_worker(settings: Settings, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    with open(log_path, "wb") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "alerts", "worker", "--concurrency", "2",
+             "--loglevel", "INFO"],
+            env=os.environ | env, stdout=log, stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 60
+    while b" ready." not in log_path.read_bytes():
+        if worker.poll() is not None or time.monotonic() > deadline:
+            worker.kill()
+            raise RuntimeError(f"worker did not start:\n{log_path.read_text()}")
+        time.sleep(0.1)
+    return worker
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    name = f"alerts_test_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://{PG_HOST}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    return REDIS_URL
+
+
+@pytest.fixture(scope="session", params=["embedded", "postgres"])
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    data_dir = tmp_path_factory.mktemp(f"stack-{request.param}")
+    controller, handler = start_sink("127.0.0.1", 0, ScriptedSink())
+    env = {
+        "ALERTS_DATA_DIR": str(data_dir),
+        "ALERTS_SMTP_URL": f"smtp://127.0.0.1:{controller.port}",
+        "ALERTS_SECRET_KEY": SECRET,
+        "ALERTS_BASE_URL": "https://alerts.example.org",
+        "ALERTS_FROM": "Press Office <press-alerts@ngo.example>",
+        "ALERTS_REPLY_TO": "press@ngo.example",
+        "ALERTS_BATCH_SIZE": "7",  # several batches even for small populations
+        "ALERTS_REQUEUE_AFTER_SECONDS": "1",
+        "ALERTS_RETRY_BASE_SECONDS": "600",
+    }
+    if request.param == "postgres":
+        env["ALERTS_DATABASE_URL"] = request.getfixturevalue("postgres_url")
+        env["ALERTS_BROKER_URL"] = request.getfixturevalue("redis_url")
+    settings = load_settings(**{k[len("ALERTS_"):].lower(): v for k, v in env.items()
+                                if k != "ALERTS_FROM"} | {"from_address": env["ALERTS_FROM"]})
+    env["ALERTS_DATABASE_URL"] = settings.database_url
+    env["ALERTS_BROKER_URL"] = settings.broker_url
+    upgrade(settings.database_url)
+    app = create_celery(settings)
+    log_path = data_dir / "worker.log"
+    worker = _start_worker(settings, env, log_path)
+    stack = Stack(request.param, settings, app, handler, worker, log_path)
+    try:
+        yield stack
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+        controller.stop()
+        app.runtime.dispose()
+
+
+@pytest.fixture
+def pipeline(stack: Stack) -> Stack:
+    stack.reset()
+    return stack

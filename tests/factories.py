@@ -1,0 +1,49 @@
+"""Building test populations through the project's own use cases."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from alerts.models import Cadence, Journalist, JournalistStatus, Suppression, utcnow
+from alerts.publishing import ItemDraft, create_item, publish_item
+from alerts.subscriptions import SubscriptionSpec, add_subscription
+from alerts.taxonomy import Taxonomy
+
+TAXONOMY = Taxonomy()
+
+
+def journalist(
+    session: Session,
+    email: str,
+    *subscriptions: tuple[list[str], list[str]] | tuple[list[str], list[str], str],
+    status: str = JournalistStatus.ACTIVE,
+    name: str = "",
+) -> Journalist:
+    """A journalist with subscriptions given as (countries-or-regions, topics[, cadence])."""
+    person = Journalist(email=email, name=name or email.split("@")[0], status=status)
+    session.add(person)
+    for sub in subscriptions:
+        countries, topics = sub[0], sub[1]
+        cadence = sub[2] if len(sub) == 3 else Cadence.IMMEDIATE  # type: ignore[misc]
+        add_subscription(
+            person,
+            SubscriptionSpec(
+                frozenset(TAXONOMY.country_codes(countries)),
+                frozenset(TAXONOMY.topic_codes(topics)),
+                cadence,
+            ),
+        )
+    return person
+
+
+def suppress(session: Session, email: str) -> None:
+    session.add(Suppression(email=email, reason="test: hard bounce", created_at=utcnow()))
+
+
+def published_item(session: Session, **fields: object) -> int:
+    draft = ItemDraft.model_validate(
+        {"title": "A title", "summary": "A summary.", "url": "https://ngo.example/a"} | fields
+    )
+    item = publish_item(session, create_item(session, TAXONOMY, draft))
+    session.flush()
+    return item.id
