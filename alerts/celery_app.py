@@ -6,7 +6,7 @@ from typing import Any
 
 from celery import Celery
 from celery.signals import worker_process_init
-from kombu import Queue
+from kombu import Queue  # type: ignore[attr-defined]
 
 from alerts.runtime import Runtime
 from alerts.settings import Settings
@@ -60,11 +60,17 @@ def create_celery(settings: Settings) -> AlertsCelery:
         worker_prefetch_multiplier=1,
         task_queues=[Queue(name) for name in QUEUES],
         task_default_queue=PERIODIC,
-        task_routes={FAN_OUT: {"queue": URGENT}, SEND_BATCH: {"queue": URGENT},
-                     SWEEP: {"queue": PERIODIC}},
+        task_routes={
+            FAN_OUT: {"queue": URGENT},
+            SEND_BATCH: {"queue": URGENT},
+            SWEEP: {"queue": PERIODIC},
+        },
         beat_schedule={
-            "sweep": {"task": SWEEP, "schedule": settings.sweep_interval_seconds,
-                      "options": {"queue": PERIODIC, "expires": settings.sweep_interval_seconds}},
+            "sweep": {
+                "task": SWEEP,
+                "schedule": settings.sweep_interval_seconds,
+                "options": {"queue": PERIODIC, "expires": settings.sweep_interval_seconds},
+            },
         },
         timezone="UTC",
         enable_utc=True,

@@ -17,8 +17,9 @@ from alerts.models import utcnow
 from alerts.publishing import InvalidItem, create_and_publish, parse_draft
 from alerts.settings import SettingsError, load_settings
 
-app = typer.Typer(help="Email press alerts for a newsroom.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Email press alerts for a newsroom.", no_args_is_help=True, pretty_exceptions_enable=False
+)
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 journalists_app = typer.Typer(help="Journalists and their subscriptions.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -70,8 +71,9 @@ def publish(
         None
     ),
     topic: Annotated[list[str] | None, typer.Option(help="Topic code; repeatable.")] = None,
-    external_id: Annotated[str | None, typer.Option(help="Your id; publishing twice is a no-op.")]
-    = None,
+    external_id: Annotated[
+        str | None, typer.Option(help="Your id; publishing twice is a no-op.")
+    ] = None,
     file: Annotated[Path | None, typer.Option(help="JSON items in the seed's shape.")] = None,
 ) -> None:
     """Publish an item now (or every item in --file); prints the item ids."""
@@ -86,10 +88,20 @@ def publish(
             except (OSError, json.JSONDecodeError) as exc:
                 fail(f"cannot read {file}: {exc}", 2)
         elif title is not None:
-            drafts = [parse_draft({
-                "title": title, "summary": summary, "body": body, "url": url, "kind": kind,
-                "countries": country or [], "topics": topic or [], "external_id": external_id,
-            })]
+            drafts = [
+                parse_draft(
+                    {
+                        "title": title,
+                        "summary": summary,
+                        "body": body,
+                        "url": url,
+                        "kind": kind,
+                        "countries": country or [],
+                        "topics": topic or [],
+                        "external_id": external_id,
+                    }
+                )
+            ]
         else:
             fail("give --title (and the other fields) or --file", 2)
     except ValueError as exc:
@@ -141,8 +153,9 @@ def journalists_import(
 
 @app.command()
 def worker(
-    concurrency: Annotated[int | None, typer.Option(help="Processes (default from settings).")]
-    = None,
+    concurrency: Annotated[
+        int | None, typer.Option(help="Processes (default from settings).")
+    ] = None,
     queues: Annotated[str, typer.Option(help="Comma-separated queues to consume.")] = ",".join(
         QUEUES
     ),
@@ -153,9 +166,15 @@ def worker(
     celery = celery_app()
     settings = celery.runtime.settings
     argv = [
-        "worker", "--loglevel", loglevel, "--queues", queues,
-        "--concurrency", str(concurrency or settings.worker_concurrency),
-        "--hostname", f"alerts-{os.getpid()}@%h",
+        "worker",
+        "--loglevel",
+        loglevel,
+        "--queues",
+        queues,
+        "--concurrency",
+        str(concurrency or settings.worker_concurrency),
+        "--hostname",
+        f"alerts-{os.getpid()}@%h",
     ]
     if beat:
         argv += ["--beat", "--schedule", str(settings.data_dir / "celerybeat-schedule")]

@@ -48,7 +48,7 @@ class RetryPolicy:
     def delay(self, attempts: int, rng: random.Random | None = None) -> float:
         """Exponential backoff with jitter: spreads a burst of retries over time."""
         step = min(self.max_seconds, self.base_seconds * 2 ** max(attempts - 1, 0))
-        return step * (rng or random).uniform(0.5, 1.0)
+        return float(step * (rng or random).uniform(0.5, 1.0))
 
 
 def _not_mailable() -> object:
@@ -99,22 +99,32 @@ def claim(session: Session, ids: Sequence[int], now: datetime, lease: timedelta)
         return []
     rows = session.execute(
         select(
-            Delivery.id, Delivery.item_id, Delivery.journalist_id, Journalist.email,
-            Journalist.name, Delivery.attempts, Delivery.created_at,
+            Delivery.id,
+            Delivery.item_id,
+            Delivery.journalist_id,
+            Journalist.email,
+            Journalist.name,
+            Delivery.attempts,
+            Delivery.created_at,
         )
         .join(Journalist, Journalist.id == Delivery.journalist_id)
         .where(Delivery.id.in_(claimed_ids))
         .order_by(Delivery.item_id, Delivery.id)
     ).all()
-    return [Claimed(*row) for row in rows]
+    return [
+        Claimed(r.id, r.item_id, r.journalist_id, str(r.email), r.name, r.attempts, r.created_at)
+        for r in rows
+    ]
 
 
 def _record_statement(*from_statuses: str) -> Update:
     return (
         update(Delivery)
         # OR of equalities, not IN: an expanding IN cannot run as executemany.
-        .where(Delivery.id == bindparam("b_id"),
-               or_(*(Delivery.status == status for status in from_statuses)))
+        .where(
+            Delivery.id == bindparam("b_id"),
+            or_(*(Delivery.status == status for status in from_statuses)),
+        )
         .values(
             status=bindparam("b_status"),
             last_reply=bindparam("b_reply"),
@@ -153,19 +163,27 @@ def record(
     counts: dict[str, int] = {}
     for claimed, outcome, message_id in results:
         row: dict[str, object] = {
-            "b_id": claimed.delivery_id, "b_reply": outcome.reply, "b_mid": message_id,
-            "b_next": None, "b_queued": None, "b_sent": None,
+            "b_id": claimed.delivery_id,
+            "b_reply": outcome.reply,
+            "b_mid": message_id,
+            "b_next": None,
+            "b_queued": None,
+            "b_sent": None,
         }
         if outcome.verdict is Verdict.SENT:
             row |= {"b_status": DeliveryStatus.SENT.value, "b_sent": now}
         elif outcome.verdict is Verdict.RETRY:
             if now - claimed.created_at >= timedelta(seconds=policy.deadline_seconds):
-                row |= {"b_status": DeliveryStatus.FAILED.value,
-                        "b_reply": f"gave up after {claimed.attempts} attempts: {outcome.reply}"}
+                row |= {
+                    "b_status": DeliveryStatus.FAILED.value,
+                    "b_reply": f"gave up after {claimed.attempts} attempts: {outcome.reply}",
+                }
             else:
                 delay = policy.delay(claimed.attempts)
-                row |= {"b_status": DeliveryStatus.PENDING.value,
-                        "b_next": now + timedelta(seconds=delay)}
+                row |= {
+                    "b_status": DeliveryStatus.PENDING.value,
+                    "b_next": now + timedelta(seconds=delay),
+                }
         else:
             row["b_status"] = DeliveryStatus.FAILED.value
             if outcome.verdict is Verdict.SUPPRESS:
@@ -240,8 +258,12 @@ def sweep(
     released = session.execute(
         update(Delivery)
         .where(Delivery.status == DeliveryStatus.SENDING, Delivery.lease_expires_at < now)
-        .values(status=DeliveryStatus.PENDING, lease_expires_at=None, queued_at=None,
-                last_reply="lease expired: the worker stopped before recording a result")
+        .values(
+            status=DeliveryStatus.PENDING,
+            lease_expires_at=None,
+            queued_at=None,
+            last_reply="lease expired: the worker stopped before recording a result",
+        )
         .execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]
     items = list(
@@ -281,8 +303,9 @@ def sweep(
 def record_fan_out(session: Session, item_id: int, matched: int, now: datetime) -> None:
     fan_out = session.get(FanOut, item_id)
     if fan_out is None:
-        session.add(FanOut(item_id=item_id, matched=matched, runs=1, first_run_at=now,
-                           last_run_at=now))
+        session.add(
+            FanOut(item_id=item_id, matched=matched, runs=1, first_run_at=now, last_run_at=now)
+        )
     else:
         fan_out.runs += 1
         fan_out.last_run_at = now
@@ -291,4 +314,3 @@ def record_fan_out(session: Session, item_id: int, matched: int, now: datetime) 
 
 def count_for_item(session: Session, item_id: int) -> int:
     return int(session.scalar(select(func.count()).where(Delivery.item_id == item_id)) or 0)
-

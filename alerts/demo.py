@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.celery_app import create_celery
 from alerts.migrate import upgrade
@@ -60,15 +60,18 @@ def run_demo(settings: Settings, console: Console, timeout: float) -> None:
     runtime = app.runtime
 
     with runtime.sessions() as session:
-        summary = import_rows(session, parse_csv(demo_journalists_csv(), runtime.taxonomy),
-                              utcnow())
+        summary = import_rows(
+            session, parse_csv(demo_journalists_csv(), runtime.taxonomy), utcnow()
+        )
         for draft in seed_drafts():  # the archive, as drafts
             assert draft.external_id is not None
             if find_by_external_id(session, draft.external_id) is None:
                 create_item(session, runtime.taxonomy, draft)
         session.commit()
-    console.print(f"sample journalists: {summary.journalists_created} added; "
-                  f"SMTP sink on {smtp_url} storing into {maildir}")
+    console.print(
+        f"sample journalists: {summary.journalists_created} added; "
+        f"SMTP sink on {smtp_url} storing into {maildir}"
+    )
 
     log_path = data_dir / "demo-worker.log"
     env = os.environ | {
@@ -81,7 +84,9 @@ def run_demo(settings: Settings, console: Console, timeout: float) -> None:
     with open(log_path, "ab") as log:
         worker = subprocess.Popen(
             [sys.executable, "-m", "alerts", "worker", "--concurrency", "2"],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     try:
         with runtime.sessions() as session:
@@ -102,20 +107,36 @@ def run_demo(settings: Settings, console: Console, timeout: float) -> None:
         runtime.dispose()
 
 
-def _wait(sessions, item_id: int, worker: subprocess.Popen[bytes], console: Console,
-          timeout: float, log_path: Path) -> None:  # type: ignore[no-untyped-def]
+def _wait(
+    sessions: sessionmaker[Session],
+    item_id: int,
+    worker: subprocess.Popen[bytes],
+    console: Console,
+    timeout: float,
+    log_path: Path,
+) -> None:
     deadline = time.monotonic() + timeout
-    with Progress(TextColumn("delivering"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, transient=False) as progress:
+    with Progress(
+        TextColumn("delivering"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
         task = progress.add_task("delivering", total=None)
         while True:
             if worker.poll() is not None:
                 raise DemoFailed(f"the worker stopped (exit {worker.returncode}); see {log_path}")
             with sessions() as session:
                 fanned = session.get(FanOut, item_id)
-                counts = dict(session.execute(
-                    select(Delivery.status, func.count()).where(Delivery.item_id == item_id)
-                    .group_by(Delivery.status)).all())
+                counts = dict(
+                    session.execute(
+                        select(Delivery.status, func.count())
+                        .where(Delivery.item_id == item_id)
+                        .group_by(Delivery.status)
+                    ).all()
+                )
             total = sum(counts.values())
             done = total - sum(counts.get(s, 0) for s in OPEN)
             if fanned is not None:
@@ -123,23 +144,31 @@ def _wait(sessions, item_id: int, worker: subprocess.Popen[bytes], console: Cons
                 if done == total:
                     return
             if time.monotonic() > deadline:
-                raise DemoFailed(f"deliveries not finished after {timeout:.0f}s: {counts}; "
-                                 f"see {log_path}")
+                raise DemoFailed(
+                    f"deliveries not finished after {timeout:.0f}s: {counts}; see {log_path}"
+                )
             time.sleep(0.2)
 
 
 def _summary(session: Session, item_id: int, maildir: Path, console: Console) -> None:
     files = {}
     box = mailbox.Maildir(maildir, create=False)
-    for key in box.keys():
+    for key in box.iterkeys():
         message_id = box[key].get("Message-ID")
         if message_id:
             files[message_id] = maildir / "new" / key
     rows = session.execute(
-        select(Journalist.name, Journalist.email, Journalist.outlet, Delivery.status,
-               Delivery.message_id, Delivery.last_reply)
+        select(
+            Journalist.name,
+            Journalist.email,
+            Journalist.outlet,
+            Delivery.status,
+            Delivery.message_id,
+            Delivery.last_reply,
+        )
         .join(Journalist, Journalist.id == Delivery.journalist_id)
-        .where(Delivery.item_id == item_id).order_by(Journalist.email)
+        .where(Delivery.item_id == item_id)
+        .order_by(Journalist.email)
     ).all()
     table = Table(title=f"Deliveries of item {item_id}")
     for column in ("journalist", "address", "status", f"file in {maildir / 'new'}"):
@@ -151,5 +180,7 @@ def _summary(session: Session, item_id: int, maildir: Path, console: Console) ->
     matched = len(rows)
     total = session.scalar(select(func.count()).select_from(Journalist)) or 0
     sent = sum(1 for r in rows if r.status == DeliveryStatus.SENT)
-    console.print(f"{matched} of {total} journalists matched; {sent} email(s) sent. "
-                  f"Every message the sink received is in {maildir}")
+    console.print(
+        f"{matched} of {total} journalists matched; {sent} email(s) sent. "
+        f"Every message the sink received is in {maildir}"
+    )

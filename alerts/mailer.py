@@ -76,7 +76,10 @@ class SmtpTransport:
         smtp: smtplib.SMTP
         if t.scheme == "smtps":
             smtp = smtplib.SMTP_SSL(
-                t.host, t.port, local_hostname=self.local_hostname, timeout=self.timeout,
+                t.host,
+                t.port,
+                local_hostname=self.local_hostname,
+                timeout=self.timeout,
                 context=ssl.create_default_context(),
             )
         else:

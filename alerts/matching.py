@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, exists, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -23,7 +24,7 @@ from alerts.models import (
 )
 
 
-def matching_journalists(item_id: int, cadence: str = Cadence.IMMEDIATE) -> Select[tuple[int]]:
+def matching_journalists(item_id: int, cadence: str = Cadence.IMMEDIATE) -> Select[Any]:
     """SELECT of the ids of active journalists with a subscription matching the item.
 
     A subscription matches when it shares a country with the item (or has none)

@@ -48,7 +48,8 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if isinstance(value, str):  # SQLite raw strings from set-based statements
             value = datetime.fromisoformat(value)
-        return value.replace(tzinfo=UTC)
+        result: datetime = value.replace(tzinfo=UTC)
+        return result
 
 
 NAMING = {

@@ -152,8 +152,9 @@ def render_item(
 def build_message(rendered: RenderedItem, recipient: Recipient, sender: Sender) -> bytes:
     text, html = rendered.bodies(recipient)
     message = MIMEMultipart("alternative")
-    message["Subject"] = Header(rendered.subject, "utf-8") if not rendered.subject.isascii() else (
-        rendered.subject
+    # Non-ASCII subjects become RFC 2047 encoded words; typeshed only knows str here.
+    message["Subject"] = (
+        rendered.subject if rendered.subject.isascii() else Header(rendered.subject, "utf-8")  # type: ignore[assignment]
     )
     message["From"] = sender.from_address
     message["To"] = formataddr((header_safe(recipient.name), recipient.email), charset="utf-8")
@@ -164,7 +165,8 @@ def build_message(rendered: RenderedItem, recipient: Recipient, sender: Sender) 
     message["List-Unsubscribe"] = f"<{recipient.unsubscribe_url}>"
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     # Text first, HTML last: clients show the last part they can render.
-    message.attach(MIMEText(text, "plain", _UTF8_QP))
-    message.attach(MIMEText(html, "html", _UTF8_QP))
+    # A Charset object (for quoted-printable) works at run time; typeshed says str.
+    message.attach(MIMEText(text, "plain", _UTF8_QP))  # type: ignore[arg-type]
+    message.attach(MIMEText(html, "html", _UTF8_QP))  # type: ignore[arg-type]
     # smtplib sends bytes as they are: the wire format needs CRLF line ends.
     return message.as_bytes(policy=_WIRE)

@@ -30,8 +30,13 @@ def send_batch(
         item = rendered[claimed.item_id]
         message_id = sender.message_id(claimed.item_id, claimed.delivery_id)
         if connection_errors >= MAX_CONSECUTIVE_CONNECTION_ERRORS:
-            results.append((claimed, Outcome(Verdict.RETRY, "connection: relay unreachable, "
-                                             "not attempted"), message_id))
+            results.append(
+                (
+                    claimed,
+                    Outcome(Verdict.RETRY, "connection: relay unreachable, not attempted"),
+                    message_id,
+                )
+            )
             continue
         message = build_message(item, recipient_for(claimed), sender)
         outcome = transport.send(envelope_from, claimed.email, message)
@@ -39,8 +44,12 @@ def send_batch(
         log.info(
             "delivery attempt delivery_id=%s item_id=%s journalist_id=%s attempt=%s "
             "verdict=%s reply=%r",
-            claimed.delivery_id, claimed.item_id, claimed.journalist_id, claimed.attempts,
-            outcome.verdict.value, outcome.reply,
+            claimed.delivery_id,
+            claimed.item_id,
+            claimed.journalist_id,
+            claimed.attempts,
+            outcome.verdict.value,
+            outcome.reply,
         )
         results.append((claimed, outcome, message_id))
     return results

@@ -60,8 +60,13 @@ class SinkHandler:
                 key = self._box.add(mailbox.MaildirMessage(data))
             if self.keep_in_memory:
                 self.received.append(item)
-        log.info("received from=%s to=%s bytes=%d key=%s", item.mail_from,
-                 ",".join(item.rcpt_tos), len(data), key)
+        log.info(
+            "received from=%s to=%s bytes=%d key=%s",
+            item.mail_from,
+            ",".join(item.rcpt_tos),
+            len(data),
+            key,
+        )
         return f"250 2.0.0 Ok: queued as {key or len(self.received)}"
 
     def snapshot(self) -> list[Received]:

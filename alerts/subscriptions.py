@@ -98,8 +98,9 @@ def parse_csv(text: str, taxonomy: Taxonomy) -> list[ImportRow]:
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     missing = [c for c in CSV_COLUMNS if c not in header]
     if missing:
-        raise ImportFailed([f"line 1: missing column(s) {', '.join(missing)} "
-                            f"(expected {','.join(CSV_COLUMNS)})"])
+        raise ImportFailed(
+            [f"line 1: missing column(s) {', '.join(missing)} (expected {','.join(CSV_COLUMNS)})"]
+        )
     reader.fieldnames = header
     rows: list[ImportRow] = []
     problems: list[str] = []
@@ -111,14 +112,19 @@ def parse_csv(text: str, taxonomy: Taxonomy) -> list[ImportRow]:
         try:
             email = normalise_email(record["email"] or "")
             spec = parse_spec(
-                taxonomy, _split(record["countries"]), _split(record["topics"]),
+                taxonomy,
+                _split(record["countries"]),
+                _split(record["topics"]),
                 record["cadence"] or "",
             )
         except (InvalidAddress, TaxonomyError, ValueError) as exc:
             problems.append(f"line {line}: {exc}")
             continue
-        rows.append(ImportRow(line, email, (record["name"] or "").strip(),
-                              (record["outlet"] or "").strip(), spec))
+        rows.append(
+            ImportRow(
+                line, email, (record["name"] or "").strip(), (record["outlet"] or "").strip(), spec
+            )
+        )
     if problems:
         raise ImportFailed(problems)
     if not rows:
@@ -157,22 +163,30 @@ def import_rows(session: Session, rows: list[ImportRow], now: datetime) -> Impor
     suppressed: set[str] = set()
     for start in range(0, len(emails), 500):
         chunk = emails[start : start + 500]
-        for journalist in session.scalars(select(Journalist).where(Journalist.email.in_(chunk))):
-            assert journalist.email is not None
-            known[journalist.email] = journalist
-        suppressed |= set(session.scalars(select(Suppression.email)
-                                          .where(Suppression.email.in_(chunk))))
+        for found in session.scalars(select(Journalist).where(Journalist.email.in_(chunk))):
+            assert found.email is not None
+            known[found.email] = found
+        suppressed |= set(
+            session.scalars(select(Suppression.email).where(Suppression.email.in_(chunk)))
+        )
     touched: set[str] = set()
     for row in rows:
-        journalist = known.get(row.email)
-        if row.email in suppressed or (journalist is not None and journalist.status in (
-            JournalistStatus.UNSUBSCRIBED, JournalistStatus.SUPPRESSED)):
+        journalist: Journalist | None = known.get(row.email)
+        if row.email in suppressed or (
+            journalist is not None
+            and journalist.status in (JournalistStatus.UNSUBSCRIBED, JournalistStatus.SUPPRESSED)
+        ):
             summary.skipped.append(f"line {row.line}: {row.email} unsubscribed or suppressed")
             continue
         if journalist is None:
-            journalist = Journalist(email=row.email, name=row.name, outlet=row.outlet,
-                                    status=JournalistStatus.ACTIVE, confirmed_at=now,
-                                    created_at=now)
+            journalist = Journalist(
+                email=row.email,
+                name=row.name,
+                outlet=row.outlet,
+                status=JournalistStatus.ACTIVE,
+                confirmed_at=now,
+                created_at=now,
+            )
             session.add(journalist)
             known[row.email] = journalist
             summary.journalists_created += 1

@@ -45,8 +45,7 @@ def fan_out_task(self: Task[Any, Any], item_id: int) -> int:
 
 def _policy(runtime: Runtime) -> delivery.RetryPolicy:
     s = runtime.settings
-    return delivery.RetryPolicy(s.retry_base_seconds, s.retry_max_seconds,
-                                s.retry_deadline_seconds)
+    return delivery.RetryPolicy(s.retry_base_seconds, s.retry_max_seconds, s.retry_deadline_seconds)
 
 
 @shared_task(name=SEND_BATCH, bind=True)

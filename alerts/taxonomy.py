@@ -19,10 +19,7 @@ class TaxonomyError(ValueError):
 @cache
 def countries() -> dict[str, str]:
     """alpha-2 code → common name."""
-    return {
-        c.alpha_2: getattr(c, "common_name", None) or c.name
-        for c in pycountry.countries
-    }
+    return {c.alpha_2: getattr(c, "common_name", None) or c.name for c in pycountry.countries}
 
 
 @cache

@@ -88,8 +88,10 @@ class Stack:
                         .group_by(Delivery.status)
                     ).all()
                 }
-            if fanned and not counts.get(DeliveryStatus.PENDING) and not counts.get(
-                DeliveryStatus.SENDING
+            if (
+                fanned
+                and not counts.get(DeliveryStatus.PENDING)
+                and not counts.get(DeliveryStatus.SENDING)
             ):
                 return counts
             if time.monotonic() > deadline:
@@ -118,12 +120,15 @@ class Stack:
         self.sink.clear()
 
 
-def _start_worker(settings: Settings, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+def _start_worker(
+    settings: Settings, env: dict[str, str], log_path: Path
+) -> subprocess.Popen[bytes]:
     with open(log_path, "wb") as log:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "alerts", "worker", "--concurrency", "2",
-             "--loglevel", "INFO"],
-            env=os.environ | env, stdout=log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "alerts", "worker", "--concurrency", "2", "--loglevel", "INFO"],
+            env=os.environ | env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     deadline = time.monotonic() + 60
     while b" ready." not in log_path.read_bytes():
@@ -157,7 +162,8 @@ def stack(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     data_dir = tmp_path_factory.mktemp(f"stack-{request.param}")
-    controller, handler = start_sink("127.0.0.1", 0, ScriptedSink())
+    handler = ScriptedSink()
+    controller, _ = start_sink("127.0.0.1", 0, handler)
     env = {
         "ALERTS_DATA_DIR": str(data_dir),
         "ALERTS_SMTP_URL": f"smtp://127.0.0.1:{controller.port}",
@@ -172,8 +178,10 @@ def stack(
     if request.param == "postgres":
         env["ALERTS_DATABASE_URL"] = request.getfixturevalue("postgres_url")
         env["ALERTS_BROKER_URL"] = request.getfixturevalue("redis_url")
-    settings = load_settings(**{k[len("ALERTS_"):].lower(): v for k, v in env.items()
-                                if k != "ALERTS_FROM"} | {"from_address": env["ALERTS_FROM"]})
+    settings = load_settings(
+        **{k[len("ALERTS_") :].lower(): v for k, v in env.items() if k != "ALERTS_FROM"}
+        | {"from_address": env["ALERTS_FROM"]}
+    )
     env["ALERTS_DATABASE_URL"] = settings.database_url
     env["ALERTS_BROKER_URL"] = settings.broker_url
     upgrade(settings.database_url)

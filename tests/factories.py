@@ -24,7 +24,7 @@ def journalist(
     session.add(person)
     for sub in subscriptions:
         countries, topics = sub[0], sub[1]
-        cadence = sub[2] if len(sub) == 3 else Cadence.IMMEDIATE  # type: ignore[misc]
+        cadence = sub[2] if len(sub) == 3 else Cadence.IMMEDIATE
         add_subscription(
             person,
             SubscriptionSpec(

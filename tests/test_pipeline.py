@@ -36,16 +36,20 @@ def _population(session) -> set[str]:  # type: ignore[no-untyped-def]
     journalist(session, "country@example.net", (["MX"], []))
     journalist(session, "topic@example.net", ([], ["asylum"]))
     journalist(session, "any@example.net", ([], []))
-    journalist(session, "three@example.net",
-               (["MX"], []), (["americas"], ["asylum"]), ([], ["asylum", "torture"]))
+    journalist(
+        session,
+        "three@example.net",
+        (["MX"], []),
+        (["americas"], ["asylum"]),
+        ([], ["asylum", "torture"]),
+    )
     journalist(session, "both@example.net", (["MX", "US"], ["asylum"]))
     journalist(session, "wrong-country@example.net", (["FR"], []))
     journalist(session, "wrong-topic@example.net", (["MX"], ["torture"]))
     journalist(session, "europe-asylum@example.net", (["europe"], ["asylum"]))
     journalist(session, "digest@example.net", (["MX"], [], "daily"))
     journalist(session, "mixed@example.net", (["FR"], []), ([], ["torture"]))
-    journalist(session, "unsubscribed@example.net", ([], []),
-               status=JournalistStatus.UNSUBSCRIBED)
+    journalist(session, "unsubscribed@example.net", ([], []), status=JournalistStatus.UNSUBSCRIBED)
     journalist(session, "pending@example.net", ([], []), status=JournalistStatus.PENDING)
     journalist(session, "suppressed@example.net", ([], []))
     suppress(session, "suppressed@example.net")
@@ -53,8 +57,12 @@ def _population(session) -> set[str]:  # type: ignore[no-untyped-def]
     for email in sorted(bulk):
         journalist(session, email, (["MX"], ["asylum"]))
     return {
-        "region@example.net", "country@example.net", "topic@example.net", "any@example.net",
-        "three@example.net", "both@example.net",
+        "region@example.net",
+        "country@example.net",
+        "topic@example.net",
+        "any@example.net",
+        "three@example.net",
+        "both@example.net",
     } | bulk
 
 
@@ -70,8 +78,12 @@ def test_each_matching_journalist_gets_exactly_one_well_formed_email(pipeline: S
     with pipeline.session() as session:
         expected = _population(session)
         item_id = published_item(
-            session, title=TITLE, countries=["MX"], topics=["asylum"],
-            summary="Asylum seekers face <violence> & abuse.", body="First para.\n\nSecond para.",
+            session,
+            title=TITLE,
+            countries=["MX"],
+            topics=["asylum"],
+            summary="Asylum seekers face <violence> & abuse.",
+            body="First para.\n\nSecond para.",
         )
         session.commit()
 
@@ -85,9 +97,13 @@ def test_each_matching_journalist_gets_exactly_one_well_formed_email(pipeline: S
 
     signer = TokenSigner(SECRET)
     with pipeline.session() as session:
-        message_ids = dict(session.execute(
-            select(Delivery.journalist_id, Delivery.message_id).where(Delivery.item_id == item_id)
-        ).all())
+        message_ids = dict(
+            session.execute(
+                select(Delivery.journalist_id, Delivery.message_id).where(
+                    Delivery.item_id == item_id
+                )
+            ).all()
+        )
         ids = dict(session.execute(select(Journalist.email, Journalist.id)).all())
 
     for raw in received:
@@ -100,8 +116,9 @@ def test_each_matching_journalist_gets_exactly_one_well_formed_email(pipeline: S
         assert message["Date"] is not None and message["Date"].datetime is not None
         assert message["Message-ID"] == message_ids[ids[to]]
         assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-        unsubscribe = re.fullmatch(r"<(https://alerts\.example\.org/u/([^>]+))>",
-                                   str(message["List-Unsubscribe"]).strip())
+        unsubscribe = re.fullmatch(
+            r"<(https://alerts\.example\.org/u/([^>]+))>", str(message["List-Unsubscribe"]).strip()
+        )
         assert unsubscribe, message["List-Unsubscribe"]
         assert signer.read(Purpose.UNSUBSCRIBE, unsubscribe.group(2)) == ids[to]
         text, html = _text_and_html(message)
@@ -148,11 +165,19 @@ def test_sweep_fans_out_an_item_published_by_another_application(pipeline: Stack
         session.commit()
     with pipeline.app.runtime.engine.begin() as conn:
         item_id = conn.execute(
-            insert(Item).values(
-                title="Written by the CMS", summary="", body="", kind="statement",
-                language="en", status=ItemStatus.PUBLISHED, published_at=utcnow(),
-                created_at=utcnow(), updated_at=utcnow(),
-            ).returning(Item.id)
+            insert(Item)
+            .values(
+                title="Written by the CMS",
+                summary="",
+                body="",
+                kind="statement",
+                language="en",
+                status=ItemStatus.PUBLISHED,
+                published_at=utcnow(),
+                created_at=utcnow(),
+                updated_at=utcnow(),
+            )
+            .returning(Item.id)
         ).scalar_one()
         conn.execute(insert(ItemTopic).values(item_id=item_id, topic="torture"))
         conn.execute(insert(ItemCountry).values(item_id=item_id, country="TR"))
@@ -170,43 +195,57 @@ def test_relay_refusals_are_recorded_and_no_such_user_is_suppressed(pipeline: St
         "too-big@example.net": "552 5.3.4 message too big",
     }
     with pipeline.session() as session:
-        for email in ("gone@example.net", "busy@example.net", "too-big@example.net",
-                      "fine@example.net"):
+        for email in (
+            "gone@example.net",
+            "busy@example.net",
+            "too-big@example.net",
+            "fine@example.net",
+        ):
             journalist(session, email, ([], []))
         item_id = published_item(session, countries=["MX"])
         session.commit()
 
     def settled() -> bool:
         with pipeline.session() as session:
-            return not session.scalars(
-                select(Delivery.id).where(
-                    Delivery.item_id == item_id,
-                    Delivery.status.in_([DeliveryStatus.SENDING]) | (
-                        (Delivery.status == DeliveryStatus.PENDING)
-                        & Delivery.last_reply.is_(None)
-                    ),
-                )
-            ).first() and session.get(FanOut, item_id) is not None
+            return (
+                not session.scalars(
+                    select(Delivery.id).where(
+                        Delivery.item_id == item_id,
+                        Delivery.status.in_([DeliveryStatus.SENDING])
+                        | (
+                            (Delivery.status == DeliveryStatus.PENDING)
+                            & Delivery.last_reply.is_(None)
+                        ),
+                    )
+                ).first()
+                and session.get(FanOut, item_id) is not None
+            )
 
     pipeline.wait_until(settled, what="every delivery attempted once")
     with pipeline.session() as session:
         outcome = {
             email: (status, reply, next_attempt)
             for email, status, reply, next_attempt in session.execute(
-                select(Journalist.email, Delivery.status, Delivery.last_reply,
-                       Delivery.next_attempt_at)
+                select(
+                    Journalist.email, Delivery.status, Delivery.last_reply, Delivery.next_attempt_at
+                )
                 .join(Journalist, Journalist.id == Delivery.journalist_id)
                 .where(Delivery.item_id == item_id)
             ).all()
         }
         suppressed = set(session.scalars(select(Suppression.email)))
         gone_status = session.scalar(
-            select(Journalist.status).where(Journalist.email == "gone@example.net"))
+            select(Journalist.status).where(Journalist.email == "gone@example.net")
+        )
     assert outcome["fine@example.net"][0] == DeliveryStatus.SENT
-    assert outcome["gone@example.net"][:2] == (DeliveryStatus.FAILED,
-                                               "550 5.1.1 <gone@example.net>: no such user")
-    assert outcome["too-big@example.net"][:2] == (DeliveryStatus.FAILED,
-                                                  "552 5.3.4 message too big")
+    assert outcome["gone@example.net"][:2] == (
+        DeliveryStatus.FAILED,
+        "550 5.1.1 <gone@example.net>: no such user",
+    )
+    assert outcome["too-big@example.net"][:2] == (
+        DeliveryStatus.FAILED,
+        "552 5.3.4 message too big",
+    )
     status, reply, next_attempt = outcome["busy@example.net"]
     assert (status, reply) == (DeliveryStatus.PENDING, "451 4.3.0 try again later")
     assert next_attempt is not None and next_attempt > utcnow()
