@@ -1,0 +1,43 @@
+# Two targets matter on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint typecheck pytest bench sink worker clean
+
+$(BIN)/alerts: pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required" if sys.version_info < (3, 11) else 0)'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+## Everything on the embedded defaults: SQLite, a local broker file, the built-in sink.
+demo: $(BIN)/alerts
+	$(BIN)/alerts demo
+
+## Lint, type-check and the whole test suite (needs PostgreSQL and Redis on 127.0.0.1).
+test: lint typecheck pytest
+
+lint: $(BIN)/alerts
+	$(BIN)/ruff check alerts tests bench worker.py migrations
+	$(BIN)/ruff format --check alerts tests bench worker.py
+
+typecheck: $(BIN)/alerts
+	$(BIN)/mypy alerts tests worker.py
+
+pytest: $(BIN)/alerts
+	$(BIN)/python -m pytest
+
+## Throughput against PostgreSQL + Redis (see bench/README.md).
+bench: $(BIN)/alerts
+	$(BIN)/python bench/fanout.py
+
+sink: $(BIN)/alerts
+	$(BIN)/alerts sink
+
+worker: $(BIN)/alerts
+	$(BIN)/alerts worker --beat
+
+clean:
+	rm -rf $(VENV) alerts-data .pytest_cache .mypy_cache .ruff_cache
