@@ -19,6 +19,7 @@ QUEUES = (URGENT, BULK, PERIODIC)
 FAN_OUT = "alerts.fan_out"
 SEND_BATCH = "alerts.send_batch"
 SWEEP = "alerts.sweep"
+SEND_NOTICE = "alerts.send_notice"
 
 
 class AlertsCelery(Celery):
@@ -31,6 +32,10 @@ class AlertsCelery(Celery):
 
     def enqueue_batch(self, delivery_ids: list[int], queue: str = URGENT) -> None:
         self.send_task(SEND_BATCH, args=[delivery_ids], queue=queue)
+
+    def enqueue_notice(self, journalist_id: int, notice: str) -> None:
+        # A journalist waits for this one with the page still open: urgent.
+        self.send_task(SEND_NOTICE, args=[journalist_id, notice], queue=URGENT)
 
 
 _current: AlertsCelery | None = None
@@ -61,6 +66,7 @@ def create_celery(settings: Settings) -> AlertsCelery:
         task_queues=[Queue(name) for name in QUEUES],
         task_default_queue=PERIODIC,
         task_routes={
+            SEND_NOTICE: {"queue": URGENT},
             FAN_OUT: {"queue": URGENT},
             SEND_BATCH: {"queue": URGENT},
             SWEEP: {"queue": PERIODIC},

@@ -198,6 +198,8 @@ def sink(
         except SettingsError as exc:
             fail(f"configuration: {exc}", 2)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # aiosmtpd logs every SMTP command at INFO; we log one line per message instead.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     try:
         controller, _ = start_sink(host, port, SinkHandler(maildir=maildir))
     except (OSError, RuntimeError) as exc:

@@ -172,6 +172,8 @@ class Journalist(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    confirmation_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     subscriptions: Mapped[list[Subscription]] = relationship(
         back_populates="journalist", cascade="all, delete-orphan"
@@ -259,4 +261,24 @@ class Suppression(Base):
 
     email: Mapped[str] = mapped_column(String(320), primary_key=True)
     reason: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class UnsubscribeMethod(StrEnum):
+    ONE_CLICK = "one-click"  # RFC 8058 POST from the mail provider
+    PAGE = "page"  # the button on the page behind the List-Unsubscribe link
+    PREFERENCES = "preferences"  # "unsubscribe from everything" on the preferences page
+    ERASED = "erased"  # the journalist asked us to forget them
+
+
+class UnsubscribeEvent(Base):
+    """When and how a journalist left: kept for the record and for the metrics."""
+
+    __tablename__ = "unsubscribe_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    journalist_id: Mapped[int] = mapped_column(
+        ForeignKey("journalists.id", ondelete="CASCADE"), index=True
+    )
+    method: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -19,14 +19,15 @@ import css_inline
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import escape
 
+from alerts.i18n import translations
 from alerts.models import Item
 from alerts.taxonomy import Taxonomy, countries
 
 # Quoted-printable keeps the bodies readable to humans and content filters alike.
-_UTF8_QP = Charset("utf-8")
-_UTF8_QP.body_encoding = QP
+UTF8_QP = Charset("utf-8")
+UTF8_QP.body_encoding = QP
 
-_WIRE = compat32.clone(linesep="\r\n")
+WIRE_POLICY = compat32.clone(linesep="\r\n")
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
@@ -47,17 +48,21 @@ def default_templates_dir() -> Path:
     raise FileNotFoundError("the email templates are missing from this installation")
 
 
-def make_environment(custom_dir: Path | None = None) -> Environment:
+def make_environment(custom_dir: Path | None = None, language: str = "en") -> Environment:
     """A press office's folder comes first, so it can override any single template."""
     loaders = [FileSystemLoader(str(custom_dir))] if custom_dir else []
     loaders.append(FileSystemLoader(str(default_templates_dir())))
-    return Environment(
+    env = Environment(
         loader=ChoiceLoader(loaders),
         autoescape=select_autoescape(["html"]),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    # New-style gettext: placeholders are filled and escaped by Jinja itself.
+    env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
+    return env
 
 
 def header_safe(value: str) -> str:
@@ -82,6 +87,10 @@ class Sender:
     domain: str
     secret: str
     list_id: str
+
+    @property
+    def display_name(self) -> str:
+        return parseaddr(self.from_address)[0]
 
     @property
     def bounce_address(self) -> str:
@@ -166,7 +175,7 @@ def build_message(rendered: RenderedItem, recipient: Recipient, sender: Sender) 
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     # Text first, HTML last: clients show the last part they can render.
     # A Charset object (for quoted-printable) works at run time; typeshed says str.
-    message.attach(MIMEText(text, "plain", _UTF8_QP))  # type: ignore[arg-type]
-    message.attach(MIMEText(html, "html", _UTF8_QP))  # type: ignore[arg-type]
+    message.attach(MIMEText(text, "plain", UTF8_QP))  # type: ignore[arg-type]
+    message.attach(MIMEText(html, "html", UTF8_QP))  # type: ignore[arg-type]
     # smtplib sends bytes as they are: the wire format needs CRLF line ends.
-    return message.as_bytes(policy=_WIRE)
+    return message.as_bytes(policy=WIRE_POLICY)

@@ -30,6 +30,7 @@ class Runtime:
         self._on_published = on_published
         self._rendered: OrderedDict[tuple[int, datetime], RenderedItem] = OrderedDict()
         self._render_lock = Lock()
+        self._localised: dict[str, Environment] = {}
 
     @cached_property
     def engine(self) -> Engine:
@@ -47,6 +48,23 @@ class Runtime:
     def templates(self) -> Environment:
         return make_environment(self.settings.templates_dir)
 
+    def templates_for(self, language: str) -> Environment:
+        """Email templates with the gettext catalogue of one language installed."""
+        with self._render_lock:
+            env = self._localised.get(language)
+            if env is None:
+                env = make_environment(self.settings.templates_dir, language)
+                self._localised[language] = env
+            return env
+
+    def link(self, purpose: Purpose, journalist_id: int) -> str:
+        path = {
+            Purpose.CONFIRM: "confirm",
+            Purpose.UNSUBSCRIBE: "u",
+            Purpose.PREFERENCES: "preferences",
+        }[purpose]
+        return f"{self.settings.base_url}/{path}/{self.signer.sign(purpose, journalist_id)}"
+
     @cached_property
     def signer(self) -> TokenSigner:
         return TokenSigner(self.settings.secret)
@@ -63,16 +81,13 @@ class Runtime:
         )
 
     def recipient(self, delivery_id: int, journalist_id: int, email: str, name: str) -> Recipient:
-        base = self.settings.base_url
         return Recipient(
             delivery_id=delivery_id,
             journalist_id=journalist_id,
             email=email,
             name=name or "colleague",
-            unsubscribe_url=f"{base}/u/{self.signer.sign(Purpose.UNSUBSCRIBE, journalist_id)}",
-            preferences_url=(
-                f"{base}/preferences/{self.signer.sign(Purpose.PREFERENCES, journalist_id)}"
-            ),
+            unsubscribe_url=self.link(Purpose.UNSUBSCRIBE, journalist_id),
+            preferences_url=self.link(Purpose.PREFERENCES, journalist_id),
         )
 
     def rendered(self, item: Item) -> RenderedItem:

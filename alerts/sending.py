@@ -38,8 +38,12 @@ def send_batch(
                 )
             )
             continue
-        message = build_message(item, recipient_for(claimed), sender)
-        outcome = transport.send(envelope_from, claimed.email, message)
+        try:
+            message = build_message(item, recipient_for(claimed), sender)
+            outcome = transport.send(envelope_from, claimed.email, message)
+        except Exception as exc:  # one bad message must not lose the batch's results
+            log.exception("delivery error delivery_id=%s", claimed.delivery_id)
+            outcome = Outcome(Verdict.FAILED, f"error: {type(exc).__name__}: {exc}"[:1000])
         connection_errors = connection_errors + 1 if outcome.connection_lost else 0
         log.info(
             "delivery attempt delivery_id=%s item_id=%s journalist_id=%s attempt=%s "

@@ -45,6 +45,7 @@ class SinkHandler:
     received: list[Received] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _box: mailbox.Maildir | None = None
+    _count: int = 0
 
     def __post_init__(self) -> None:
         if self.maildir is not None:
@@ -56,6 +57,8 @@ class SinkHandler:
         key = ""
         item = Received(envelope.mail_from or "", tuple(envelope.rcpt_tos), data)
         with self._lock:
+            self._count += 1
+            number = self._count
             if self._box is not None:
                 key = self._box.add(mailbox.MaildirMessage(data))
             if self.keep_in_memory:
@@ -67,7 +70,7 @@ class SinkHandler:
             len(data),
             key,
         )
-        return f"250 2.0.0 Ok: queued as {key or len(self.received)}"
+        return f"250 2.0.0 Ok: queued as {key or number}"
 
     def snapshot(self) -> list[Received]:
         with self._lock:

@@ -45,10 +45,12 @@ def normalise_email(value: str) -> str:
     journalist from subscribing twice as Ana@ and ana@.
     """
     try:
-        result = validate_email(value.strip(), check_deliverability=False)
+        # Not every relay speaks SMTPUTF8: a non-ASCII mailbox name is refused
+        # here, and an internationalised domain is kept in its ASCII form.
+        result = validate_email(value.strip(), check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         raise InvalidAddress(f"invalid email address {value.strip()!r}: {exc}") from exc
-    return result.normalized.lower()
+    return (result.ascii_email or result.normalized).lower()
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,15 @@ from celery import Task, shared_task
 from sqlalchemy import select
 
 from alerts import delivery
-from alerts.celery_app import FAN_OUT, SEND_BATCH, SWEEP, AlertsCelery
+from alerts.celery_app import FAN_OUT, SEND_BATCH, SEND_NOTICE, SWEEP, AlertsCelery
 from alerts.fanout import fan_out
-from alerts.mailer import SmtpTransport
-from alerts.models import Item, utcnow
+from alerts.mailer import SmtpTransport, Verdict
+from alerts.membership import Notice
+from alerts.models import Item, Journalist, JournalistStatus, utcnow
+from alerts.notices import build_notice
 from alerts.runtime import Runtime
 from alerts.sending import send_batch
+from alerts.tokens import Purpose
 
 log = logging.getLogger(__name__)
 
@@ -96,3 +99,47 @@ def sweep_task(self: Task[Any, Any]) -> dict[str, int]:
     }
     log.info("sweep %s", summary)
     return summary
+
+
+@shared_task(name=SEND_NOTICE, bind=True, max_retries=8)
+def send_notice_task(self: Task[Any, Any], journalist_id: int, notice: str) -> str:
+    """A confirmation or "already subscribed" email to one journalist."""
+    runtime = _app(self).runtime
+    kind = Notice(notice)
+    with runtime.sessions() as session:
+        journalist = session.get(Journalist, journalist_id)
+        if journalist is None or journalist.email is None:
+            return "gone"
+        expected = JournalistStatus.PENDING if kind is Notice.CONFIRM else JournalistStatus.ACTIVE
+        if journalist.status != expected:
+            return "stale"  # confirmed, unsubscribed or erased meanwhile
+        email, name, language = journalist.email, journalist.name, journalist.language
+    purpose = Purpose.CONFIRM if kind is Notice.CONFIRM else Purpose.PREFERENCES
+    message = build_notice(
+        runtime.templates_for(language),
+        runtime.sender,
+        kind,
+        language=language,
+        email=email,
+        name=name,
+        link=runtime.link(purpose, journalist_id),
+    )
+    settings = runtime.settings
+    with SmtpTransport(settings.smtp, settings.smtp_timeout_seconds) as transport:
+        outcome = transport.send(runtime.sender.bounce_address, email, message)
+    log.info(
+        "notice journalist_id=%s kind=%s verdict=%s reply=%r",
+        journalist_id,
+        kind.value,
+        outcome.verdict.value,
+        outcome.reply,
+    )
+    if outcome.verdict is Verdict.RETRY:
+        # Few and short-lived: a countdown far below any visibility timeout is fine.
+        raise self.retry(countdown=min(30 * 2**self.request.retries, 600))
+    if outcome.verdict is Verdict.SENT:
+        with runtime.sessions() as session, session.begin():
+            found = session.get(Journalist, journalist_id)
+            if found is not None:
+                found.confirmation_sent_at = utcnow()
+    return outcome.verdict.value

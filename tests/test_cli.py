@@ -160,6 +160,7 @@ def test_import_reports_every_bad_row_and_stores_nothing(data_dir: Path, tmp_pat
         "email,name,outlet,countries,topics,cadence\n"
         "good@example.net,Good,Outlet,MX,asylum,immediate\n"
         "not-an-address,Bad,Outlet,MX,,immediate\n"
+        "josé@example.net,Bad,Outlet,MX,,immediate\n"
         "x@example.net,Bad,Outlet,XX,,immediate\n"
         "y@example.net,Bad,Outlet,,cooking,immediate\n"
         "z@example.net,Bad,Outlet,,,hourly\n"
@@ -169,11 +170,12 @@ def test_import_reports_every_bad_row_and_stores_nothing(data_dir: Path, tmp_pat
     output = " ".join(result.output.split())
     assert result.exit_code == 2
     assert "line 3: invalid email address 'not-an-address'" in output
-    assert "line 4: unknown country or region: XX" in output
-    assert "line 5: unknown topic: cooking" in output
-    assert "line 6: unknown cadence 'hourly'" in output
-    assert "line 7: more fields than columns" in output
-    assert "nothing imported: 5 bad row(s)" in output
+    assert "line 4: invalid email address 'josé@example.net'" in output
+    assert "line 5: unknown country or region: XX" in output
+    assert "line 6: unknown topic: cooking" in output
+    assert "line 7: unknown cadence 'hourly'" in output
+    assert "line 8: more fields than columns" in output
+    assert "nothing imported: 6 bad row(s)" in output
     assert _count(data_dir, Journalist) == 0
 
 

@@ -1,0 +1,46 @@
+"""Translations (gettext catalogues compiled from .po files by Babel at start-up)."""
+
+from __future__ import annotations
+
+import gettext
+import io
+from functools import cache
+from importlib import resources
+
+from babel import Locale, UnknownLocaleError
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
+
+DEFAULT_LANGUAGE = "en"
+LANGUAGES = {"en": "English", "es": "Español"}
+
+
+@cache
+def translations(language: str) -> gettext.NullTranslations:
+    """The catalogue for a language; English (the source language) needs none."""
+    if language == DEFAULT_LANGUAGE or language not in LANGUAGES:
+        return gettext.NullTranslations()
+    po = resources.files("alerts").joinpath(f"locale/{language}/LC_MESSAGES/messages.po")
+    with po.open("rb") as handle:
+        catalog = read_po(handle, locale=language)
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    return Translations(compiled)
+
+
+def negotiate(accept_language: str | None, preferred: str | None = None) -> str:
+    """The journalist's own language if we have it, else the browser's, else English."""
+    if preferred in LANGUAGES:
+        return preferred
+    wanted = []
+    for part in (accept_language or "").split(","):
+        tag = part.split(";")[0].strip().replace("-", "_")
+        if tag and tag != "*":
+            wanted.append(tag)
+    try:
+        best = Locale.negotiate(wanted, list(LANGUAGES), sep="_")
+    except (ValueError, UnknownLocaleError):
+        best = None
+    return str(best.language) if best else DEFAULT_LANGUAGE

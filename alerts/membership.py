@@ -1,0 +1,269 @@
+"""A journalist's own actions: sign up, confirm, change preferences, leave, be forgotten.
+
+Plain functions on a Session; the caller commits and then enqueues any email
+they return a reason to send.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from alerts.models import (
+    Delivery,
+    DeliveryStatus,
+    Item,
+    Journalist,
+    JournalistStatus,
+    Subscription,
+    Suppression,
+    UnsubscribeEvent,
+    UnsubscribeMethod,
+)
+from alerts.subscriptions import SubscriptionSpec, add_subscription, spec_of
+
+# Suppressions with this prefix were the journalist's own choice: confirming a
+# new subscription lifts them. Bounces and complaints are never lifted here.
+UNSUBSCRIBED_REASON = "unsubscribed"
+LANGUAGES = ("en", "es")
+
+
+class Notice(StrEnum):
+    """Which email a sign-up request calls for (sent after commit, by a task)."""
+
+    CONFIRM = "confirm"  # new or pending address: click to confirm
+    ALREADY = "already"  # active address: here is your preferences link
+    NONE = "none"  # suppressed by a bounce or complaint: say nothing, send nothing
+
+
+@dataclass(frozen=True)
+class SignUp:
+    email: str
+    name: str
+    outlet: str
+    language: str
+    spec: SubscriptionSpec
+
+
+def _find(session: Session, email: str) -> Journalist | None:
+    return session.scalars(select(Journalist).where(Journalist.email == email)).first()
+
+
+def _hard_suppressed(session: Session, email: str) -> bool:
+    reason = session.scalar(select(Suppression.reason).where(Suppression.email == email))
+    return reason is not None and not reason.startswith(UNSUBSCRIBED_REASON)
+
+
+def request_sign_up(session: Session, request: SignUp, now: datetime) -> tuple[Notice, int | None]:
+    """Record a sign-up request; nothing is mailed to alerts until it is confirmed.
+
+    An active journalist's subscriptions are never changed by a request anyone
+    could make with their address: they are sent their preferences link instead.
+    """
+    if _hard_suppressed(session, request.email):
+        return Notice.NONE, None
+    journalist = _find(session, request.email)
+    if journalist is not None and journalist.status == JournalistStatus.ACTIVE:
+        return Notice.ALREADY, journalist.id
+    if journalist is None:
+        journalist = Journalist(email=request.email, created_at=now)
+        session.add(journalist)
+    # Pending or unsubscribed: the new request replaces what was asked before.
+    journalist.status = JournalistStatus.PENDING
+    journalist.name = request.name
+    journalist.outlet = request.outlet
+    journalist.language = request.language
+    journalist.subscriptions.clear()
+    add_subscription(journalist, request.spec)
+    session.flush()
+    return Notice.CONFIRM, journalist.id
+
+
+def confirm(session: Session, journalist_id: int, now: datetime) -> bool:
+    """Activate a pending journalist; True if active afterwards (a second click is fine)."""
+    journalist = session.get(Journalist, journalist_id)
+    if journalist is None or journalist.email is None:
+        return False
+    if journalist.status == JournalistStatus.ACTIVE:
+        return True
+    if journalist.status != JournalistStatus.PENDING:
+        return False  # unsubscribed or suppressed since the link was sent
+    journalist.status = JournalistStatus.ACTIVE
+    journalist.confirmed_at = now
+    journalist.unsubscribed_at = None
+    session.execute(
+        delete(Suppression).where(
+            Suppression.email == journalist.email,
+            Suppression.reason.startswith(UNSUBSCRIBED_REASON),
+        )
+    )
+    return True
+
+
+def _cancel_pending(session: Session, journalist_id: int, reason: str) -> None:
+    # Rows already queued are cancelled here; a batch that claims later also
+    # checks the journalist's status, so nothing slips through in between.
+    session.execute(
+        update(Delivery)
+        .where(Delivery.journalist_id == journalist_id, Delivery.status == DeliveryStatus.PENDING)
+        .values(status=DeliveryStatus.CANCELLED, last_reply=reason)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def unsubscribe_all(
+    session: Session, journalist_id: int, method: UnsubscribeMethod, now: datetime
+) -> bool:
+    """Stop every email to this journalist; idempotent. True if this call changed anything."""
+    journalist = session.get(Journalist, journalist_id)
+    if journalist is None or journalist.status in (
+        JournalistStatus.UNSUBSCRIBED,
+        JournalistStatus.SUPPRESSED,
+    ):
+        return False
+    journalist.status = JournalistStatus.UNSUBSCRIBED
+    journalist.unsubscribed_at = now
+    session.add(UnsubscribeEvent(journalist_id=journalist_id, method=method, created_at=now))
+    if journalist.email is not None and session.get(Suppression, journalist.email) is None:
+        session.add(
+            Suppression(
+                email=journalist.email,
+                reason=f"{UNSUBSCRIBED_REASON} ({method.value})",
+                created_at=now,
+            )
+        )
+    _cancel_pending(session, journalist_id, f"cancelled: unsubscribed ({method.value})")
+    return True
+
+
+def resubscribe(session: Session, journalist_id: int, now: datetime) -> bool:
+    """From the preferences page: the link proves the address, so no new confirmation."""
+    journalist = session.get(Journalist, journalist_id)
+    if journalist is None or journalist.email is None:
+        return False
+    if journalist.status != JournalistStatus.UNSUBSCRIBED:
+        return journalist.status == JournalistStatus.ACTIVE
+    if _hard_suppressed(session, journalist.email):
+        return False
+    journalist.status = JournalistStatus.PENDING
+    return confirm(session, journalist_id, now)
+
+
+def update_profile(journalist: Journalist, name: str, outlet: str, language: str) -> None:
+    if language not in LANGUAGES:
+        raise ValueError(f"unknown language {language!r} (one of {', '.join(LANGUAGES)})")
+    journalist.name = name.strip()[:200]
+    journalist.outlet = outlet.strip()[:200]
+    journalist.language = language
+
+
+def set_subscription(
+    journalist: Journalist, subscription_id: int | None, spec: SubscriptionSpec
+) -> Subscription:
+    """Add a subscription (id None) or replace one of this journalist's own."""
+    if subscription_id is None:
+        if spec in {spec_of(s) for s in journalist.subscriptions}:
+            return next(s for s in journalist.subscriptions if spec_of(s) == spec)
+        return add_subscription(journalist, spec)
+    current = own_subscription(journalist, subscription_id)
+    journalist.subscriptions.remove(current)
+    return add_subscription(journalist, spec)
+
+
+def own_subscription(journalist: Journalist, subscription_id: int) -> Subscription:
+    for subscription in journalist.subscriptions:
+        if subscription.id == subscription_id:
+            return subscription
+    # Never another journalist's subscription, whatever id the form carries.
+    raise LookupError(f"no subscription {subscription_id}")
+
+
+def remove_subscription(journalist: Journalist, subscription_id: int) -> None:
+    journalist.subscriptions.remove(own_subscription(journalist, subscription_id))
+
+
+def export(session: Session, journalist: Journalist) -> dict[str, Any]:
+    """Everything held about this journalist, for "download my data"."""
+
+    def when(value: datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    deliveries = session.execute(
+        select(Delivery, Item.title)
+        .join(Item, Item.id == Delivery.item_id)
+        .where(Delivery.journalist_id == journalist.id)
+        .order_by(Delivery.id)
+    ).all()
+    events = session.scalars(
+        select(UnsubscribeEvent).where(UnsubscribeEvent.journalist_id == journalist.id)
+    ).all()
+    suppression = session.get(Suppression, journalist.email) if journalist.email else None
+    return {
+        "journalist": {
+            "email": journalist.email,
+            "name": journalist.name,
+            "outlet": journalist.outlet,
+            "language": journalist.language,
+            "status": journalist.status,
+            "created_at": when(journalist.created_at),
+            "confirmed_at": when(journalist.confirmed_at),
+            "unsubscribed_at": when(journalist.unsubscribed_at),
+        },
+        "subscriptions": [
+            {
+                "countries": s.countries,
+                "topics": s.topics,
+                "cadence": s.cadence,
+                "created_at": when(s.created_at),
+            }
+            for s in journalist.subscriptions
+        ],
+        "deliveries": [
+            {
+                "item": title,
+                "status": d.status,
+                "attempts": d.attempts,
+                "sent_at": when(d.sent_at),
+                "message_id": d.message_id,
+            }
+            for d, title in deliveries
+        ],
+        "unsubscribes": [{"method": e.method, "at": when(e.created_at)} for e in events],
+        "suppression": (
+            {"reason": suppression.reason, "since": when(suppression.created_at)}
+            if suppression
+            else None
+        ),
+    }
+
+
+def erase(session: Session, journalist_id: int, now: datetime) -> None:
+    """Forget the person; keep the delivery history, now anonymous."""
+    journalist = session.get(Journalist, journalist_id)
+    if journalist is None or journalist.erased_at is not None:
+        return
+    if journalist.email is not None:
+        session.execute(
+            delete(Suppression).where(
+                Suppression.email == journalist.email,
+                Suppression.reason.startswith(UNSUBSCRIBED_REASON),
+            )
+        )
+    _cancel_pending(session, journalist_id, "cancelled: journalist erased")
+    journalist.subscriptions.clear()
+    journalist.email = None
+    journalist.name = ""
+    journalist.outlet = ""
+    journalist.status = JournalistStatus.UNSUBSCRIBED
+    journalist.unsubscribed_at = journalist.unsubscribed_at or now
+    journalist.erased_at = now
+    session.add(
+        UnsubscribeEvent(
+            journalist_id=journalist_id, method=UnsubscribeMethod.ERASED, created_at=now
+        )
+    )

@@ -1,0 +1,56 @@
+"""Emails about a journalist's subscription itself (confirm, already subscribed)."""
+
+from __future__ import annotations
+
+import uuid
+from email.header import Header
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formataddr, formatdate
+
+import css_inline
+from jinja2 import Environment
+
+from alerts.i18n import translations
+from alerts.membership import Notice
+from alerts.rendering import UTF8_QP, WIRE_POLICY, Sender, header_safe
+
+SUBJECTS = {
+    Notice.CONFIRM: "Confirm your subscription to press alerts",
+    Notice.ALREADY: "You are already subscribed to press alerts",
+}
+
+
+def build_notice(
+    env: Environment,
+    sender: Sender,
+    notice: Notice,
+    *,
+    language: str,
+    email: str,
+    name: str,
+    link: str,
+) -> bytes:
+    """One message, rendered for one person (these are few; no per-item caching)."""
+    subject = translations(language).gettext(SUBJECTS[notice])
+    context = {
+        "lang": language,
+        "subject": subject,
+        "name": name or email,
+        "press": {"name": sender.display_name, "reply_to": sender.reply_to},
+        "confirm_url": link,
+        "preferences_url": link,
+    }
+    text = env.get_template(f"email/{notice.value}.txt").render(context)
+    html = css_inline.inline(env.get_template(f"email/{notice.value}.html").render(context))
+    message = MIMEMultipart("alternative")
+    message["Subject"] = Header(subject, "utf-8")  # type: ignore[assignment]
+    message["From"] = sender.from_address
+    message["To"] = formataddr((header_safe(name), email), charset="utf-8")
+    message["Reply-To"] = sender.reply_to
+    message["Date"] = formatdate(usegmt=True)
+    message["Message-ID"] = f"<notice.{notice.value}.{uuid.uuid4().hex}@{sender.domain}>"
+    message["Auto-Submitted"] = "auto-generated"
+    message.attach(MIMEText(text, "plain", UTF8_QP))  # type: ignore[arg-type]
+    message.attach(MIMEText(html, "html", UTF8_QP))  # type: ignore[arg-type]
+    return message.as_bytes(policy=WIRE_POLICY)
