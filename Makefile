@@ -21,7 +21,7 @@ test: lint typecheck pytest
 
 lint: $(BIN)/alerts
 	$(BIN)/ruff check alerts tests bench worker.py migrations
-	$(BIN)/ruff format --check alerts tests bench worker.py
+	$(BIN)/ruff format --check alerts tests bench worker.py migrations
 
 typecheck: $(BIN)/alerts
 	$(BIN)/mypy alerts tests worker.py
