@@ -27,7 +27,8 @@ def translations(language: str) -> gettext.NullTranslations:
     compiled = io.BytesIO()
     write_mo(compiled, catalog)
     compiled.seek(0)
-    return Translations(compiled)
+    result: gettext.NullTranslations = Translations(compiled)
+    return result
 
 
 def negotiate(accept_language: str | None, preferred: str | None = None) -> str:
