@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest bench sink worker clean
+.PHONY: demo test lint typecheck pytest bench sink worker clean messages
 
 $(BIN)/alerts: pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required" if sys.version_info < (3, 11) else 0)'
@@ -41,3 +41,8 @@ worker: $(BIN)/alerts
 
 clean:
 	rm -rf $(VENV) alerts-data .pytest_cache .mypy_cache .ruff_cache
+
+## Re-extract translatable text and merge it into each language's catalogue.
+messages: $(BIN)/alerts
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -o alerts/locale/messages.pot --no-location --sort-output --omit-header .
+	$(BIN)/pybabel update -i alerts/locale/messages.pot -d alerts/locale -D messages --no-fuzzy-matching --omit-header

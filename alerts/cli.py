@@ -214,6 +214,24 @@ def sink(
 
 
 @app.command()
+def serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+) -> None:
+    """Serve the web pages (journalists' subscribe, preferences and unsubscribe)."""
+    from urllib.parse import urlsplit
+
+    import uvicorn
+
+    from alerts.web import create_app
+
+    celery = celery_app()
+    web = create_app(celery)
+    root_path = urlsplit(celery.runtime.settings.base_url).path.rstrip("/")
+    uvicorn.run(web, host=host, port=port, root_path=root_path, proxy_headers=True)
+
+
+@app.command()
 def demo(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the deliveries.")] = 120.0,
 ) -> None:

@@ -11,13 +11,13 @@ from email.utils import formataddr, formatdate
 import css_inline
 from jinja2 import Environment
 
-from alerts.i18n import translations
+from alerts.i18n import N_, translations
 from alerts.membership import Notice
 from alerts.rendering import UTF8_QP, WIRE_POLICY, Sender, header_safe
 
 SUBJECTS = {
-    Notice.CONFIRM: "Confirm your subscription to press alerts",
-    Notice.ALREADY: "You are already subscribed to press alerts",
+    Notice.CONFIRM: N_("Confirm your subscription to press alerts"),
+    Notice.ALREADY: N_("You are already subscribed to press alerts"),
 }
 
 

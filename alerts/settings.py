@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     retry_deadline_seconds: float = Field(default=24 * 3600.0, gt=0)
     worker_concurrency: int = Field(default=2, ge=1)
 
+    # Public pages.
+    subscribe_limit_per_address: str = "3/hour"
+    subscribe_limit_per_client: str = "20/hour"
+    # Where rate-limit counters live: memory:// (one process) or redis://…; by
+    # default the Redis broker when there is one, so every web process agrees.
+    rate_limit_storage: str = ""
+
     @field_validator("smtp_url")
     @classmethod
     def _check_smtp_url(cls, value: str) -> str:
@@ -146,6 +153,9 @@ def load_settings(**overrides: object) -> Settings:
         settings.database_url = f"sqlite:///{data_dir / 'alerts.db'}"
     if not settings.broker_url:
         settings.broker_url = f"sqla+sqlite:///{data_dir / 'broker.db'}"
+    if not settings.rate_limit_storage:
+        redis_broker = settings.broker_url.startswith(("redis://", "rediss://"))
+        settings.rate_limit_storage = settings.broker_url if redis_broker else "memory://"
     if settings.is_sqlite or settings.broker_url.startswith("sqla+sqlite"):
         data_dir.mkdir(parents=True, exist_ok=True)
     if settings.secret_key is None:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pycountry
 
+from alerts.i18n import N_
+
 
 class TaxonomyError(ValueError):
     """An unknown country, region or topic code."""
@@ -35,20 +37,20 @@ def regions() -> dict[str, tuple[str, frozenset[str]]]:
 # The vocabulary the newsroom used in the seed listing; a press office replaces it
 # with ALERTS_TOPICS_FILE (one "code,Label" per line).
 DEFAULT_TOPICS: dict[str, str] = {
-    "asylum": "Asylum",
-    "climate-change": "Climate change",
-    "enforced-disappearances": "Enforced disappearances",
-    "fair-trial": "Fair trial",
-    "freedom-of-expression": "Freedom of expression",
-    "human-rights-defenders": "Human rights defenders",
-    "indigenous-peoples": "Indigenous peoples",
-    "journalists": "Journalists",
-    "military-and-police": "Military and police",
-    "prisoners-of-conscience": "Prisoners of conscience",
-    "refugees-and-migrants": "Refugees and migrants",
-    "torture": "Torture",
-    "unlawful-killings": "Unlawful killings",
-    "womens-rights": "Women's rights",
+    "asylum": N_("Asylum"),
+    "climate-change": N_("Climate change"),
+    "enforced-disappearances": N_("Enforced disappearances"),
+    "fair-trial": N_("Fair trial"),
+    "freedom-of-expression": N_("Freedom of expression"),
+    "human-rights-defenders": N_("Human rights defenders"),
+    "indigenous-peoples": N_("Indigenous peoples"),
+    "journalists": N_("Journalists"),
+    "military-and-police": N_("Military and police"),
+    "prisoners-of-conscience": N_("Prisoners of conscience"),
+    "refugees-and-migrants": N_("Refugees and migrants"),
+    "torture": N_("Torture"),
+    "unlawful-killings": N_("Unlawful killings"),
+    "womens-rights": N_("Women's rights"),
 }
 
 

@@ -1,0 +1,68 @@
+"""Rendering public pages: Jinja2 with the journalist's language, CSRF cookie set."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment
+
+from alerts.i18n import LANGUAGES
+from alerts.models import Cadence
+from alerts.rendering import make_environment
+from alerts.settings import Settings
+from alerts.taxonomy import Taxonomy, countries, regions
+from alerts.web.csrf import COOKIE, FIELD, Csrf
+
+
+class Pages:
+    def __init__(self, settings: Settings, taxonomy: Taxonomy, csrf: Csrf, press_name: str):
+        self.csrf = csrf
+        self.root = urlsplit(settings.base_url).path.rstrip("/")
+        self._envs: dict[str, Environment] = {
+            language: make_environment(settings.templates_dir, language) for language in LANGUAGES
+        }
+        self._common: dict[str, Any] = {
+            "root": self.root,
+            "press_name": press_name or "Newsroom",
+            "languages": LANGUAGES,
+            "regions": sorted((slug, name) for slug, (name, _) in regions().items()),
+            "countries": sorted(countries().items(), key=lambda pair: pair[1]),
+            "topics": sorted(taxonomy.topics.items(), key=lambda pair: pair[1]),
+            "cadences": [c.value for c in Cadence],
+            "country_names": countries(),
+            "topic_names": dict(taxonomy.topics),
+            "csrf_field": FIELD,
+            # Optional parts of pages (templates are strict about undefined names).
+            "link": None,
+            "link_text": "",
+            "paragraphs": [],
+            "errors": [],
+            "saved": None,
+        }
+
+    def render(
+        self,
+        request: Request,
+        template: str,
+        language: str,
+        status: int = 200,
+        **context: Any,
+    ) -> HTMLResponse:
+        cookie = self.csrf.cookie_value(request.cookies.get(COOKIE))
+        env = self._envs.get(language) or self._envs["en"]
+        html = env.get_template(f"web/{template}").render(
+            self._common | context | {"lang": language, "csrf_token": self.csrf.form_token(cookie)}
+        )
+        response = HTMLResponse(html, status_code=status)
+        response.set_cookie(
+            COOKIE,
+            cookie,
+            httponly=True,
+            samesite="lax",
+            secure=self.csrf.secure_cookie,
+            path=self.root or "/",
+        )
+        return response

@@ -1,0 +1,522 @@
+"""Public pages for journalists: subscribe, confirm, preferences, unsubscribe.
+
+Every link carries a signed token scoped to one purpose; a bad token gets a
+plain 4xx page that says nothing about anybody. Pages that change anything do
+so on POST only: mail scanners follow the links in emails with GET.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from alerts import membership
+from alerts.celery_app import AlertsCelery
+from alerts.i18n import LANGUAGES, N_, negotiate
+from alerts.membership import Notice, SignUp
+from alerts.models import Journalist, JournalistStatus, UnsubscribeMethod, utcnow
+from alerts.runtime import Runtime
+from alerts.subscriptions import InvalidAddress, normalise_email, parse_spec
+from alerts.taxonomy import TaxonomyError
+from alerts.tokens import InvalidToken, Purpose
+from alerts.web.csrf import COOKIE, FIELD
+from alerts.web.pages import Pages
+
+router = APIRouter()
+
+
+class PageError(Exception):
+    def __init__(self, status: int, title: str, *paragraphs: str) -> None:
+        self.status, self.title, self.paragraphs = status, title, list(paragraphs)
+
+
+def _pages(request: Request) -> Pages:
+    pages: Pages = request.app.state.pages
+    return pages
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def _celery(request: Request) -> AlertsCelery:
+    celery: AlertsCelery = request.app.state.celery
+    return celery
+
+
+def _language(request: Request, preferred: str | None = None) -> str:
+    asked = request.query_params.get("lang")
+    return negotiate(request.headers.get("accept-language"), asked or preferred)
+
+
+def _message(
+    request: Request, language: str, status: int, title: str, *paragraphs: str, **extra: Any
+) -> HTMLResponse:
+    return _pages(request).render(
+        request,
+        "message.html",
+        language,
+        status=status,
+        title=title,
+        paragraphs=list(paragraphs),
+        **extra,
+    )
+
+
+def _read_token(request: Request, purpose: Purpose, token: str) -> int:
+    try:
+        return _runtime(request).signer.read(purpose, token)
+    except InvalidToken as exc:
+        expired = "expired" in str(exc)
+        raise PageError(
+            410 if expired else 400,
+            N_("This link has expired") if expired else N_("This link is not valid"),
+            N_(
+                "Links in our emails must be used exactly as they were sent. "
+                "If you copied this one by hand, check that it is complete."
+            ),
+        ) from exc
+
+
+def _check_csrf(request: Request, form_token: str | None) -> None:
+    if not _pages(request).csrf.valid(request.cookies.get(COOKIE), form_token):
+        raise PageError(
+            403,
+            N_("This form has expired"),
+            N_("Go back, reload the page and submit the form again."),
+        )
+
+
+def _journalist(session: Session, journalist_id: int) -> Journalist:
+    journalist = session.get(Journalist, journalist_id)
+    if journalist is None or journalist.email is None:
+        raise PageError(
+            404, N_("No subscription found"), N_("We hold no subscription for this link any more.")
+        )
+    return journalist
+
+
+def page_errors(handler: Any) -> Any:
+    """Turn :class:`PageError` into its page, in the language the browser asked for."""
+    import functools
+
+    @functools.wraps(handler)
+    def wrapper(request: Request, *args: Any, **kwargs: Any) -> Response:
+        try:
+            response: Response = handler(request, *args, **kwargs)
+        except PageError as error:
+            return _message(
+                request, _language(request), error.status, error.title, *error.paragraphs
+            )
+        return response
+
+    return wrapper
+
+
+# --- subscribe ---------------------------------------------------------------
+
+
+@router.get("/", include_in_schema=False)
+def home() -> RedirectResponse:
+    return RedirectResponse("subscribe", status_code=303)
+
+
+@router.get("/subscribe", response_class=HTMLResponse)
+@page_errors
+def subscribe_form(request: Request) -> Response:
+    language = _language(request)
+    blank = {
+        "email": "",
+        "name": "",
+        "outlet": "",
+        "language": language,
+        "countries": [],
+        "topics": [],
+        "cadence": "immediate",
+    }
+    return _pages(request).render(request, "subscribe.html", language, form=blank, errors=[])
+
+
+@router.post("/subscribe", response_class=HTMLResponse)
+@page_errors
+def subscribe(
+    request: Request,
+    email: Annotated[str, Form()] = "",
+    name: Annotated[str, Form(max_length=200)] = "",
+    outlet: Annotated[str, Form(max_length=200)] = "",
+    language: Annotated[str, Form()] = "en",
+    countries: Annotated[list[str] | None, Form()] = None,
+    topics: Annotated[list[str] | None, Form()] = None,
+    cadence: Annotated[str, Form()] = "immediate",
+    csrf_token: Annotated[str | None, Form(alias=FIELD)] = None,
+) -> Response:
+    page_language = language if language in LANGUAGES else _language(request)
+    _check_csrf(request, csrf_token)
+    runtime = _runtime(request)
+    limits = request.app.state.limits
+    client = request.client.host if request.client else "unknown"
+    if not limits.client_allowed(client):
+        raise PageError(
+            429, N_("Too many requests"), N_("Please wait a while before trying again.")
+        )
+    form = {
+        "email": email,
+        "name": name,
+        "outlet": outlet,
+        "language": language,
+        "countries": countries or [],
+        "topics": topics or [],
+        "cadence": cadence,
+    }
+    errors: list[str] = []
+    address = ""
+    spec = None
+    try:
+        address = normalise_email(email)
+    except InvalidAddress:
+        errors.append(N_("Enter a valid email address, like name@example.com."))
+    try:
+        spec = parse_spec(runtime.taxonomy, countries or [], topics or [], cadence)
+    except (TaxonomyError, ValueError):
+        errors.append(N_("Choose countries, topics and how often from the lists."))
+    if language not in LANGUAGES:
+        errors.append(N_("Choose a language from the list."))
+    if errors or spec is None:
+        return _pages(request).render(
+            request, "subscribe.html", page_language, status=422, form=form, errors=errors
+        )
+    notice, journalist_id = Notice.NONE, None
+    # The per-address limit is silent: the answer must not tell whether an
+    # address is known, nor how often it was tried.
+    if limits.address_allowed(address):
+        with runtime.sessions() as session:
+            notice, journalist_id = membership.request_sign_up(
+                session, SignUp(address, name.strip(), outlet.strip(), language, spec), utcnow()
+            )
+            session.commit()
+        if notice is not Notice.NONE and journalist_id is not None:
+            _celery(request).enqueue_notice(journalist_id, notice.value)
+    return _message(
+        request,
+        page_language,
+        200,
+        N_("Check your inbox"),
+        N_(
+            "If the address can receive our alerts, we have sent it an email. "
+            "Click the link in it to confirm your subscription; nothing is sent before that."
+        ),
+        N_("The link works for 7 days."),
+    )
+
+
+# --- confirm -----------------------------------------------------------------
+
+
+@router.get("/confirm/{token}", response_class=HTMLResponse)
+@page_errors
+def confirm_page(request: Request, token: str) -> Response:
+    journalist_id = _read_token(request, Purpose.CONFIRM, token)
+    with _runtime(request).sessions() as session:
+        journalist = _journalist(session, journalist_id)
+        language = journalist.language
+    return _pages(request).render(
+        request,
+        "confirm.html",
+        _language(request, language),
+        action=f"{_pages(request).root}/confirm/{token}",
+    )
+
+
+@router.post("/confirm/{token}", response_class=HTMLResponse)
+@page_errors
+def confirm(
+    request: Request, token: str, csrf_token: Annotated[str | None, Form(alias=FIELD)] = None
+) -> Response:
+    journalist_id = _read_token(request, Purpose.CONFIRM, token)
+    _check_csrf(request, csrf_token)
+    runtime = _runtime(request)
+    with runtime.sessions() as session:
+        journalist = _journalist(session, journalist_id)
+        language = journalist.language
+        active = membership.confirm(session, journalist_id, utcnow())
+        session.commit()
+    language = _language(request, language)
+    if not active:
+        raise PageError(
+            409,
+            N_("This link can no longer be used"),
+            N_(
+                "This address was unsubscribed after the link was sent. "
+                "Subscribe again to receive alerts."
+            ),
+        )
+    return _message(
+        request,
+        language,
+        200,
+        N_("You are subscribed"),
+        N_(
+            "You will receive our press alerts at this address. Every email has a link to "
+            "change your preferences or unsubscribe."
+        ),
+        link=runtime.link(Purpose.PREFERENCES, journalist_id),
+        link_text=N_("Your preferences"),
+    )
+
+
+# --- unsubscribe (RFC 8058) ----------------------------------------------------
+
+
+@router.get("/u/{token}", response_class=HTMLResponse)
+@page_errors
+def unsubscribe_page(request: Request, token: str) -> Response:
+    journalist_id = _read_token(request, Purpose.UNSUBSCRIBE, token)
+    with _runtime(request).sessions() as session:
+        journalist = session.get(Journalist, journalist_id)
+        language = journalist.language if journalist else None
+    return _pages(request).render(
+        request,
+        "unsubscribe.html",
+        _language(request, language),
+        action=f"{_pages(request).root}/u/{token}",
+    )
+
+
+@router.post("/u/{token}", response_class=HTMLResponse)
+@page_errors
+def unsubscribe(
+    request: Request,
+    token: str,
+    one_click: Annotated[str | None, Form(alias="List-Unsubscribe")] = None,
+    via: Annotated[str | None, Form()] = None,
+) -> Response:
+    """The page's button and a mail provider's one-click POST both land here.
+
+    RFC 8058: no cookie, no CSRF token, any 2xx answer; the signed token in the
+    URL is the only credential, and unsubscribing twice changes nothing.
+    """
+    journalist_id = _read_token(request, Purpose.UNSUBSCRIBE, token)
+    method = UnsubscribeMethod.PAGE if via == "page" else UnsubscribeMethod.ONE_CLICK
+    runtime = _runtime(request)
+    with runtime.sessions() as session:
+        journalist = session.get(Journalist, journalist_id)
+        language = journalist.language if journalist else None
+        membership.unsubscribe_all(session, journalist_id, method, utcnow())
+        session.commit()
+    return _message(
+        request,
+        _language(request, language),
+        200,
+        N_("You are unsubscribed"),
+        N_(
+            "We will not send you any more press alerts. Emails already on their way "
+            "have been stopped."
+        ),
+        link=runtime.link(Purpose.PREFERENCES, journalist_id),
+        link_text=N_("Changed your mind? Your preferences"),
+    )
+
+
+# --- preferences -------------------------------------------------------------
+
+
+def _preferences(
+    request: Request,
+    token: str,
+    saved: str | None = None,
+    errors: list[str] | None = None,
+    status: int = 200,
+) -> Response:
+    journalist_id = _read_token(request, Purpose.PREFERENCES, token)
+    with _runtime(request).sessions() as session:
+        journalist = _journalist(session, journalist_id)
+        subscriptions = [
+            {"id": s.id, "countries": s.countries, "topics": s.topics, "cadence": s.cadence}
+            for s in journalist.subscriptions
+        ]
+        person = {
+            "email": journalist.email,
+            "name": journalist.name,
+            "outlet": journalist.outlet,
+            "language": journalist.language,
+            "status": journalist.status,
+        }
+    return _pages(request).render(
+        request,
+        "preferences.html",
+        _language(request, person["language"]),
+        status=status,
+        person=person,
+        subscriptions=subscriptions,
+        saved=saved,
+        errors=errors or [],
+        action=f"{_pages(request).root}/preferences/{token}",
+        active=person["status"] == JournalistStatus.ACTIVE,
+    )
+
+
+@router.get("/preferences/{token}", response_class=HTMLResponse)
+@page_errors
+def preferences(request: Request, token: str, saved: str | None = None) -> Response:
+    return _preferences(request, token, saved)
+
+
+def _change(
+    request: Request, token: str, csrf_token: str | None, what: str, change: Any
+) -> Response:
+    """Apply ``change(session, journalist)`` under CSRF check, then back to the page."""
+    journalist_id = _read_token(request, Purpose.PREFERENCES, token)
+    _check_csrf(request, csrf_token)
+    with _runtime(request).sessions() as session:
+        journalist = _journalist(session, journalist_id)
+        try:
+            change(session, journalist)
+        except (ValueError, LookupError, TaxonomyError):
+            session.rollback()
+            return _preferences(
+                request,
+                token,
+                errors=[N_("That change could not be saved: choose values from the lists.")],
+                status=422,
+            )
+        session.commit()
+    return RedirectResponse(
+        f"{_pages(request).root}/preferences/{token}?saved={what}", status_code=303
+    )
+
+
+@router.post("/preferences/{token}/profile", response_class=HTMLResponse)
+@page_errors
+def update_profile(
+    request: Request,
+    token: str,
+    name: Annotated[str, Form(max_length=200)] = "",
+    outlet: Annotated[str, Form(max_length=200)] = "",
+    language: Annotated[str, Form()] = "en",
+    csrf_token: Annotated[str | None, Form(alias=FIELD)] = None,
+) -> Response:
+    return _change(
+        request,
+        token,
+        csrf_token,
+        "profile",
+        lambda s, j: membership.update_profile(j, name, outlet, language),
+    )
+
+
+@router.post("/preferences/{token}/subscriptions", response_class=HTMLResponse)
+@page_errors
+def save_subscription(
+    request: Request,
+    token: str,
+    subscription_id: Annotated[int | None, Form()] = None,
+    countries: Annotated[list[str] | None, Form()] = None,
+    topics: Annotated[list[str] | None, Form()] = None,
+    cadence: Annotated[str, Form()] = "immediate",
+    csrf_token: Annotated[str | None, Form(alias=FIELD)] = None,
+) -> Response:
+    taxonomy = _runtime(request).taxonomy
+
+    def change(session: Session, journalist: Journalist) -> None:
+        spec = parse_spec(taxonomy, countries or [], topics or [], cadence)
+        membership.set_subscription(journalist, subscription_id, spec)
+
+    return _change(request, token, csrf_token, "subscriptions", change)
+
+
+@router.post(
+    "/preferences/{token}/subscriptions/{subscription_id}/delete", response_class=HTMLResponse
+)
+@page_errors
+def delete_subscription(
+    request: Request,
+    token: str,
+    subscription_id: int,
+    csrf_token: Annotated[str | None, Form(alias=FIELD)] = None,
+) -> Response:
+    return _change(
+        request,
+        token,
+        csrf_token,
+        "subscriptions",
+        lambda s, j: membership.remove_subscription(j, subscription_id),
+    )
+
+
+@router.post("/preferences/{token}/unsubscribe", response_class=HTMLResponse)
+@page_errors
+def unsubscribe_everything(
+    request: Request, token: str, csrf_token: Annotated[str | None, Form(alias=FIELD)] = None
+) -> Response:
+    return _change(
+        request,
+        token,
+        csrf_token,
+        "unsubscribed",
+        lambda s, j: membership.unsubscribe_all(s, j.id, UnsubscribeMethod.PREFERENCES, utcnow()),
+    )
+
+
+@router.post("/preferences/{token}/resubscribe", response_class=HTMLResponse)
+@page_errors
+def resubscribe(
+    request: Request, token: str, csrf_token: Annotated[str | None, Form(alias=FIELD)] = None
+) -> Response:
+    return _change(
+        request,
+        token,
+        csrf_token,
+        "resubscribed",
+        lambda s, j: membership.resubscribe(s, j.id, utcnow()),
+    )
+
+
+@router.get("/preferences/{token}/export")
+@page_errors
+def export(request: Request, token: str) -> Response:
+    journalist_id = _read_token(request, Purpose.PREFERENCES, token)
+    with _runtime(request).sessions() as session:
+        data = membership.export(session, _journalist(session, journalist_id))
+    return Response(
+        json.dumps(data, indent=2, ensure_ascii=False),
+        media_type="application/json",
+        headers={"Content-Disposition": 'attachment; filename="my-press-alerts-data.json"'},
+    )
+
+
+@router.post("/preferences/{token}/erase", response_class=HTMLResponse)
+@page_errors
+def erase(
+    request: Request,
+    token: str,
+    confirm_erase: Annotated[str | None, Form(alias="confirm")] = None,
+    csrf_token: Annotated[str | None, Form(alias=FIELD)] = None,
+) -> Response:
+    journalist_id = _read_token(request, Purpose.PREFERENCES, token)
+    _check_csrf(request, csrf_token)
+    if confirm_erase != "yes":
+        return _preferences(
+            request,
+            token,
+            errors=[N_("Tick the box to confirm that we should erase your data.")],
+            status=422,
+        )
+    with _runtime(request).sessions() as session:
+        language = _journalist(session, journalist_id).language
+        membership.erase(session, journalist_id, utcnow())
+        session.commit()
+    return _message(
+        request,
+        _language(request, language),
+        200,
+        N_("Your data is erased"),
+        N_(
+            "We removed your address, name and subscriptions. We keep only an "
+            "anonymous record of the emails we sent."
+        ),
+    )

@@ -1,0 +1,66 @@
+"""Driving the public pages as a browser would: follow forms, keep cookies."""
+
+from __future__ import annotations
+
+import re
+import time
+from email.message import EmailMessage
+
+from fastapi.testclient import TestClient
+
+from tests.conftest import Stack
+
+BASE = "https://alerts.example.org"
+
+
+def h1(html: str) -> str:
+    match = re.search(r"<h1>(.*?)</h1>", html, re.S)
+    return match.group(1).strip() if match else ""
+
+
+def csrf(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "page has no CSRF field"
+    return match.group(1)
+
+
+def path(url: str) -> str:
+    assert url.startswith(BASE), url
+    return url[len(BASE) :]
+
+
+def subscribe(client: TestClient, email: str, **fields: object) -> str:
+    page = client.get("/subscribe")
+    data: dict[str, object] = {
+        "email": email,
+        "name": "Test",
+        "outlet": "Wire",
+        "language": "en",
+        "cadence": "immediate",
+        "csrf_token": csrf(page.text),
+    } | fields
+    response = client.post("/subscribe", data=data)
+    assert response.status_code == 200, response.text
+    return str(response.text)
+
+
+def wait_for_mail(stack: Stack, to: str, count: int = 1, timeout: float = 30) -> list[EmailMessage]:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [r.parsed() for r in stack.received() if to in r.rcpt_tos]
+        if len(found) >= count:
+            return found
+        assert time.monotonic() < deadline, f"no mail for {to}:\n{stack.worker_log()}"
+        time.sleep(0.1)
+
+
+def text_of(message: EmailMessage) -> str:
+    part = message.get_body(("plain",))
+    assert part is not None
+    return str(part.get_content())
+
+
+def link(message: EmailMessage, kind: str) -> str:
+    match = re.search(rf"{re.escape(BASE)}/{kind}/\S+", text_of(message))
+    assert match, f"no /{kind}/ link in:\n{text_of(message)}"
+    return match.group(0)
