@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest bench sink worker clean messages
+.PHONY: demo test lint typecheck pytest chromium bench sink worker serve clean messages
 
 $(BIN)/alerts: pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required" if sys.version_info < (3, 11) else 0)'
@@ -26,8 +26,17 @@ lint: $(BIN)/alerts
 typecheck: $(BIN)/alerts
 	$(BIN)/mypy alerts tests worker.py
 
-pytest: $(BIN)/alerts
+pytest: $(BIN)/alerts chromium
 	$(BIN)/python -m pytest
+
+## The browser tests drive Debian's Chromium (Playwright never downloads a browser here).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else \
+	    echo "the browser tests need Chromium: sudo apt-get install chromium" >&2; exit 1; \
+	  fi; }
 
 ## Throughput against PostgreSQL + Redis (see bench/README.md).
 bench: $(BIN)/alerts
@@ -39,8 +48,11 @@ sink: $(BIN)/alerts
 worker: $(BIN)/alerts
 	$(BIN)/alerts worker --beat
 
+serve: $(BIN)/alerts
+	$(BIN)/alerts serve
+
 clean:
-	rm -rf $(VENV) alerts-data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) alerts-data build .pytest_cache .mypy_cache .ruff_cache
 
 ## Re-extract translatable text and merge it into each language's catalogue.
 messages: $(BIN)/alerts

@@ -27,7 +27,7 @@ from alerts.celery_app import AlertsCelery, create_celery
 from alerts.migrate import upgrade
 from alerts.models import Base, Delivery, DeliveryStatus, FanOut
 from alerts.settings import Settings, load_settings
-from alerts.sink import Received, SinkHandler, start_sink
+from alerts.sink import Received, SinkHandler, free_port, start_sink
 
 PG_ADMIN_URL = os.environ.get("ALERTS_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
 PG_HOST = os.environ.get("ALERTS_TEST_PG_HOST", "postgres@127.0.0.1:5432")
@@ -164,11 +164,13 @@ def stack(
     data_dir = tmp_path_factory.mktemp(f"stack-{request.param}")
     handler = ScriptedSink()
     controller, _ = start_sink("127.0.0.1", 0, handler)
+    # The web pages are served on this port when a test asks for them (live_server).
+    web_port = free_port()
     env = {
         "ALERTS_DATA_DIR": str(data_dir),
         "ALERTS_SMTP_URL": f"smtp://127.0.0.1:{controller.port}",
         "ALERTS_SECRET_KEY": SECRET,
-        "ALERTS_BASE_URL": "https://alerts.example.org",
+        "ALERTS_BASE_URL": f"http://127.0.0.1:{web_port}",
         "ALERTS_FROM": "Press Office <press-alerts@ngo.example>",
         "ALERTS_REPLY_TO": "press@ngo.example",
         "ALERTS_BATCH_SIZE": "7",  # several batches even for small populations
@@ -205,3 +207,30 @@ def stack(
 def pipeline(stack: Stack) -> Stack:
     stack.reset()
     return stack
+
+
+@pytest.fixture(scope="session")
+def live_server(stack: Stack) -> Iterator[str]:
+    """The web app on a real socket, at the stack's ALERTS_BASE_URL."""
+    import threading
+
+    import uvicorn
+
+    from alerts.web import create_app
+    from alerts.web.ratelimit import SignUpLimits
+
+    base = stack.settings.base_url
+    port = int(base.rsplit(":", 1)[1])
+    app = create_app(stack.app, SignUpLimits("memory://", "100/hour", "1000/hour"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "web server did not start"
+        time.sleep(0.05)
+    try:
+        yield base
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

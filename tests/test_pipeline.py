@@ -96,6 +96,7 @@ def test_each_matching_journalist_gets_exactly_one_well_formed_email(pipeline: S
     assert all(n == 1 for n in recipients.values()), recipients
 
     signer = TokenSigner(SECRET)
+    base = pipeline.settings.base_url
     with pipeline.session() as session:
         message_ids = dict(
             session.execute(
@@ -117,7 +118,7 @@ def test_each_matching_journalist_gets_exactly_one_well_formed_email(pipeline: S
         assert message["Message-ID"] == message_ids[ids[to]]
         assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         unsubscribe = re.fullmatch(
-            r"<(https://alerts\.example\.org/u/([^>]+))>", str(message["List-Unsubscribe"]).strip()
+            rf"<({re.escape(base)}/u/([^>]+))>", str(message["List-Unsubscribe"]).strip()
         )
         assert unsubscribe, message["List-Unsubscribe"]
         assert signer.read(Purpose.UNSUBSCRIBE, unsubscribe.group(2)) == ids[to]
@@ -126,7 +127,7 @@ def test_each_matching_journalist_gets_exactly_one_well_formed_email(pipeline: S
         assert "Asylum seekers face &lt;violence&gt; &amp; abuse." in html
         assert "<violence>" not in html
         assert "Second para." in text and "<p>Second para.</p>" in html.replace("\n", "")
-        preferences = re.search(r"https://alerts\.example\.org/preferences/(\S+)", text)
+        preferences = re.search(rf"{re.escape(base)}/preferences/(\S+)", text)
         assert preferences and signer.read(Purpose.PREFERENCES, preferences.group(1)) == ids[to]
         assert unsubscribe.group(1) in text
         assert f'href="{unsubscribe.group(1)}"' in html

@@ -26,13 +26,15 @@ from alerts.web import create_app
 from alerts.web.ratelimit import SignUpLimits
 from tests.conftest import Stack
 from tests.factories import journalist, published_item
-from tests.webclient import BASE, csrf, h1, link, path, subscribe, text_of, wait_for_mail
+from tests.webclient import csrf, h1, link, path, subscribe, text_of, wait_for_mail
 
 
 @pytest.fixture
 def web(pipeline: Stack) -> Iterator[TestClient]:
     limits = SignUpLimits("memory://", "3/hour", "30/minute")
-    with TestClient(create_app(pipeline.app, limits), base_url=BASE) as client:
+    with TestClient(
+        create_app(pipeline.app, limits), base_url=pipeline.settings.base_url
+    ) as client:
         yield client
 
 
@@ -114,7 +116,7 @@ def test_answer_is_the_same_for_known_and_unknown_addresses(
 
 def test_sign_ups_are_rate_limited(pipeline: Stack) -> None:
     limits = SignUpLimits("memory://", "2/hour", "4/minute")
-    with TestClient(create_app(pipeline.app, limits), base_url=BASE) as web:
+    with TestClient(create_app(pipeline.app, limits), base_url=pipeline.settings.base_url) as web:
         pages = [subscribe(web, "same@example.net") for _ in range(3)]
         assert h1(pages[2]) == h1(pages[0])  # the address limit is silent
         subscribe(web, "other@example.net")
