@@ -57,4 +57,4 @@ clean:
 ## Re-extract translatable text and merge it into each language's catalogue.
 messages: $(BIN)/alerts
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -o alerts/locale/messages.pot --no-location --sort-output --omit-header .
-	$(BIN)/pybabel update -i alerts/locale/messages.pot -d alerts/locale -D messages --no-fuzzy-matching --omit-header
+	$(BIN)/pybabel update -i alerts/locale/messages.pot -d alerts/locale -D messages --no-fuzzy-matching

@@ -37,6 +37,7 @@ class Claimed:
     name: str
     attempts: int
     created_at: datetime
+    language: str = "en"
 
 
 @dataclass(frozen=True)
@@ -106,13 +107,23 @@ def claim(session: Session, ids: Sequence[int], now: datetime, lease: timedelta)
             Journalist.name,
             Delivery.attempts,
             Delivery.created_at,
+            Journalist.language,
         )
         .join(Journalist, Journalist.id == Delivery.journalist_id)
         .where(Delivery.id.in_(claimed_ids))
         .order_by(Delivery.item_id, Delivery.id)
     ).all()
     return [
-        Claimed(r.id, r.item_id, r.journalist_id, str(r.email), r.name, r.attempts, r.created_at)
+        Claimed(
+            r.id,
+            r.item_id,
+            r.journalist_id,
+            str(r.email),
+            r.name,
+            r.attempts,
+            r.created_at,
+            r.language,
+        )
         for r in rows
     ]
 

@@ -16,12 +16,13 @@ from email.utils import formataddr, formatdate, parseaddr
 from pathlib import Path
 
 import css_inline
+from babel.dates import format_date
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import escape
 
-from alerts.i18n import translations
+from alerts.i18n import N_, translations
 from alerts.models import Item
-from alerts.taxonomy import Taxonomy, countries
+from alerts.taxonomy import Taxonomy, localised_countries
 
 # Quoted-printable keeps the bodies readable to humans and content filters alike.
 UTF8_QP = Charset("utf-8")
@@ -32,10 +33,10 @@ WIRE_POLICY = compat32.clone(linesep="\r\n")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 KIND_LABELS = {
-    "press_release": "Press release",
-    "report": "Report",
-    "statement": "Statement",
-    "news": "News",
+    "press_release": N_("Press release"),
+    "report": N_("Report"),
+    "statement": N_("Statement"),
+    "news": N_("News"),
 }
 
 
@@ -126,29 +127,40 @@ class RenderedItem:
         return text, html
 
 
-def item_context(item: Item, taxonomy: Taxonomy) -> dict[str, object]:
-    names = countries()
+def item_context(item: Item, taxonomy: Taxonomy, language: str = "en") -> dict[str, object]:
+    names = localised_countries(language)
+    gettext = translations(language).gettext
+    published = item.published_at
     return {
         "id": item.id,
         "title": item.title,
         "summary": item.summary,
         "paragraphs": [p.strip() for p in re.split(r"\n\s*\n", item.body) if p.strip()],
         "url": item.url,
-        "kind": KIND_LABELS.get(item.kind, item.kind.replace("_", " ").capitalize()),
+        "kind": gettext(KIND_LABELS.get(item.kind, item.kind.replace("_", " ").capitalize())),
         "campaign": item.campaign,
-        "countries": [names.get(c, c) for c in item.countries],
-        "topics": [taxonomy.topics.get(t, t) for t in item.topics],
-        "published_at": item.published_at,
+        "countries": sorted(names.get(c, c) for c in item.countries),
+        "topics": [gettext(taxonomy.topics.get(t, t)) for t in item.topics],
+        "published": (
+            f"{format_date(published, 'long', locale=language)}, {published:%H:%M} UTC"
+            if published
+            else ""
+        ),
         "language": item.language,
     }
 
 
 def render_item(
-    env: Environment, item: Item, taxonomy: Taxonomy, sender: Sender, base_url: str
+    env: Environment,
+    item: Item,
+    taxonomy: Taxonomy,
+    sender: Sender,
+    base_url: str,
+    language: str = "en",
 ) -> RenderedItem:
     nonce = secrets.token_hex(8)
     context = {
-        "item": item_context(item, taxonomy),
+        "item": item_context(item, taxonomy, language),
         "recipient": {f: f"@@{nonce}.{f}@@" for f in _FIELDS},
         "press": {"name": parseaddr(sender.from_address)[0], "reply_to": sender.reply_to},
         "base_url": base_url,

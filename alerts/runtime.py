@@ -28,7 +28,7 @@ class Runtime:
     ) -> None:
         self.settings = settings
         self._on_published = on_published
-        self._rendered: OrderedDict[tuple[int, datetime], RenderedItem] = OrderedDict()
+        self._rendered: OrderedDict[tuple[int, datetime, str], RenderedItem] = OrderedDict()
         self._render_lock = Lock()
         self._localised: dict[str, Environment] = {}
 
@@ -90,16 +90,21 @@ class Runtime:
             preferences_url=self.link(Purpose.PREFERENCES, journalist_id),
         )
 
-    def rendered(self, item: Item) -> RenderedItem:
-        """Render once per item version and keep the last few (CSS inlining is costly)."""
-        key = (item.id, item.updated_at)
+    def rendered(self, item: Item, language: str = "en") -> RenderedItem:
+        """Render once per item version and language; keep the last few (CSS inlining costs)."""
+        key = (item.id, item.updated_at, language)
         with self._render_lock:
             cached = self._rendered.get(key)
             if cached is not None:
                 self._rendered.move_to_end(key)
                 return cached
         rendered = render_item(
-            self.templates, item, self.taxonomy, self.sender, self.settings.base_url
+            self.templates_for(language),
+            item,
+            self.taxonomy,
+            self.sender,
+            self.settings.base_url,
+            language,
         )
         with self._render_lock:
             self._rendered[key] = rendered

@@ -18,7 +18,7 @@ MAX_CONSECUTIVE_CONNECTION_ERRORS = 3
 
 def send_batch(
     batch: Sequence[Claimed],
-    rendered: dict[int, RenderedItem],
+    rendered: dict[tuple[int, str], RenderedItem],
     recipient_for: Callable[[Claimed], Recipient],
     sender: Sender,
     transport: SmtpTransport,
@@ -27,7 +27,7 @@ def send_batch(
     connection_errors = 0
     envelope_from = sender.bounce_address
     for claimed in batch:
-        item = rendered[claimed.item_id]
+        item = rendered[(claimed.item_id, claimed.language)]
         message_id = sender.message_id(claimed.item_id, claimed.delivery_id)
         if connection_errors >= MAX_CONSECUTIVE_CONNECTION_ERRORS:
             results.append(

@@ -61,7 +61,12 @@ def send_batch_task(self: Task[Any, Any], delivery_ids: list[int]) -> dict[str, 
         )
         item_ids = {c.item_id for c in claimed}
         items = session.scalars(select(Item).where(Item.id.in_(item_ids))).all()
-        rendered = {item.id: runtime.rendered(item) for item in items}
+        # Rendered once per item and language: the footer speaks the journalist's.
+        rendered = {
+            (item.id, language): runtime.rendered(item, language)
+            for item in items
+            for language in {c.language for c in claimed if c.item_id == item.id}
+        }
     # The session is closed: no connection is held while we talk SMTP.
     if not claimed:
         return {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gettext
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -22,6 +23,19 @@ class TaxonomyError(ValueError):
 def countries() -> dict[str, str]:
     """alpha-2 code → common name."""
     return {c.alpha_2: getattr(c, "common_name", None) or c.name for c in pycountry.countries}
+
+
+@cache
+def localised_countries(language: str) -> dict[str, str]:
+    """alpha-2 code → name in ``language`` (pycountry ships the ISO 3166 translations)."""
+    names = countries()
+    if language == "en":
+        return names
+    try:
+        catalogue = gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[language])
+    except OSError:
+        return names
+    return {code: catalogue.gettext(name) for code, name in names.items()}
 
 
 @cache

@@ -18,9 +18,12 @@ def journalist(
     *subscriptions: tuple[list[str], list[str]] | tuple[list[str], list[str], str],
     status: str = JournalistStatus.ACTIVE,
     name: str = "",
+    language: str = "en",
 ) -> Journalist:
     """A journalist with subscriptions given as (countries-or-regions, topics[, cadence])."""
-    person = Journalist(email=email, name=name or email.split("@")[0], status=status)
+    person = Journalist(
+        email=email, name=name or email.split("@")[0], status=status, language=language
+    )
     session.add(person)
     for sub in subscriptions:
         countries, topics = sub[0], sub[1]

@@ -253,3 +253,32 @@ def test_relay_refusals_are_recorded_and_no_such_user_is_suppressed(pipeline: St
     assert suppressed == {"gone@example.net"}
     assert gone_status == JournalistStatus.SUPPRESSED
     assert [r.rcpt_tos for r in pipeline.received()] == [("fine@example.net",)]
+
+
+def test_each_journalist_reads_the_alert_around_the_item_in_their_language(
+    pipeline: Stack,
+) -> None:
+    with pipeline.session() as session:
+        journalist(session, "lucia@example.mx", ([], []), language="es", name="Lucía")
+        journalist(session, "tom@example.net", ([], []), language="en", name="Tom")
+        item_id = published_item(
+            session,
+            title="Mexico: report",
+            countries=["MX", "US"],
+            topics=["asylum"],
+            kind="report",
+        )
+        session.commit()
+    pipeline.wait_for_item(item_id)
+    texts = {}
+    for raw in pipeline.received():
+        message = raw.parsed()
+        assert message["Subject"] == "Mexico: report"  # the item itself is not translated
+        texts[raw.rcpt_tos[0]] = _text_and_html(message)
+    spanish_text, spanish_html = texts["lucia@example.mx"]
+    english_text, _ = texts["tom@example.net"]
+    assert "Países: Estados Unidos, México" in spanish_text
+    assert "Temas: Asilo" in spanish_text and "INFORME" in spanish_text
+    assert "Hola, Lucía:" in spanish_text and "Cancelar suscripción" in spanish_html
+    assert "Countries: Mexico, United States" in english_text
+    assert "Hello Tom," in english_text and "REPORT" in english_text

@@ -36,7 +36,9 @@ def test_a_failing_message_is_recorded_and_the_batch_goes_on() -> None:
         country_rows=[],
         topic_rows=[],
     )
-    rendered = {1: render_item(make_environment(), item, Taxonomy(), SENDER, "https://a.example")}
+    rendered = {
+        (1, "en"): render_item(make_environment(), item, Taxonomy(), SENDER, "https://a.example")
+    }
 
     def recipient(c: Claimed) -> Recipient:
         if c.delivery_id == 2:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -13,7 +14,7 @@ from alerts.i18n import LANGUAGES
 from alerts.models import Cadence
 from alerts.rendering import make_environment
 from alerts.settings import Settings
-from alerts.taxonomy import Taxonomy, countries, regions
+from alerts.taxonomy import Taxonomy, localised_countries, regions
 from alerts.web.csrf import COOKIE, FIELD, Csrf
 
 
@@ -29,10 +30,8 @@ class Pages:
             "press_name": press_name or "Newsroom",
             "languages": LANGUAGES,
             "regions": sorted((slug, name) for slug, (name, _) in regions().items()),
-            "countries": sorted(countries().items(), key=lambda pair: pair[1]),
             "topics": sorted(taxonomy.topics.items(), key=lambda pair: pair[1]),
             "cadences": [c.value for c in Cadence],
-            "country_names": countries(),
             "topic_names": dict(taxonomy.topics),
             "csrf_field": FIELD,
             # Optional parts of pages (templates are strict about undefined names).
@@ -52,9 +51,13 @@ class Pages:
         **context: Any,
     ) -> HTMLResponse:
         cookie = self.csrf.cookie_value(request.cookies.get(COOKIE))
+        names = localised_countries(language)
         env = self._envs.get(language) or self._envs["en"]
         html = env.get_template(f"web/{template}").render(
-            self._common | context | {"lang": language, "csrf_token": self.csrf.form_token(cookie)}
+            self._common
+            | {"countries": _sorted_by_name(language), "country_names": names}
+            | context
+            | {"lang": language, "csrf_token": self.csrf.form_token(cookie)}
         )
         response = HTMLResponse(html, status_code=status)
         response.set_cookie(
@@ -66,3 +69,14 @@ class Pages:
             path=self.root or "/",
         )
         return response
+
+
+@cache
+def _sorted_by_name(language: str) -> list[tuple[str, str]]:
+    # Sorted by the name people read, accents and all (Babel's collation is overkill here).
+    import unicodedata
+
+    def key(pair: tuple[str, str]) -> str:
+        return unicodedata.normalize("NFKD", pair[1]).encode("ascii", "ignore").decode().lower()
+
+    return sorted(localised_countries(language).items(), key=key)
