@@ -105,6 +105,10 @@ class Item(Base):
     url: Mapped[str | None] = mapped_column(String(2000))
     language: Mapped[str] = mapped_column(String(16), default="en")
     campaign: Mapped[str | None] = mapped_column(String(300))
+    # A correction is an item of its own, mailed only to those who got the original.
+    corrects_id: Mapped[int | None] = mapped_column(
+        ForeignKey("items.id", ondelete="SET NULL"), index=True
+    )
     status: Mapped[str] = mapped_column(String(16), default=ItemStatus.DRAFT, index=True)
     publish_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -281,4 +285,42 @@ class UnsubscribeEvent(Base):
         ForeignKey("journalists.id", ondelete="CASCADE"), index=True
     )
     method: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StaffRole(StrEnum):
+    PUBLISHER = "publisher"  # items and journalists
+    OPERATOR = "operator"  # queues, deliveries, retries
+    ADMIN = "admin"  # everything, keys and erasure included
+
+
+class ApiKey(Base):
+    """A staff key: only its SHA-256 is kept; the key itself is shown once."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Feed(Base):
+    """A newsroom RSS/Atom feed polled by the beat; new entries become items once."""
+
+    __tablename__ = "feeds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000), unique=True)
+    kind: Mapped[str] = mapped_column(String(40), default="press_release")
+    # JSON: {"categories": {"<feed category>": {"topics": [...], "countries": [...]}}}
+    topic_map: Mapped[str] = mapped_column(Text, default="{}")
+    etag: Mapped[str | None] = mapped_column(String(300))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
