@@ -20,6 +20,9 @@ FAN_OUT = "alerts.fan_out"
 SEND_BATCH = "alerts.send_batch"
 SWEEP = "alerts.sweep"
 SEND_NOTICE = "alerts.send_notice"
+SEND_TEST = "alerts.send_test"
+PUBLISH_DUE = "alerts.publish_due"
+POLL_FEEDS = "alerts.poll_feeds"
 
 
 class AlertsCelery(Celery):
@@ -32,6 +35,9 @@ class AlertsCelery(Celery):
 
     def enqueue_batch(self, delivery_ids: list[int], queue: str = URGENT) -> None:
         self.send_task(SEND_BATCH, args=[delivery_ids], queue=queue)
+
+    def enqueue_test_send(self, item_id: int, address: str) -> None:
+        self.send_task(SEND_TEST, args=[item_id, address], queue=BULK)
 
     def enqueue_notice(self, journalist_id: int, notice: str) -> None:
         # A journalist waits for this one with the page still open: urgent.
@@ -67,11 +73,24 @@ def create_celery(settings: Settings) -> AlertsCelery:
         task_default_queue=PERIODIC,
         task_routes={
             SEND_NOTICE: {"queue": URGENT},
+            SEND_TEST: {"queue": BULK},
+            PUBLISH_DUE: {"queue": PERIODIC},
+            POLL_FEEDS: {"queue": PERIODIC},
             FAN_OUT: {"queue": URGENT},
             SEND_BATCH: {"queue": URGENT},
             SWEEP: {"queue": PERIODIC},
         },
         beat_schedule={
+            "poll-feeds": {
+                "task": POLL_FEEDS,
+                "schedule": settings.feed_poll_seconds,
+                "options": {"queue": PERIODIC, "expires": settings.feed_poll_seconds},
+            },
+            "publish-due": {
+                "task": PUBLISH_DUE,
+                "schedule": settings.schedule_poll_seconds,
+                "options": {"queue": PERIODIC, "expires": settings.schedule_poll_seconds},
+            },
             "sweep": {
                 "task": SWEEP,
                 "schedule": settings.sweep_interval_seconds,

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from alerts import feeds_cli
 from alerts.celery_app import QUEUES, AlertsCelery, create_celery
 from alerts.models import utcnow
 from alerts.publishing import InvalidItem, create_and_publish, parse_draft
@@ -22,8 +23,11 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 journalists_app = typer.Typer(help="Journalists and their subscriptions.", no_args_is_help=True)
+staff_app = typer.Typer(help="Staff API keys.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(journalists_app, name="journalists")
+app.add_typer(staff_app, name="staff")
+app.add_typer(feeds_cli.app, name="feed")
 
 console = Console()
 errors = Console(stderr=True)
@@ -149,6 +153,69 @@ def journalists_import(
         f"{summary.journalists_created} journalist(s) added, {summary.journalists_updated} "
         f"updated, {summary.subscriptions_added} subscription(s) added"
     )
+
+
+@staff_app.command("add-key")
+def staff_add_key(
+    name: Annotated[str, typer.Option(help="Who or what uses the key.")],
+    role: Annotated[str, typer.Option(help="publisher, operator or admin.")],
+) -> None:
+    """Create a staff API key; it is printed once and only its hash is kept."""
+    from alerts.staff import create_key
+
+    runtime = celery_app().runtime
+    try:
+        with runtime.sessions() as session:
+            row, key = create_key(session, name, role, utcnow())
+            session.commit()
+            key_id = row.id
+    except ValueError as exc:
+        fail(str(exc), 2)
+    except (OperationalError, ProgrammingError) as exc:
+        _schema_hint(exc)
+    errors.print(f"key {key_id} ({role}) for {name}; store it now, it is not shown again:")
+    console.print(key, highlight=False)
+
+
+@staff_app.command("revoke-key")
+def staff_revoke_key(
+    key: Annotated[str, typer.Argument(help="The key's id or its prefix (nra_…).")],
+) -> None:
+    """Revoke a staff API key at once."""
+    from alerts.staff import UnknownKey, revoke_key
+
+    runtime = celery_app().runtime
+    try:
+        with runtime.sessions() as session:
+            row = revoke_key(session, key, utcnow())
+            session.commit()
+            console.print(f"revoked key {row.id} ({row.name}, {row.role})")
+    except UnknownKey as exc:
+        fail(str(exc), 2)
+
+
+@staff_app.command("list-keys")
+def staff_list_keys() -> None:
+    """The staff keys (never the keys themselves)."""
+    from rich.table import Table
+    from sqlalchemy import select
+
+    from alerts.models import ApiKey
+
+    runtime = celery_app().runtime
+    table = Table("id", "name", "role", "prefix", "created", "last used", "revoked")
+    with runtime.sessions() as session:
+        for row in session.scalars(select(ApiKey).order_by(ApiKey.id)):
+            table.add_row(
+                str(row.id),
+                row.name,
+                row.role,
+                row.prefix,
+                f"{row.created_at:%Y-%m-%d}",
+                f"{row.last_used_at:%Y-%m-%d %H:%M}" if row.last_used_at else "",
+                f"{row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "",
+            )
+    console.print(table)
 
 
 @app.command()

@@ -63,8 +63,10 @@ def make_session_factory(
             except Exception:  # the sweep re-enqueues it; the publish itself stands
                 log.exception("could not enqueue fan-out for item %s", item_id)
 
-    @event.listens_for(factory, "after_rollback")
-    def _forget(session: Session) -> None:
-        session.info.pop(_PUBLISHED_KEY, None)
+    @event.listens_for(factory, "after_soft_rollback")
+    def _forget(session: Session, previous_transaction: Any) -> None:
+        # Only the outermost rollback undoes the publish; a savepoint's does not.
+        if previous_transaction.parent is None:
+            session.info.pop(_PUBLISHED_KEY, None)
 
     return factory

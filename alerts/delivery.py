@@ -325,3 +325,23 @@ def record_fan_out(session: Session, item_id: int, matched: int, now: datetime) 
 
 def count_for_item(session: Session, item_id: int) -> int:
     return int(session.scalar(select(func.count()).where(Delivery.item_id == item_id)) or 0)
+
+
+def original_message_ids(
+    session: Session, items: Sequence[Item], claimed: Sequence[Claimed]
+) -> dict[tuple[int, int], str]:
+    """(correction id, journalist id) → Message-ID of the original they received."""
+    result: dict[tuple[int, int], str] = {}
+    for item in items:
+        if item.corrects_id is None:
+            continue
+        journalists = [c.journalist_id for c in claimed if c.item_id == item.id]
+        rows = session.execute(
+            select(Delivery.journalist_id, Delivery.message_id).where(
+                Delivery.item_id == item.corrects_id,
+                Delivery.journalist_id.in_(journalists),
+                Delivery.message_id.is_not(None),
+            )
+        ).all()
+        result.update({(item.id, jid): str(mid) for jid, mid in rows})
+    return result

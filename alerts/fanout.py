@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from alerts.delivery import count_for_item, record_fan_out, take_unqueued
-from alerts.matching import insert_deliveries
+from alerts.matching import insert_correction_deliveries, insert_deliveries
 from alerts.models import Item, ItemStatus
 
 # Advisory-lock namespace, so two fan-outs of one item queue each row once.
@@ -26,6 +26,9 @@ def fan_out(session: Session, item_id: int, now: datetime) -> list[int]:
     item = session.get(Item, item_id)
     if item is None or item.status != ItemStatus.PUBLISHED:
         return []
-    insert_deliveries(session, item_id, now)
+    if item.corrects_id is not None:
+        insert_correction_deliveries(session, item_id, item.corrects_id, now)
+    else:
+        insert_deliveries(session, item_id, now)
     record_fan_out(session, item_id, count_for_item(session, item_id), now)
     return take_unqueued(session, item_id, now)

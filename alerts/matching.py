@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, exists, literal, or_, select
+from sqlalchemy import Select, exists, func, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -24,22 +24,31 @@ from alerts.models import (
 )
 
 
-def matching_journalists(item_id: int, cadence: str = Cadence.IMMEDIATE) -> Select[Any]:
+def matching_journalists(
+    item_id: int,
+    cadence: str = Cadence.IMMEDIATE,
+    only_country: str | None = None,
+    only_topic: str | None = None,
+) -> Select[Any]:
     """SELECT of the ids of active journalists with a subscription matching the item.
 
     A subscription matches when it shares a country with the item (or has none)
-    and shares a topic (or has none). DISTINCT makes a journalist with several
-    matching subscriptions one row, hence one email.
+    and shares a topic (or has none). ``only_country``/``only_topic`` narrow the
+    item to one of its countries or topics, for the reach estimate. DISTINCT
+    makes a journalist with several matching subscriptions one row, hence one
+    email.
     """
     country_hit = exists().where(
         SubscriptionCountry.subscription_id == Subscription.id,
         SubscriptionCountry.country == ItemCountry.country,
         ItemCountry.item_id == item_id,
+        *([ItemCountry.country == only_country] if only_country else []),
     )
     topic_hit = exists().where(
         SubscriptionTopic.subscription_id == Subscription.id,
         SubscriptionTopic.topic == ItemTopic.topic,
         ItemTopic.item_id == item_id,
+        *([ItemTopic.topic == only_topic] if only_topic else []),
     )
     suppressed = exists().where(Suppression.email == Journalist.email)
     return (
@@ -84,3 +93,50 @@ def insert_deliveries(session: Session, item_id: int, now: datetime) -> int:
     )
     result = session.execute(statement)
     return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+
+
+def insert_correction_deliveries(
+    session: Session, item_id: int, original_id: int, now: datetime
+) -> int:
+    """A correction goes to exactly those who were sent the original (and still may be)."""
+    dialect = session.get_bind().dialect.name
+    insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    original = Delivery.__table__.alias("original")
+    statement = (
+        insert_fn(Delivery)
+        .from_select(
+            ["item_id", "journalist_id", "status", "attempts", "created_at"],
+            select(
+                literal(item_id),
+                original.c.journalist_id,
+                literal(DeliveryStatus.PENDING.value),
+                literal(0),
+                literal(now, Delivery.__table__.c.created_at.type),
+            )
+            .join(Journalist, Journalist.id == original.c.journalist_id)
+            .where(
+                original.c.item_id == original_id,
+                original.c.status == DeliveryStatus.SENT,
+                Journalist.status == JournalistStatus.ACTIVE,
+                ~exists().where(Suppression.email == Journalist.email),
+            ),
+        )
+        .on_conflict_do_nothing(index_elements=["item_id", "journalist_id"])
+    )
+    result = session.execute(statement)
+    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+
+
+def reach(
+    session: Session, item_id: int, countries: list[str], topics: list[str]
+) -> dict[str, Any]:
+    """How many journalists the item would reach now, and how many per country and topic."""
+
+    def count(statement: Select[Any]) -> int:
+        return int(session.scalar(select(func.count()).select_from(statement.subquery())) or 0)
+
+    return {
+        "total": count(matching_journalists(item_id)),
+        "by_country": {c: count(matching_journalists(item_id, only_country=c)) for c in countries},
+        "by_topic": {t: count(matching_journalists(item_id, only_topic=t)) for t in topics},
+    }

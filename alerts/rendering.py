@@ -79,6 +79,8 @@ class Recipient:
     name: str
     unsubscribe_url: str
     preferences_url: str
+    # For a correction: the Message-ID of the original this journalist received.
+    in_reply_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,10 @@ def build_message(rendered: RenderedItem, recipient: Recipient, sender: Sender) 
     message["List-Id"] = sender.list_id
     message["List-Unsubscribe"] = f"<{recipient.unsubscribe_url}>"
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    if recipient.in_reply_to:
+        # Threads the correction under the original in the journalist's mailbox.
+        message["In-Reply-To"] = recipient.in_reply_to
+        message["References"] = recipient.in_reply_to
     # Text first, HTML last: clients show the last part they can render.
     # A Charset object (for quoted-printable) works at run time; typeshed says str.
     message.attach(MIMEText(text, "plain", UTF8_QP))  # type: ignore[arg-type]

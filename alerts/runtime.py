@@ -80,7 +80,14 @@ class Runtime:
             list_id=f"Press alerts <alerts.{s.from_domain}>",
         )
 
-    def recipient(self, delivery_id: int, journalist_id: int, email: str, name: str) -> Recipient:
+    def recipient(
+        self,
+        delivery_id: int,
+        journalist_id: int,
+        email: str,
+        name: str,
+        in_reply_to: str | None = None,
+    ) -> Recipient:
         return Recipient(
             delivery_id=delivery_id,
             journalist_id=journalist_id,
@@ -88,6 +95,7 @@ class Runtime:
             name=name or "colleague",
             unsubscribe_url=self.link(Purpose.UNSUBSCRIBE, journalist_id),
             preferences_url=self.link(Purpose.PREFERENCES, journalist_id),
+            in_reply_to=in_reply_to,
         )
 
     def rendered(self, item: Item, language: str = "en") -> RenderedItem:

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     retry_max_seconds: float = Field(default=3600.0, gt=0)
     retry_deadline_seconds: float = Field(default=24 * 3600.0, gt=0)
     worker_concurrency: int = Field(default=2, ge=1)
+    # How often the beat looks for scheduled items that are due, and polls feeds.
+    schedule_poll_seconds: float = Field(default=15.0, gt=0)
+    feed_poll_seconds: float = Field(default=300.0, gt=0)
 
     # Public pages.
     subscribe_limit_per_address: str = "3/hour"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
@@ -11,12 +12,24 @@ from celery import Task, shared_task
 from sqlalchemy import select
 
 from alerts import delivery
-from alerts.celery_app import FAN_OUT, SEND_BATCH, SEND_NOTICE, SWEEP, AlertsCelery
+from alerts.celery_app import (
+    FAN_OUT,
+    POLL_FEEDS,
+    PUBLISH_DUE,
+    SEND_BATCH,
+    SEND_NOTICE,
+    SEND_TEST,
+    SWEEP,
+    AlertsCelery,
+)
 from alerts.fanout import fan_out
+from alerts.feeds import make_client, poll_all
 from alerts.mailer import SmtpTransport, Verdict
 from alerts.membership import Notice
 from alerts.models import Item, Journalist, JournalistStatus, utcnow
 from alerts.notices import build_notice
+from alerts.publishing import publish_due
+from alerts.rendering import build_message
 from alerts.runtime import Runtime
 from alerts.sending import send_batch
 from alerts.tokens import Purpose
@@ -67,6 +80,7 @@ def send_batch_task(self: Task[Any, Any], delivery_ids: list[int]) -> dict[str, 
             for item in items
             for language in {c.language for c in claimed if c.item_id == item.id}
         }
+        originals = delivery.original_message_ids(session, items, claimed)
     # The session is closed: no connection is held while we talk SMTP.
     if not claimed:
         return {}
@@ -74,7 +88,13 @@ def send_batch_task(self: Task[Any, Any], delivery_ids: list[int]) -> dict[str, 
         results = send_batch(
             claimed,
             rendered,
-            lambda c: runtime.recipient(c.delivery_id, c.journalist_id, c.email, c.name),
+            lambda c: runtime.recipient(
+                c.delivery_id,
+                c.journalist_id,
+                c.email,
+                c.name,
+                originals.get((c.item_id, c.journalist_id)),
+            ),
             runtime.sender,
             transport,
         )
@@ -148,3 +168,49 @@ def send_notice_task(self: Task[Any, Any], journalist_id: int, notice: str) -> s
             if found is not None:
                 found.confirmation_sent_at = utcnow()
     return outcome.verdict.value
+
+
+@shared_task(name=PUBLISH_DUE, bind=True)
+def publish_due_task(self: Task[Any, Any]) -> list[int]:
+    """Beat: publish scheduled items whose time has come, then fan them out."""
+    app = _app(self)
+    with app.runtime.sessions() as session, session.begin():
+        published = publish_due(session, utcnow())
+    for item_id in published:
+        app.enqueue_fan_out(item_id)
+    if published:
+        log.info("published scheduled items %s", published)
+    return published
+
+
+@shared_task(name=SEND_TEST, bind=True, max_retries=3)
+def send_test_task(self: Task[Any, Any], item_id: int, address: str) -> str:
+    """Staff's test send: the item exactly as journalists get it, marked [TEST]."""
+    runtime = _app(self).runtime
+    with runtime.sessions() as session:
+        item = session.get(Item, item_id)
+        if item is None:
+            return "gone"
+        rendered = copy.copy(runtime.rendered(item))
+    rendered.subject = f"[TEST] {rendered.subject}"
+    # Journalist id 0 exists nowhere: the links in a test email open an empty page.
+    recipient = runtime.recipient(0, 0, address, "Test recipient")
+    message = build_message(rendered, recipient, runtime.sender)
+    settings = runtime.settings
+    with SmtpTransport(settings.smtp, settings.smtp_timeout_seconds) as transport:
+        outcome = transport.send(runtime.sender.bounce_address, address, message)
+    log.info(
+        "test send item_id=%s verdict=%s reply=%r", item_id, outcome.verdict.value, outcome.reply
+    )
+    if outcome.verdict is Verdict.RETRY:
+        raise self.retry(countdown=30)
+    return outcome.verdict.value
+
+
+@shared_task(name=POLL_FEEDS, bind=True)
+def poll_feeds_task(self: Task[Any, Any]) -> dict[str, Any]:
+    """Beat: poll the newsroom feeds; new mapped entries are published (and fanned out)."""
+    runtime = _app(self).runtime
+    with make_client() as client:
+        # runtime.sessions: its after-commit hook enqueues each published item's fan-out.
+        return poll_all(runtime.sessions, runtime.taxonomy, client, utcnow())

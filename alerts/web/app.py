@@ -4,16 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from email.utils import parseaddr
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from alerts.celery_app import AlertsCelery
 from alerts.i18n import negotiate
-from alerts.web import public
+from alerts.rendering import default_templates_dir
+from alerts.web import api, public, staff_pages
 from alerts.web.csrf import Csrf
 from alerts.web.pages import Pages
 from alerts.web.ratelimit import SignUpLimits
+from alerts.web.staff_session import StaffSessions
+
+MAX_BODY_BYTES = 1024 * 1024
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
 
 # Token URLs must not leak through Referer headers, caches or frames.
 SECURITY_HEADERS = {
@@ -28,7 +38,14 @@ SECURITY_HEADERS = {
 def create_app(celery: AlertsCelery, limits: SignUpLimits | None = None) -> FastAPI:
     runtime = celery.runtime
     settings = runtime.settings
-    app = FastAPI(title="newsroom-alerts", version="0.1.0", docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="newsroom-alerts",
+        version="0.1.0",
+        description="Staff API of newsroom-alerts: items, deliveries, journalists, keys.",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
     csrf = Csrf(settings.secret, secure_cookie=settings.base_url.startswith("https://"))
     app.state.celery = celery
     app.state.runtime = runtime
@@ -38,6 +55,22 @@ def create_app(celery: AlertsCelery, limits: SignUpLimits | None = None) -> Fast
         settings.subscribe_limit_per_address,
         settings.subscribe_limit_per_client,
     )
+
+    root = urlsplit(settings.base_url).path.rstrip("/")
+    app.state.staff_sessions = StaffSessions(runtime, csrf.secure_cookie, root or "/")
+
+    @app.middleware("http")
+    async def limit_body(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        # Refused before it is read: nothing legitimate here is that large.
+        limit = MAX_IMPORT_BYTES if request.url.path.endswith("/import") else MAX_BODY_BYTES
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > limit:
+            return JSONResponse(
+                {"detail": f"request body too large ({limit} bytes at most)"}, status_code=413
+            )
+        return await call_next(request)
 
     @app.middleware("http")
     async def security_headers(
@@ -51,6 +84,24 @@ def create_app(celery: AlertsCelery, limits: SignUpLimits | None = None) -> Fast
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 405:
+            # Starlette names only the first matching route's methods; list them all.
+            allowed = sorted(
+                {
+                    method
+                    for route in app.routes
+                    if isinstance(route, APIRoute)
+                    and route.path_regex.match(request.url.path[len(root) :] or "/")
+                    for method in route.methods or ()
+                }
+            )
+            return JSONResponse(
+                {"detail": "Method Not Allowed"},
+                status_code=405,
+                headers={"Allow": ", ".join(allowed)},
+            )
+        if request.url.path.startswith(f"{root}/api/"):
+            return await http_exception_handler(request, exc)
         pages: Pages = app.state.pages
         language = negotiate(request.headers.get("accept-language"))
         return pages.render(
@@ -63,4 +114,9 @@ def create_app(celery: AlertsCelery, limits: SignUpLimits | None = None) -> Fast
         )
 
     app.include_router(public.router)
+    app.include_router(api.router)
+    app.include_router(staff_pages.router)
+    app.mount(
+        "/static", StaticFiles(directory=default_templates_dir() / "web" / "static"), name="static"
+    )
     return app

@@ -26,7 +26,7 @@ from alerts.tokens import InvalidToken, Purpose
 from alerts.web.csrf import COOKIE, FIELD
 from alerts.web.pages import Pages
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 
 
 class PageError(Exception):

@@ -1,0 +1,162 @@
+"""/api/journalists: search, import and export (CSV), erase (admin)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from alerts import membership
+from alerts.models import Journalist, utcnow
+from alerts.runtime import Runtime
+from alerts.subscriptions import CSV_COLUMNS, ImportFailed, import_rows, parse_csv
+from alerts.web.api import schemas
+from alerts.web.api.deps import Id, Staff, require, runtime, session
+
+router = APIRouter(prefix="/journalists", tags=["journalists"])
+
+Db = Annotated[Session, Depends(session)]
+MAX_CSV_BYTES = 20 * 1024 * 1024
+
+
+@router.get("", response_model=schemas.JournalistPage)
+def list_journalists(
+    db: Db,
+    _: Annotated[Staff, Depends(require("journalists:read"))],
+    q: Annotated[
+        str | None, Query(max_length=200, description="Part of address, name or outlet")
+    ] = None,
+    status: Literal["pending", "active", "unsubscribed", "suppressed"] | None = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> schemas.JournalistPage:
+    query = select(Journalist)
+    if q:
+        pattern = f"%{q.lower()}%"
+        query = query.where(
+            or_(
+                Journalist.email.like(pattern),
+                func.lower(Journalist.name).like(pattern),
+                func.lower(Journalist.outlet).like(pattern),
+            )
+        )
+    if status:
+        query = query.where(Journalist.status == status)
+    total = db.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = db.scalars(
+        query.options(selectinload(Journalist.subscriptions))
+        .order_by(Journalist.id)
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    ).all()
+    return schemas.JournalistPage(
+        total=total,
+        page=page,
+        per_page=per_page,
+        journalists=[
+            schemas.JournalistOut(
+                id=j.id,
+                email=j.email,
+                name=j.name,
+                outlet=j.outlet,
+                language=j.language,
+                status=j.status,
+                created_at=j.created_at,
+                subscriptions=[
+                    schemas.SubscriptionOut(
+                        countries=s.countries, topics=s.topics, cadence=s.cadence
+                    )
+                    for s in j.subscriptions
+                ],
+            )
+            for j in rows
+        ],
+    )
+
+
+@router.post(
+    "/import",
+    response_model=schemas.ImportResult,
+    responses={
+        422: {"description": "Bad rows, each named by line", "model": schemas.ValidationProblem}
+    },
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}
+    },
+)
+async def import_csv(
+    request: Request,
+    rt: Annotated[Runtime, Depends(runtime)],
+    _: Annotated[Staff, Depends(require("journalists:write"))],
+) -> schemas.ImportResult:
+    """Same CSV as `alerts journalists import`; every row is checked, all or nothing."""
+    raw = await request.body()
+    if len(raw) > MAX_CSV_BYTES:
+        raise HTTPException(413, "the file is too large (20 MB at most)")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise HTTPException(422, "the file is not UTF-8 text") from exc
+    try:
+        rows = parse_csv(text, rt.taxonomy)
+    except ImportFailed as exc:
+        raise HTTPException(
+            422,
+            detail=[
+                {"loc": ["body", "csv"], "msg": problem, "type": "value_error"}
+                for problem in exc.problems
+            ],
+        ) from exc
+    with rt.sessions() as db:
+        summary = import_rows(db, rows, utcnow())
+        db.commit()
+    return schemas.ImportResult(**vars(summary))
+
+
+@router.get(
+    "/export",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
+def export_csv(db: Db, _: Annotated[Staff, Depends(require("journalists:read"))]) -> Response:
+    """Active journalists, one row per subscription: re-importable as it is."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    journalists = db.scalars(
+        select(Journalist)
+        .where(Journalist.status == "active")
+        .options(selectinload(Journalist.subscriptions))
+        .order_by(Journalist.id)
+    )
+    for j in journalists:
+        for s in j.subscriptions:
+            writer.writerow(
+                [j.email, j.name, j.outlet, ";".join(s.countries), ";".join(s.topics), s.cadence]
+            )
+    return Response(
+        out.getvalue(),
+        media_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="journalists.csv"'},
+    )
+
+
+@router.delete(
+    "/{journalist_id}",
+    status_code=204,
+    response_class=Response,
+    responses={404: {"model": schemas.Problem}},
+)
+def erase(
+    journalist_id: Id, db: Db, _: Annotated[Staff, Depends(require("journalists:erase"))]
+) -> Response:
+    """Erase a journalist (their address, name, subscriptions); history stays anonymous."""
+    if db.get(Journalist, journalist_id) is None:
+        raise HTTPException(404, f"no journalist {journalist_id}")
+    membership.erase(db, journalist_id, utcnow())
+    db.commit()
+    return Response(status_code=204)

@@ -1,0 +1,215 @@
+"""Request and response bodies of the staff API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl
+
+from alerts.models import Item
+
+Kind = Literal["press_release", "report", "statement", "news"]
+Language = Field(default="en", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
+Code = Field(min_length=1, max_length=64)
+
+
+class ItemCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    title: str = Field(min_length=1, max_length=500)
+    summary: str = Field(default="", max_length=5_000)
+    body: str = Field(default="", max_length=100_000)
+    url: HttpUrl | None = None
+    kind: Kind = "press_release"
+    language: str = Language
+    campaign: str | None = Field(default=None, max_length=300)
+    external_id: str | None = Field(default=None, min_length=1, max_length=200)
+    countries: list[str] = Field(default_factory=list, max_length=250)
+    topics: list[str] = Field(default_factory=list, max_length=100)
+
+
+class ItemUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    title: str | None = Field(default=None, min_length=1, max_length=500)
+    summary: str | None = Field(default=None, max_length=5_000)
+    body: str | None = Field(default=None, max_length=100_000)
+    url: HttpUrl | None = None
+    kind: Kind | None = None
+    language: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
+    campaign: str | None = Field(default=None, max_length=300)
+    countries: list[str] | None = Field(default=None, max_length=250)
+    topics: list[str] | None = Field(default=None, max_length=100)
+
+
+class ItemOut(BaseModel):
+    id: int
+    external_id: str | None
+    kind: str
+    title: str
+    summary: str
+    body: str
+    url: str | None
+    language: str
+    campaign: str | None
+    status: str
+    countries: list[str]
+    topics: list[str]
+    publish_at: datetime | None
+    published_at: datetime | None
+    corrects_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, item: Item) -> ItemOut:
+        return cls(
+            id=item.id,
+            external_id=item.external_id,
+            kind=item.kind,
+            title=item.title,
+            summary=item.summary,
+            body=item.body,
+            url=item.url,
+            language=item.language,
+            campaign=item.campaign,
+            status=item.status,
+            countries=item.countries,
+            topics=item.topics,
+            publish_at=item.publish_at,
+            published_at=item.published_at,
+            corrects_id=item.corrects_id,
+            created_at=item.created_at,
+            updated_at=item.updated_at,
+        )
+
+
+class ItemPage(BaseModel):
+    items: list[ItemOut]
+    total: int
+    page: int
+    per_page: int
+
+
+class Schedule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    publish_at: AwareDatetime
+
+
+class TestSend(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(min_length=3, max_length=320)
+
+
+class Correction(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    title: str | None = Field(default=None, min_length=1, max_length=500)
+    summary: str = Field(default="", max_length=5_000)
+    body: str = Field(default="", max_length=100_000)
+
+
+class Reach(BaseModel):
+    total: int
+    by_country: dict[str, int]
+    by_topic: dict[str, int]
+
+
+class Accepted(BaseModel):
+    status: str
+    detail: str = ""
+
+
+class Withdrawn(BaseModel):
+    item: ItemOut
+    cancelled: int
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    journalist_id: int
+    email: str | None
+    status: str
+    attempts: int
+    last_reply: str | None
+    sent_at: datetime | None
+    next_attempt_at: datetime | None
+    message_id: str | None
+
+
+class Progress(BaseModel):
+    item_id: int
+    total: int
+    counts: dict[str, int]
+    deliveries: list[DeliveryOut]
+    page: int
+    per_page: int
+
+
+class SubscriptionOut(BaseModel):
+    countries: list[str]
+    topics: list[str]
+    cadence: str
+
+
+class JournalistOut(BaseModel):
+    id: int
+    email: str | None
+    name: str
+    outlet: str
+    language: str
+    status: str
+    created_at: datetime
+    subscriptions: list[SubscriptionOut]
+
+
+class JournalistPage(BaseModel):
+    journalists: list[JournalistOut]
+    total: int
+    page: int
+    per_page: int
+
+
+class ImportResult(BaseModel):
+    journalists_created: int
+    journalists_updated: int
+    subscriptions_added: int
+    skipped: list[str]
+
+
+class KeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=100)
+    role: Literal["publisher", "operator", "admin"]
+
+
+class KeyOut(BaseModel):
+    id: int
+    name: str
+    role: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class NewKey(KeyOut):
+    key: str = Field(description="Shown once; only its hash is kept.")
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+class FieldProblem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationProblem(BaseModel):
+    detail: list[FieldProblem]

@@ -1,0 +1,420 @@
+"""Small staff pages over the same use cases as the API: sign in, list, compose, act."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import func, select
+
+from alerts import publishing
+from alerts.celery_app import AlertsCelery
+from alerts.matching import reach
+from alerts.models import Delivery, Item, utcnow
+from alerts.publishing import ITEM_KINDS, InvalidItem
+from alerts.runtime import Runtime
+from alerts.staff import allowed, authenticate
+from alerts.subscriptions import InvalidAddress, normalise_email
+from alerts.web.api.deps import Staff
+from alerts.web.csrf import COOKIE as CSRF_COOKIE
+from alerts.web.csrf import FIELD
+from alerts.web.pages import Pages
+from alerts.web.staff_session import StaffSessions
+
+router = APIRouter(prefix="/staff", include_in_schema=False)
+
+Csrf = Annotated[str | None, Form(alias=FIELD)]
+
+
+class NotSignedIn(Exception):
+    pass
+
+
+def _pages(request: Request) -> Pages:
+    pages: Pages = request.app.state.pages
+    return pages
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def _sessions(request: Request) -> StaffSessions:
+    sessions: StaffSessions = request.app.state.staff_sessions
+    return sessions
+
+
+def _staff(
+    request: Request, permission: str, csrf_token: object = None, check_csrf: bool = False
+) -> Staff:
+    staff = _sessions(request).read(request)
+    if staff is None:
+        raise NotSignedIn
+    if check_csrf and not _pages(request).csrf.valid(request.cookies.get(CSRF_COOKIE), csrf_token):
+        raise HTTPException(403, "This form has expired: reload the page and try again.")
+    if not allowed(staff.role, permission):
+        raise HTTPException(403, f"The {staff.role} role may not do this.")
+    return staff
+
+
+def _render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    return _pages(request).render(request, f"staff/{template}", "en", status=status, **context)
+
+
+def _back(request: Request, item_id: int | None = None, note: str = "") -> RedirectResponse:
+    root = _pages(request).root
+    target = f"{root}/staff/items/{item_id}" if item_id else f"{root}/staff"
+    return RedirectResponse(target + (f"?note={note}" if note else ""), status_code=303)
+
+
+def signed_in(handler: Any) -> Any:
+    import functools
+
+    @functools.wraps(handler)
+    def wrapper(request: Request, *args: Any, **kwargs: Any) -> Response:
+        try:
+            response: Response = handler(request, *args, **kwargs)
+        except NotSignedIn:
+            return RedirectResponse(f"{_pages(request).root}/staff/login", status_code=303)
+        return response
+
+    return wrapper
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request) -> Response:
+    return _render(request, "login.html", staff=None, error="")
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(
+    request: Request, key: Annotated[str, Form(max_length=200)] = "", csrf_token: Csrf = None
+) -> Response:
+    if not _pages(request).csrf.valid(request.cookies.get(CSRF_COOKIE), csrf_token):
+        return _render(
+            request, "login.html", status=403, staff=None, error="The form expired; try again."
+        )
+    with _runtime(request).sessions() as session:
+        row = authenticate(session, key.strip(), utcnow())
+        session.commit()
+        key_id = row.id if row else None
+    if key_id is None:
+        return _render(
+            request, "login.html", status=401, staff=None, error="That key is not valid."
+        )
+    response = _back(request)
+    _sessions(request).start(response, key_id)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request) -> Response:
+    response = RedirectResponse(f"{_pages(request).root}/staff/login", status_code=303)
+    _sessions(request).end(response)
+    return response
+
+
+@router.get("", response_class=HTMLResponse)
+@signed_in
+def items_list(request: Request) -> Response:
+    staff = _staff(request, "items:read")
+    with _runtime(request).sessions() as session:
+        items = session.scalars(select(Item).order_by(Item.id.desc()).limit(100)).all()
+        counts: dict[int, dict[str, int]] = {}
+        for item_id, status, count in session.execute(
+            select(Delivery.item_id, Delivery.status, func.count())
+            .where(Delivery.item_id.in_([i.id for i in items]))
+            .group_by(Delivery.item_id, Delivery.status)
+        ):
+            counts.setdefault(item_id, {})[status] = count
+        rows = [
+            {
+                "id": i.id,
+                "title": i.title,
+                "status": i.status,
+                "kind": i.kind,
+                "published_at": i.published_at,
+                "publish_at": i.publish_at,
+                "counts": counts.get(i.id, {}),
+            }
+            for i in items
+        ]
+    return _render(request, "items.html", staff=staff, items=rows)
+
+
+@router.get("/items/new", response_class=HTMLResponse)
+@signed_in
+def new_item(request: Request) -> Response:
+    staff = _staff(request, "items:write")
+    blank: dict[str, Any] = {
+        "id": None,
+        "title": "",
+        "summary": "",
+        "body": "",
+        "url": "",
+        "kind": "press_release",
+        "language": "en",
+        "campaign": "",
+        "countries": [],
+        "topics": [],
+        "status": "draft",
+    }
+    return _render(
+        request,
+        "item.html",
+        staff=staff,
+        item=blank,
+        kinds=ITEM_KINDS,
+        errors=[],
+        reach=None,
+        counts={},
+        note="",
+    )
+
+
+def _form_fields(
+    title: str,
+    summary: str,
+    body: str,
+    url: str,
+    kind: str,
+    language: str,
+    campaign: str,
+    countries: list[str] | None,
+    topics: list[str] | None,
+) -> dict[str, Any]:
+    return {
+        "title": title,
+        "summary": summary,
+        "body": body,
+        "url": url or None,
+        "kind": kind,
+        "language": language or "en",
+        "campaign": campaign or None,
+        "countries": countries or [],
+        "topics": topics or [],
+    }
+
+
+Text = Annotated[str, Form(max_length=100_000)]
+
+
+@router.post("/items", response_class=HTMLResponse)
+@signed_in
+def create(
+    request: Request,
+    title: Text = "",
+    summary: Text = "",
+    body: Text = "",
+    url: Text = "",
+    kind: Text = "press_release",
+    language: Text = "en",
+    campaign: Text = "",
+    countries: Annotated[list[str] | None, Form()] = None,
+    topics: Annotated[list[str] | None, Form()] = None,
+    csrf_token: Csrf = None,
+) -> Response:
+    staff = _staff(request, "items:write", csrf_token, check_csrf=True)
+    fields = _form_fields(title, summary, body, url, kind, language, campaign, countries, topics)
+    runtime = _runtime(request)
+    try:
+        with runtime.sessions() as session:
+            item = publishing.create_item(session, runtime.taxonomy, publishing.parse_draft(fields))
+            session.commit()
+            item_id = item.id
+    except (InvalidItem, ValueError) as exc:
+        return _render(
+            request,
+            "item.html",
+            status=422,
+            staff=staff,
+            item=fields | {"id": None, "status": "draft"},
+            kinds=ITEM_KINDS,
+            errors=[str(exc)],
+            reach=None,
+            counts={},
+            note="",
+        )
+    return _back(request, item_id, "saved")
+
+
+@router.get("/items/{item_id}", response_class=HTMLResponse)
+@signed_in
+def show(request: Request, item_id: int, note: str = "") -> Response:
+    staff = _staff(request, "items:read")
+    with _runtime(request).sessions() as session:
+        item = session.get(Item, item_id)
+        if item is None:
+            raise HTTPException(404, f"No item {item_id}.")
+        view = {
+            "id": item.id,
+            "title": item.title,
+            "summary": item.summary,
+            "body": item.body,
+            "url": item.url or "",
+            "kind": item.kind,
+            "language": item.language,
+            "campaign": item.campaign or "",
+            "countries": item.countries,
+            "topics": item.topics,
+            "status": item.status,
+            "publish_at": item.publish_at,
+            "published_at": item.published_at,
+            "corrects_id": item.corrects_id,
+        }
+        estimate = reach(session, item.id, item.countries, item.topics)
+        counts = dict(
+            session.execute(
+                select(Delivery.status, func.count())
+                .where(Delivery.item_id == item_id)
+                .group_by(Delivery.status)
+            ).all()
+        )
+    return _render(
+        request,
+        "item.html",
+        staff=staff,
+        item=view,
+        kinds=ITEM_KINDS,
+        errors=[],
+        reach=estimate,
+        counts=counts,
+        note=note,
+    )
+
+
+def _act(
+    request: Request, item_id: int, csrf_token: str | None, note: str, action: Any
+) -> Response:
+    """Run ``action(session, item)`` for a signed-in publisher; conflicts come back as notes."""
+    _staff(request, "items:write", csrf_token, check_csrf=True)
+    runtime = _runtime(request)
+    with runtime.sessions() as session:
+        item = session.get(Item, item_id)
+        if item is None:
+            raise HTTPException(404, f"No item {item_id}.")
+        try:
+            result = action(session, item)
+        except (InvalidItem, ValueError) as exc:
+            session.rollback()
+            return _back(request, item_id, f"error: {exc}"[:300])
+        session.commit()
+    if isinstance(result, Item):
+        return _back(request, result.id, note)
+    return _back(request, item_id, note)
+
+
+@router.post("/items/{item_id}/draft")
+@signed_in
+def save_draft(
+    request: Request,
+    item_id: int,
+    title: Text = "",
+    summary: Text = "",
+    body: Text = "",
+    url: Text = "",
+    kind: Text = "press_release",
+    language: Text = "en",
+    campaign: Text = "",
+    countries: Annotated[list[str] | None, Form()] = None,
+    topics: Annotated[list[str] | None, Form()] = None,
+    csrf_token: Csrf = None,
+) -> Response:
+    fields = _form_fields(title, summary, body, url, kind, language, campaign, countries, topics)
+    taxonomy = _runtime(request).taxonomy
+    return _act(
+        request,
+        item_id,
+        csrf_token,
+        "saved",
+        lambda s, item: publishing.update_draft(s, taxonomy, item, fields),
+    )
+
+
+@router.post("/items/{item_id}/publish")
+@signed_in
+def publish(request: Request, item_id: int, csrf_token: Csrf = None) -> Response:
+    return _act(
+        request,
+        item_id,
+        csrf_token,
+        "published",
+        lambda s, item: publishing.publish_item(s, item, utcnow()),
+    )
+
+
+@router.post("/items/{item_id}/schedule")
+@signed_in
+def schedule(
+    request: Request,
+    item_id: int,
+    publish_at: Annotated[str, Form(description="UTC, YYYY-MM-DDTHH:MM")] = "",
+    csrf_token: Csrf = None,
+) -> Response:
+    def action(session: Any, item: Item) -> Item:
+        try:
+            when = datetime.fromisoformat(publish_at).replace(tzinfo=UTC)
+        except ValueError as exc:
+            raise InvalidItem("give the time as YYYY-MM-DDTHH:MM (UTC)") from exc
+        return publishing.schedule(item, when, utcnow())
+
+    return _act(request, item_id, csrf_token, "scheduled", action)
+
+
+@router.post("/items/{item_id}/cancel-schedule")
+@signed_in
+def cancel_schedule(request: Request, item_id: int, csrf_token: Csrf = None) -> Response:
+    return _act(
+        request,
+        item_id,
+        csrf_token,
+        "schedule cancelled",
+        lambda s, item: publishing.cancel_schedule(item),
+    )
+
+
+@router.post("/items/{item_id}/withdraw")
+@signed_in
+def withdraw(request: Request, item_id: int, csrf_token: Csrf = None) -> Response:
+    return _act(
+        request,
+        item_id,
+        csrf_token,
+        "withdrawn",
+        lambda s, item: publishing.withdraw(s, item, utcnow()),
+    )
+
+
+@router.post("/items/{item_id}/correct")
+@signed_in
+def correct(
+    request: Request, item_id: int, summary: Text = "", body: Text = "", csrf_token: Csrf = None
+) -> Response:
+    return _act(
+        request,
+        item_id,
+        csrf_token,
+        "correction published",
+        lambda s, item: publishing.correct(s, item, None, summary, body, utcnow()),
+    )
+
+
+@router.post("/items/{item_id}/test-send")
+@signed_in
+def test_send(
+    request: Request,
+    item_id: int,
+    email: Annotated[str, Form(max_length=320)] = "",
+    csrf_token: Csrf = None,
+) -> Response:
+    _staff(request, "items:write", csrf_token, check_csrf=True)
+    try:
+        address = normalise_email(email)
+    except InvalidAddress as exc:
+        return _back(request, item_id, f"error: {exc}"[:300])
+    celery: AlertsCelery = request.app.state.celery
+    celery.enqueue_test_send(item_id, address)
+    return _back(request, item_id, f"test copy queued for {address}")
