@@ -39,9 +39,11 @@ class AlertsCelery(Celery):
     def enqueue_test_send(self, item_id: int, address: str) -> None:
         self.send_task(SEND_TEST, args=[item_id, address], queue=BULK)
 
-    def enqueue_notice(self, journalist_id: int, notice: str) -> None:
+    def enqueue_notice(
+        self, journalist_id: int, notice: str, request: dict[str, Any] | None = None
+    ) -> None:
         # A journalist waits for this one with the page still open: urgent.
-        self.send_task(SEND_NOTICE, args=[journalist_id, notice], queue=URGENT)
+        self.send_task(SEND_NOTICE, args=[journalist_id, notice, request], queue=URGENT)
 
 
 _current: AlertsCelery | None = None

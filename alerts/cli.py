@@ -143,7 +143,7 @@ def journalists_import(
         fail(f"nothing imported: {len(exc.problems)} bad row(s)", 2)
     try:
         with runtime.sessions() as session:
-            summary = import_rows(session, rows, utcnow())
+            summary = import_rows(session, rows, utcnow(), runtime.address_hasher)
             session.commit()
     except (OperationalError, ProgrammingError) as exc:
         _schema_hint(exc)

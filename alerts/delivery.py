@@ -150,9 +150,13 @@ def _record_statement(*from_statuses: str) -> Update:
 
 
 # An accepted message is recorded as sent even if the lease ran out meanwhile;
-# any other outcome only applies to a row this worker still holds.
+# any other outcome only applies to a row this worker still holds: still
+# "sending", and still at the attempt this worker claimed (another worker that
+# claimed it since has a higher count).
 _RECORD_SENT = _record_statement(DeliveryStatus.SENDING, DeliveryStatus.PENDING)
-_RECORD_OTHER = _record_statement(DeliveryStatus.SENDING)
+_RECORD_OTHER = _record_statement(DeliveryStatus.SENDING).where(
+    Delivery.attempts == bindparam("b_attempts")
+)
 
 
 def record(
@@ -180,6 +184,7 @@ def record(
             "b_next": None,
             "b_queued": None,
             "b_sent": None,
+            "b_attempts": claimed.attempts,
         }
         if outcome.verdict is Verdict.SENT:
             row |= {"b_status": DeliveryStatus.SENT.value, "b_sent": now}
@@ -257,7 +262,7 @@ class SweepResult:
 
 
 def sweep(
-    session: Session, now: datetime, requeue_after: timedelta, limit: int = 50_000
+    session: Session, now: datetime, requeue_after: timedelta, limit: int = 10_000
 ) -> SweepResult:
     """Find the work the broker may have lost: the database does not lose it.
 

@@ -13,19 +13,26 @@ from alerts.settings import SmtpTarget
 
 class Verdict(StrEnum):
     SENT = "sent"
-    RETRY = "retry"  # transient: 4xx, timeouts, dropped connections
+    RETRY = "retry"  # transient: 4xx, timeouts, dropped connections, relay trouble
     FAILED = "failed"  # permanent for this message: 5xx
     SUPPRESS = "suppress"  # permanent for the address: 5.1.x, 5.7.1 on the recipient
+
+
+class Stage(StrEnum):
+    """Where in the SMTP conversation a reply came: it decides whom a refusal is about."""
+
+    CONNECT = "connect"  # greeting, EHLO, STARTTLS, AUTH: about us and the relay
+    MAIL = "mail"  # MAIL FROM: about our sender address
+    RCPT = "rcpt"  # RCPT TO: about this recipient
+    DATA = "data"  # the message itself
 
 
 @dataclass(frozen=True)
 class Outcome:
     verdict: Verdict
     reply: str
-
-    @property
-    def connection_lost(self) -> bool:
-        return self.verdict is Verdict.RETRY and self.reply.startswith("connection:")
+    # The relay (not this recipient) is the trouble: the batch stops hammering it.
+    relay_trouble: bool = False
 
 
 def _reply_text(code: int, message: bytes | str) -> str:
@@ -33,20 +40,26 @@ def _reply_text(code: int, message: bytes | str) -> str:
     return f"{code} {' '.join(text.split())}"[:1000]
 
 
-def classify(code: int, message: bytes | str) -> Outcome:
+def classify(code: int, message: bytes | str, stage: Stage = Stage.RCPT) -> Outcome:
     """Decide what an SMTP reply means for the delivery.
 
-    The enhanced status code (RFC 3463) is more precise than the basic one: 5.1.x
-    says the mailbox does not exist; 5.7.1 on a recipient is a policy refusal of
-    that address. Any other 5xx fails this message only.
+    Only a refusal of RCPT TO speaks about the journalist's address: there the
+    enhanced status code (RFC 3463) 5.1.x says the mailbox does not exist and
+    5.7.1 is a policy refusal of that recipient, so the address is suppressed.
+    A refusal at connect, AUTH or MAIL FROM is about our relay or sender ("relay
+    access denied", "sender domain not found"): every message would meet it, so
+    it is retried and the batch stops, never blamed on the recipients. Any other
+    5xx fails this message only.
     """
     reply = _reply_text(code, message)
     if 200 <= code < 300:
         return Outcome(Verdict.SENT, reply)
+    if stage in (Stage.CONNECT, Stage.MAIL) or code == 421:  # 421: the relay is closing on us
+        return Outcome(Verdict.RETRY, f"relay: {reply}"[:1000], relay_trouble=True)
     if 400 <= code < 500:
         return Outcome(Verdict.RETRY, reply)
     detail = reply.split(" ", 2)[1] if " " in reply else ""
-    if detail.startswith("5.1.") or detail == "5.7.1":
+    if stage is Stage.RCPT and (detail.startswith("5.1.") or detail == "5.7.1"):
         return Outcome(Verdict.SUPPRESS, reply)
     return Outcome(Verdict.FAILED, reply)
 
@@ -94,31 +107,37 @@ class SmtpTransport:
 
     def send(self, from_addr: str, to_addr: str, message: bytes) -> Outcome:
         """One transaction; the relay's final reply (with its queue id) is kept."""
+        stage = Stage.CONNECT
         try:
             if self._smtp is None:
                 self._smtp = self._connect()
             smtp = self._smtp
             smtp.ehlo_or_helo_if_needed()
+            stage = Stage.MAIL
             code, text = smtp.mail(from_addr)
             if code != 250:
                 self._reset()
-                return classify(code, text)
+                return classify(code, text, stage)
+            stage = Stage.RCPT
             code, text = smtp.rcpt(to_addr)
             if code not in (250, 251):
                 self._reset()
-                return classify(code, text)
+                return classify(code, text, stage)
+            stage = Stage.DATA
             code, text = smtp.data(message)
         except smtplib.SMTPDataError as exc:
             self._reset()
-            return classify(exc.smtp_code, exc.smtp_error)
+            return classify(exc.smtp_code, exc.smtp_error, stage)
         except smtplib.SMTPResponseException as exc:
-            # e.g. 421 at connect or after HELO: the relay closes on us.
+            # e.g. 421 at connect, 535 at AUTH: the relay closes on us or refuses us.
             self.close()
-            return classify(exc.smtp_code, exc.smtp_error)
+            return classify(exc.smtp_code, exc.smtp_error, stage)
         except (smtplib.SMTPException, OSError) as exc:
             self.close()
-            return Outcome(Verdict.RETRY, f"connection: {type(exc).__name__}: {exc}"[:1000])
-        return classify(code, text)
+            return Outcome(
+                Verdict.RETRY, f"connection: {type(exc).__name__}: {exc}"[:1000], relay_trouble=True
+            )
+        return classify(code, text, stage)
 
     def _reset(self) -> None:
         """After a refusal the connection stays usable once the transaction is reset."""

@@ -6,6 +6,9 @@ they return a reason to send.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -26,6 +29,7 @@ from alerts.models import (
     UnsubscribeMethod,
 )
 from alerts.subscriptions import SubscriptionSpec, add_subscription, spec_of
+from alerts.taxonomy import Taxonomy
 
 # Suppressions with this prefix were the journalist's own choice: confirming a
 # new subscription lifts them. Bounces and complaints are never lifted here.
@@ -49,6 +53,26 @@ class SignUp:
     language: str
     spec: SubscriptionSpec
 
+    def payload(self) -> dict[str, Any]:
+        """What the confirmation link carries (signed), to apply only once confirmed."""
+        return {
+            "n": self.name,
+            "o": self.outlet,
+            "l": self.language,
+            "c": sorted(self.spec.countries),
+            "t": sorted(self.spec.topics),
+            "f": self.spec.cadence,
+        }
+
+
+def address_hasher(secret: str) -> Callable[[str], str]:
+    """How an erased address is still recognised without being kept in clear."""
+
+    def hashed(email: str) -> str:
+        return "hmac:" + hmac.new(secret.encode(), email.encode(), hashlib.sha256).hexdigest()
+
+    return hashed
+
 
 def _find(session: Session, email: str) -> Journalist | None:
     return session.scalars(select(Journalist).where(Journalist.email == email)).first()
@@ -60,10 +84,12 @@ def _hard_suppressed(session: Session, email: str) -> bool:
 
 
 def request_sign_up(session: Session, request: SignUp, now: datetime) -> tuple[Notice, int | None]:
-    """Record a sign-up request; nothing is mailed to alerts until it is confirmed.
+    """Note a sign-up request; nothing changes for anybody until it is confirmed.
 
-    An active journalist's subscriptions are never changed by a request anyone
-    could make with their address: they are sent their preferences link instead.
+    Anyone can type anyone's address, so a request never alters an existing
+    journalist: the choices travel inside the signed confirmation link and are
+    applied when the owner of the mailbox clicks it. An active journalist is
+    sent their preferences link instead.
     """
     if _hard_suppressed(session, request.email):
         return Notice.NONE, None
@@ -71,38 +97,77 @@ def request_sign_up(session: Session, request: SignUp, now: datetime) -> tuple[N
     if journalist is not None and journalist.status == JournalistStatus.ACTIVE:
         return Notice.ALREADY, journalist.id
     if journalist is None:
-        journalist = Journalist(email=request.email, created_at=now)
+        journalist = Journalist(
+            email=request.email,
+            name=request.name,
+            outlet=request.outlet,
+            language=request.language,
+            status=JournalistStatus.PENDING,
+            created_at=now,
+        )
         session.add(journalist)
-    # Pending or unsubscribed: the new request replaces what was asked before.
-    journalist.status = JournalistStatus.PENDING
-    journalist.name = request.name
-    journalist.outlet = request.outlet
-    journalist.language = request.language
-    journalist.subscriptions.clear()
-    add_subscription(journalist, request.spec)
-    session.flush()
+        session.flush()
     return Notice.CONFIRM, journalist.id
 
 
-def confirm(session: Session, journalist_id: int, now: datetime) -> bool:
-    """Activate a pending journalist; True if active afterwards (a second click is fine)."""
+def _lift_unsubscribe(session: Session, email: str, hasher: Callable[[str], str] | None) -> None:
+    addresses = [email] + ([hasher(email)] if hasher else [])
+    session.execute(
+        delete(Suppression).where(
+            Suppression.email.in_(addresses),
+            Suppression.reason.startswith(UNSUBSCRIBED_REASON),
+        )
+    )
+
+
+def confirm(
+    session: Session,
+    journalist_id: int,
+    now: datetime,
+    request: dict[str, Any] | None = None,
+    signed_at: datetime | None = None,
+    taxonomy: Taxonomy | None = None,
+    hasher: Callable[[str], str] | None = None,
+) -> bool:
+    """Activate the journalist with the choices the link carries; True if active afterwards.
+
+    A second click is harmless (an active journalist is left as they are). A link
+    signed before the journalist last unsubscribed no longer works.
+    """
     journalist = session.get(Journalist, journalist_id)
     if journalist is None or journalist.email is None:
         return False
     if journalist.status == JournalistStatus.ACTIVE:
         return True
-    if journalist.status != JournalistStatus.PENDING:
-        return False  # unsubscribed or suppressed since the link was sent
+    if journalist.status == JournalistStatus.SUPPRESSED or _hard_suppressed(
+        session, journalist.email
+    ):
+        return False
+    if journalist.status == JournalistStatus.UNSUBSCRIBED and (
+        signed_at is None
+        or journalist.unsubscribed_at is None
+        # Link timestamps have whole seconds.
+        or signed_at < journalist.unsubscribed_at.replace(microsecond=0)
+    ):
+        return False  # an old link: they left after it was sent
+    if request is not None and taxonomy is not None:
+        _apply_request(journalist, request, taxonomy)
     journalist.status = JournalistStatus.ACTIVE
     journalist.confirmed_at = now
     journalist.unsubscribed_at = None
-    session.execute(
-        delete(Suppression).where(
-            Suppression.email == journalist.email,
-            Suppression.reason.startswith(UNSUBSCRIBED_REASON),
-        )
-    )
+    _lift_unsubscribe(session, journalist.email, hasher)
     return True
+
+
+def _apply_request(journalist: Journalist, request: dict[str, Any], taxonomy: Taxonomy) -> None:
+    spec = SubscriptionSpec(
+        frozenset(taxonomy.country_codes(request.get("c", []))),
+        frozenset(taxonomy.topic_codes(request.get("t", []))),
+        request.get("f", "immediate"),
+    )
+    update_profile(journalist, request.get("n", ""), request.get("o", ""), request.get("l", "en"))
+    journalist.subscriptions.clear()
+    add_subscription(journalist, spec)
 
 
 def _cancel_pending(session: Session, journalist_id: int, reason: str) -> None:
@@ -150,8 +215,11 @@ def resubscribe(session: Session, journalist_id: int, now: datetime) -> bool:
         return journalist.status == JournalistStatus.ACTIVE
     if _hard_suppressed(session, journalist.email):
         return False
-    journalist.status = JournalistStatus.PENDING
-    return confirm(session, journalist_id, now)
+    journalist.status = JournalistStatus.ACTIVE
+    journalist.confirmed_at = now
+    journalist.unsubscribed_at = None
+    _lift_unsubscribe(session, journalist.email, None)
+    return True
 
 
 def update_profile(journalist: Journalist, name: str, outlet: str, language: str) -> None:
@@ -242,8 +310,15 @@ def export(session: Session, journalist: Journalist) -> dict[str, Any]:
     }
 
 
-def erase(session: Session, journalist_id: int, now: datetime) -> None:
-    """Forget the person; keep the delivery history, now anonymous."""
+def erase(
+    session: Session, journalist_id: int, now: datetime, hasher: Callable[[str], str]
+) -> None:
+    """Forget the person; keep the delivery history, now anonymous.
+
+    The address is kept only as a keyed hash in the suppression list, so an
+    import can never sign them up again; confirming a new sign-up (proof that
+    they own the mailbox) lifts it.
+    """
     journalist = session.get(Journalist, journalist_id)
     if journalist is None or journalist.erased_at is not None:
         return
@@ -254,6 +329,11 @@ def erase(session: Session, journalist_id: int, now: datetime) -> None:
                 Suppression.reason.startswith(UNSUBSCRIBED_REASON),
             )
         )
+        hashed = hasher(journalist.email)
+        if session.get(Suppression, hashed) is None:
+            session.add(
+                Suppression(email=hashed, reason=f"{UNSUBSCRIBED_REASON} (erased)", created_at=now)
+            )
     _cancel_pending(session, journalist_id, "cancelled: journalist erased")
     journalist.subscriptions.clear()
     journalist.email = None

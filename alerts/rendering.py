@@ -63,6 +63,9 @@ def make_environment(custom_dir: Path | None = None, language: str = "en") -> En
     )
     # New-style gettext: placeholders are filled and escaped by Jinja itself.
     env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
+    # For text that arrives as data (labels, page titles): translated, not formatted,
+    # and escaped like any other value (``_`` returns markup-safe strings).
+    env.globals["t"] = translations(language).gettext
     return env
 
 

@@ -7,12 +7,14 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import cached_property
 from threading import Lock
+from typing import Any
 
 from jinja2 import Environment
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.db import make_engine, make_session_factory
+from alerts.membership import address_hasher
 from alerts.models import Item
 from alerts.rendering import Recipient, RenderedItem, Sender, make_environment, render_item
 from alerts.settings import Settings
@@ -57,17 +59,24 @@ class Runtime:
                 self._localised[language] = env
             return env
 
-    def link(self, purpose: Purpose, journalist_id: int) -> str:
+    def link(
+        self, purpose: Purpose, journalist_id: int, request: dict[str, Any] | None = None
+    ) -> str:
         path = {
             Purpose.CONFIRM: "confirm",
             Purpose.UNSUBSCRIBE: "u",
             Purpose.PREFERENCES: "preferences",
         }[purpose]
-        return f"{self.settings.base_url}/{path}/{self.signer.sign(purpose, journalist_id)}"
+        token = self.signer.sign(purpose, journalist_id, request)
+        return f"{self.settings.base_url}/{path}/{token}"
 
     @cached_property
     def signer(self) -> TokenSigner:
         return TokenSigner(self.settings.secret)
+
+    @cached_property
+    def address_hasher(self) -> Callable[[str], str]:
+        return address_hasher(self.settings.secret)
 
     @cached_property
     def sender(self) -> Sender:

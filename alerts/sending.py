@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 
 from alerts.delivery import Claimed
@@ -14,6 +15,8 @@ log = logging.getLogger(__name__)
 # After this many dropped or refused connections in a row the relay is taken to
 # be down: the rest of the batch is put back for later instead of hammering it.
 MAX_CONSECUTIVE_CONNECTION_ERRORS = 3
+NOT_ATTEMPTED_RELAY = Outcome(Verdict.RETRY, "not attempted: the relay is in trouble")
+NOT_ATTEMPTED_LEASE = Outcome(Verdict.RETRY, "not attempted: the batch's lease ran short")
 
 
 def send_batch(
@@ -22,7 +25,14 @@ def send_batch(
     recipient_for: Callable[[Claimed], Recipient],
     sender: Sender,
     transport: SmtpTransport,
+    stop_at: float | None = None,
 ) -> list[tuple[Claimed, Outcome, str]]:
+    """Send each claimed delivery; returns every one's outcome, attempted or not.
+
+    ``stop_at`` (a time.monotonic() value) is when the claim's lease is nearly
+    over: past it the rest is handed back untried, so no row is ever sent by a
+    worker that no longer holds it.
+    """
     results: list[tuple[Claimed, Outcome, str]] = []
     connection_errors = 0
     envelope_from = sender.bounce_address
@@ -30,21 +40,20 @@ def send_batch(
         item = rendered[(claimed.item_id, claimed.language)]
         message_id = sender.message_id(claimed.item_id, claimed.delivery_id)
         if connection_errors >= MAX_CONSECUTIVE_CONNECTION_ERRORS:
-            results.append(
-                (
-                    claimed,
-                    Outcome(Verdict.RETRY, "connection: relay unreachable, not attempted"),
-                    message_id,
-                )
-            )
+            results.append((claimed, NOT_ATTEMPTED_RELAY, message_id))
+            continue
+        if stop_at is not None and time.monotonic() >= stop_at:
+            results.append((claimed, NOT_ATTEMPTED_LEASE, message_id))
             continue
         try:
             message = build_message(item, recipient_for(claimed), sender)
             outcome = transport.send(envelope_from, claimed.email, message)
         except Exception as exc:  # one bad message must not lose the batch's results
             log.exception("delivery error delivery_id=%s", claimed.delivery_id)
+            # The SMTP transaction may be half-way: start the next one on a fresh connection.
+            transport.close()
             outcome = Outcome(Verdict.FAILED, f"error: {type(exc).__name__}: {exc}"[:1000])
-        connection_errors = connection_errors + 1 if outcome.connection_lost else 0
+        connection_errors = connection_errors + 1 if outcome.relay_trouble else 0
         log.info(
             "delivery attempt delivery_id=%s item_id=%s journalist_id=%s attempt=%s "
             "verdict=%s reply=%r",

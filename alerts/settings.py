@@ -58,7 +58,9 @@ class Settings(BaseSettings):
     # Pipeline tuning.
     batch_size: int = Field(default=100, ge=1, le=1000)
     lease_seconds: int = Field(default=300, ge=10)
-    requeue_after_seconds: int = Field(default=120, ge=1)
+    # A queued batch may wait behind a big send: re-queue only well after the
+    # lease and a long drain, or the sweep floods the queue with duplicates.
+    requeue_after_seconds: int = Field(default=900, ge=1)
     sweep_interval_seconds: float = Field(default=60.0, gt=0)
     smtp_timeout_seconds: float = Field(default=30.0, gt=0)
     retry_base_seconds: float = Field(default=30.0, gt=0)
@@ -182,8 +184,9 @@ def _embedded_secret(data_dir: Path) -> str:
     # Written aside then hard-linked into place: two processes starting at once
     # end up with one secret, and nobody ever reads a half-written file.
     tmp = path.with_name(f".secret_key.{os.getpid()}.tmp")
-    tmp.write_text(value)
-    tmp.chmod(0o600)
+    # Private from the first byte: created 0600, never world-readable even briefly.
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+        handle.write(value)
     try:
         os.link(tmp, path)
     except FileExistsError:

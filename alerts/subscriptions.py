@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -152,7 +152,12 @@ def add_subscription(journalist: Journalist, spec: SubscriptionSpec) -> Subscrip
     return subscription
 
 
-def import_rows(session: Session, rows: list[ImportRow], now: datetime) -> ImportSummary:
+def import_rows(
+    session: Session,
+    rows: list[ImportRow],
+    now: datetime,
+    hasher: Callable[[str], str] | None = None,
+) -> ImportSummary:
     """Add the journalists (active) and their subscriptions; the caller commits.
 
     Nobody who unsubscribed or whose address is suppressed is signed up again by
@@ -168,9 +173,12 @@ def import_rows(session: Session, rows: list[ImportRow], now: datetime) -> Impor
         for found in session.scalars(select(Journalist).where(Journalist.email.in_(chunk))):
             assert found.email is not None
             known[found.email] = found
-        suppressed |= set(
-            session.scalars(select(Suppression.email).where(Suppression.email.in_(chunk)))
-        )
+        # Erased journalists are suppressed under a keyed hash of their address.
+        hashed = {hasher(e): e for e in chunk} if hasher else {}
+        for found_email in session.scalars(
+            select(Suppression.email).where(Suppression.email.in_(chunk + list(hashed)))
+        ):
+            suppressed.add(hashed.get(found_email, found_email))
     touched: set[str] = set()
     for row in rows:
         journalist: Journalist | None = known.get(row.email)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import copy
 import logging
+import time
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any, cast
 
 from celery import Task, shared_task
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from alerts import delivery
 from alerts.celery_app import (
@@ -24,7 +26,7 @@ from alerts.celery_app import (
 )
 from alerts.fanout import fan_out
 from alerts.feeds import make_client, poll_all
-from alerts.mailer import SmtpTransport, Verdict
+from alerts.mailer import Outcome, SmtpTransport, Verdict
 from alerts.membership import Notice
 from alerts.models import Item, Journalist, JournalistStatus, utcnow
 from alerts.notices import build_notice
@@ -68,6 +70,8 @@ def _policy(runtime: Runtime) -> delivery.RetryPolicy:
 def send_batch_task(self: Task[Any, Any], delivery_ids: list[int]) -> dict[str, int]:
     runtime = _app(self).runtime
     settings = runtime.settings
+    # Stop sending well before the lease ends, so nobody else owns a row we still send.
+    stop_at = time.monotonic() + 0.8 * settings.lease_seconds
     with runtime.sessions() as session, session.begin():
         claimed = delivery.claim(
             session, delivery_ids, utcnow(), timedelta(seconds=settings.lease_seconds)
@@ -97,11 +101,31 @@ def send_batch_task(self: Task[Any, Any], delivery_ids: list[int]) -> dict[str, 
             ),
             runtime.sender,
             transport,
+            stop_at,
         )
-    with runtime.sessions() as session, session.begin():
-        counts = delivery.record(session, results, utcnow(), _policy(runtime))
+    counts = _record_with_retries(runtime, results)
     log.info("send-batch size=%d claimed=%d outcome=%s", len(delivery_ids), len(claimed), counts)
     return counts
+
+
+def _record_with_retries(
+    runtime: Runtime, results: list[tuple[delivery.Claimed, Outcome, str]]
+) -> dict[str, int]:
+    """Write the outcomes; retried on a database hiccup (the statements are idempotent).
+
+    Losing this write after the relay accepted the messages would send them again
+    once the lease expires, so it is worth a few tries.
+    """
+    for attempt in range(4):
+        try:
+            with runtime.sessions() as session, session.begin():
+                return delivery.record(session, results, utcnow(), _policy(runtime))
+        except OperationalError:
+            if attempt == 3:
+                raise
+            log.warning("recording outcomes failed, trying again", exc_info=True)
+            time.sleep(0.5 * 2**attempt)
+    raise AssertionError("unreachable")
 
 
 @shared_task(name=SWEEP, bind=True)
@@ -127,7 +151,12 @@ def sweep_task(self: Task[Any, Any]) -> dict[str, int]:
 
 
 @shared_task(name=SEND_NOTICE, bind=True, max_retries=8)
-def send_notice_task(self: Task[Any, Any], journalist_id: int, notice: str) -> str:
+def send_notice_task(
+    self: Task[Any, Any],
+    journalist_id: int,
+    notice: str,
+    request: dict[str, Any] | None = None,
+) -> str:
     """A confirmation or "already subscribed" email to one journalist."""
     runtime = _app(self).runtime
     kind = Notice(notice)
@@ -135,9 +164,13 @@ def send_notice_task(self: Task[Any, Any], journalist_id: int, notice: str) -> s
         journalist = session.get(Journalist, journalist_id)
         if journalist is None or journalist.email is None:
             return "gone"
-        expected = JournalistStatus.PENDING if kind is Notice.CONFIRM else JournalistStatus.ACTIVE
-        if journalist.status != expected:
-            return "stale"  # confirmed, unsubscribed or erased meanwhile
+        expected = (
+            (JournalistStatus.PENDING, JournalistStatus.UNSUBSCRIBED)
+            if kind is Notice.CONFIRM
+            else (JournalistStatus.ACTIVE,)
+        )
+        if journalist.status not in expected:
+            return "stale"  # confirmed, suppressed or erased meanwhile
         email, name, language = journalist.email, journalist.name, journalist.language
     purpose = Purpose.CONFIRM if kind is Notice.CONFIRM else Purpose.PREFERENCES
     message = build_notice(
@@ -147,7 +180,7 @@ def send_notice_task(self: Task[Any, Any], journalist_id: int, notice: str) -> s
         language=language,
         email=email,
         name=name,
-        link=runtime.link(purpose, journalist_id),
+        link=runtime.link(purpose, journalist_id, request if kind is Notice.CONFIRM else None),
     )
     settings = runtime.settings
     with SmtpTransport(settings.smtp, settings.smtp_timeout_seconds) as transport:

@@ -7,7 +7,9 @@ cannot open preferences.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
@@ -38,16 +40,31 @@ class TokenSigner:
             for purpose in Purpose
         }
 
-    def sign(self, purpose: Purpose, journalist_id: int) -> str:
-        return self._serializers[purpose].dumps(journalist_id)
+    def sign(
+        self, purpose: Purpose, journalist_id: int, request: dict[str, Any] | None = None
+    ) -> str:
+        """``request``: what a confirmation link confirms (the sign-up form's choices)."""
+        payload: object = journalist_id if request is None else [journalist_id, request]
+        return self._serializers[purpose].dumps(payload)
 
     def read(self, purpose: Purpose, token: str) -> int:
+        return self.read_with_request(purpose, token)[0]
+
+    def read_with_request(
+        self, purpose: Purpose, token: str
+    ) -> tuple[int, dict[str, Any] | None, datetime]:
+        """The journalist id, the request the link carries (if any), when it was signed."""
         try:
-            value = self._serializers[purpose].loads(token, max_age=MAX_AGE_SECONDS[purpose])
+            value, signed_at = self._serializers[purpose].loads(
+                token, max_age=MAX_AGE_SECONDS[purpose], return_timestamp=True
+            )
         except SignatureExpired as exc:
             raise InvalidToken("this link has expired") from exc
         except BadSignature as exc:
             raise InvalidToken("this link is not valid") from exc
+        request = None
+        if isinstance(value, list) and len(value) == 2 and isinstance(value[1], dict):
+            value, request = value
         if not isinstance(value, int) or isinstance(value, bool):
             raise InvalidToken("this link is not valid")
-        return value
+        return value, request, signed_at

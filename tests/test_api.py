@@ -343,3 +343,9 @@ def test_journalists_import_search_export_erase(
     with pipeline.session() as session:
         erased = session.get(Journalist, ana)
         assert erased is not None and erased.email is None
+    # Erased means gone, not fair game: an import does not sign them up again.
+    reimport = api.post("/api/journalists/import", content=good, headers=auth).json()
+    assert reimport["journalists_created"] == 0
+    assert reimport["skipped"] == ["line 2: ana@diario.example unsubscribed or suppressed"]
+    with pipeline.session() as session:
+        assert "ana@diario.example" not in str(session.scalars(select(Journalist.email)).all())

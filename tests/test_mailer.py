@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from alerts.mailer import SmtpTransport, Verdict, classify
+from alerts.mailer import SmtpTransport, Stage, Verdict, classify
 from alerts.settings import parse_smtp_url
 from alerts.sink import free_port, start_sink
 from tests.conftest import ScriptedSink
@@ -18,7 +18,6 @@ MESSAGE = b"Subject: hi\r\nFrom: a@ngo.example\r\n\r\nbody\r\n"
     ("code", "text", "verdict"),
     [
         (250, "2.0.0 Ok: queued as X", Verdict.SENT),
-        (421, "4.3.2 Service shutting down", Verdict.RETRY),
         (450, "4.2.1 mailbox busy", Verdict.RETRY),
         (451, "4.7.1 greylisted", Verdict.RETRY),
         (452, "4.5.3 too many recipients", Verdict.RETRY),
@@ -30,10 +29,30 @@ MESSAGE = b"Subject: hi\r\nFrom: a@ngo.example\r\n\r\nbody\r\n"
         (550, "mailbox unavailable", Verdict.FAILED),
     ],
 )
-def test_reply_classification(code: int, text: str, verdict: Verdict) -> None:
-    outcome = classify(code, text.encode())
+def test_reply_classification_of_a_recipient(code: int, text: str, verdict: Verdict) -> None:
+    outcome = classify(code, text.encode(), Stage.RCPT)
     assert outcome.verdict is verdict
     assert outcome.reply == f"{code} {text}"
+
+
+@pytest.mark.parametrize(
+    ("code", "text", "stage"),
+    [
+        (554, "5.7.1 Relay access denied", Stage.MAIL),
+        (553, "5.1.8 sender domain not found", Stage.MAIL),
+        (535, "5.7.8 authentication failed", Stage.CONNECT),
+        (421, "4.7.0 too many connections", Stage.RCPT),
+    ],
+)
+def test_refusals_about_us_are_retried_never_blamed_on_the_recipient(
+    code: int, text: str, stage: Stage
+) -> None:
+    outcome = classify(code, text, stage)
+    assert outcome.verdict is Verdict.RETRY and outcome.relay_trouble
+
+
+def test_a_data_stage_refusal_fails_the_message_without_suppressing() -> None:
+    assert classify(550, "5.7.1 message content rejected", Stage.DATA).verdict is Verdict.FAILED
 
 
 @pytest.fixture
@@ -73,5 +92,22 @@ def test_refused_connection_is_a_retry() -> None:
     target = parse_smtp_url(f"smtp://127.0.0.1:{free_port()}")
     with SmtpTransport(target, timeout=2) as transport:
         outcome = transport.send("a@ngo.example", "x@example.net", MESSAGE)
-    assert outcome.verdict is Verdict.RETRY and outcome.connection_lost
+    assert outcome.verdict is Verdict.RETRY and outcome.relay_trouble
     assert "ConnectionRefusedError" in outcome.reply
+
+
+def test_a_relay_refusing_our_sender_is_relay_trouble(relay: ScriptedSink) -> None:
+    class RefusesSender(ScriptedSink):
+        async def handle_MAIL(self, server, session, envelope, address, options):  # type: ignore[no-untyped-def]
+            return "553 5.1.8 <a@ngo.example>: sender address rejected"
+
+    handler = RefusesSender()
+    controller, _ = start_sink("127.0.0.1", 0, handler)
+    try:
+        target = parse_smtp_url(f"smtp://127.0.0.1:{controller.port}")
+        with SmtpTransport(target, timeout=5) as transport:
+            outcome = transport.send("a@ngo.example", "someone@example.net", MESSAGE)
+    finally:
+        controller.stop()
+    assert outcome.verdict is Verdict.RETRY and outcome.relay_trouble
+    assert outcome.reply.startswith("relay: 553 5.1.8")

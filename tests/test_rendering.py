@@ -78,6 +78,14 @@ def test_recipient_name_is_escaped_in_html_and_safe_in_headers() -> None:
     assert "<b>Ana</b>" in text
 
 
+def test_recipient_markers_carry_a_fresh_nonce_each_render() -> None:
+    env = make_environment()
+    first = render_item(env, _item(), Taxonomy(), SENDER, "https://a.example")
+    second = render_item(env, _item(), Taxonomy(), SENDER, "https://a.example")
+    # A marker an item's author could type must not be substituted in any render.
+    assert first._pattern.pattern != second._pattern.pattern
+
+
 def test_item_text_cannot_forge_recipient_markers() -> None:
     # Whatever an item says, only the renderer's own nonce-tagged markers are replaced.
     message = _send(_item(summary="@@name@@ and {{ recipient.name }}"), _recipient(name="Ana"))

@@ -80,6 +80,11 @@ def test_double_opt_in_then_alerts(pipeline: Stack, web: TestClient) -> None:
     done = web.post(path(confirm_url), data={"csrf_token": csrf(page.text)})
     assert done.status_code == 200
     assert _status(pipeline, email) == JournalistStatus.ACTIVE
+    with pipeline.session() as session:
+        person = session.scalars(select(Journalist).where(Journalist.email == email)).one()
+        [chosen] = person.subscriptions
+        assert (person.name, person.language) == ("Ana López", "es")
+        assert chosen.topics == ["asylum"] and "MX" in chosen.countries and "BR" in chosen.countries
     again = web.post(path(confirm_url), data={"csrf_token": csrf(page.text)})
     assert again.status_code == 200 and h1(again.text) == h1(done.text)
 
@@ -195,6 +200,7 @@ def test_one_click_unsubscribe_is_idempotent_and_recorded(pipeline: Stack, web: 
         )
         assert response.status_code == 200
     assert _status(pipeline, "leaver@example.net") == JournalistStatus.UNSUBSCRIBED
+    assert "/preferences/" not in response.text  # the header URL opens nothing more
     with pipeline.session() as session:
         events = session.scalars(select(UnsubscribeEvent.method)).all()
         reason = session.scalar(select(Suppression.reason))
@@ -351,3 +357,43 @@ def test_pages_speak_spanish(pipeline: Stack, web: TestClient) -> None:
     assert '<html lang="es">' in page.text
     assert h1(page.text) != h1(web.get("/subscribe?lang=en").text)
     assert 'for="email"' in page.text  # every field has its label
+
+
+def test_a_request_for_someone_elses_address_changes_nothing_of_theirs(
+    pipeline: Stack, web: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pipeline.session() as session:
+        journalist(
+            session,
+            "left@example.net",
+            (["MX"], ["torture"]),
+            name="Victim",
+            status=JournalistStatus.UNSUBSCRIBED,
+        )
+        session.commit()
+    signer = pipeline.app.runtime.signer
+    real = time.time
+    with monkeypatch.context() as patch:  # a link sent a minute before they left
+        patch.setattr(time, "time", lambda: real() - 60)
+        old_link = signer.sign(Purpose.CONFIRM, _id(pipeline, "left@example.net"))
+    with pipeline.app.runtime.engine.begin() as conn:
+        conn.execute(update(Journalist).values(unsubscribed_at=utcnow()))
+    subscribe(web, "left@example.net", name="Attacker", topics=["climate-change"])
+    with pipeline.session() as session:
+        person = session.scalars(select(Journalist)).one()
+        assert (person.name, person.status) == ("Victim", JournalistStatus.UNSUBSCRIBED)
+        assert [s.topics for s in person.subscriptions] == [["torture"]]
+    # An old confirmation link no longer brings them back...
+    page = web.get(f"/confirm/{old_link}")
+    refused = web.post(f"/confirm/{old_link}", data={"csrf_token": csrf(page.text)})
+    assert refused.status_code == 409
+    assert _status(pipeline, "left@example.net") == JournalistStatus.UNSUBSCRIBED
+    # ...the new one, clicked by whoever owns the mailbox, applies what it carries.
+    [message] = wait_for_mail(pipeline, "left@example.net")
+    url = path(link(message, "confirm"))
+    page = web.get(url)
+    assert web.post(url, data={"csrf_token": csrf(page.text)}).status_code == 200
+    with pipeline.session() as session:
+        person = session.scalars(select(Journalist)).one()
+        assert (person.name, person.status) == ("Attacker", JournalistStatus.ACTIVE)
+        assert [s.topics for s in person.subscriptions] == [["climate-change"]]

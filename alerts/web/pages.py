@@ -31,7 +31,8 @@ class Pages:
             "languages": LANGUAGES,
             "regions": sorted((slug, name) for slug, (name, _) in regions().items()),
             "topics": sorted(taxonomy.topics.items(), key=lambda pair: pair[1]),
-            "cadences": [c.value for c in Cadence],
+            # Digests are not sent yet (a later issue): offer only what is delivered.
+            "cadences": [Cadence.IMMEDIATE.value],
             "topic_names": dict(taxonomy.topics),
             "csrf_field": FIELD,
             # Optional parts of pages (templates are strict about undefined names).

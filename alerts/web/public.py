@@ -194,13 +194,14 @@ def subscribe(
     # The per-address limit is silent: the answer must not tell whether an
     # address is known, nor how often it was tried.
     if limits.address_allowed(address):
+        sign_up = SignUp(address, name.strip(), outlet.strip(), language, spec)
         with runtime.sessions() as session:
-            notice, journalist_id = membership.request_sign_up(
-                session, SignUp(address, name.strip(), outlet.strip(), language, spec), utcnow()
-            )
+            notice, journalist_id = membership.request_sign_up(session, sign_up, utcnow())
             session.commit()
         if notice is not Notice.NONE and journalist_id is not None:
-            _celery(request).enqueue_notice(journalist_id, notice.value)
+            # The choices ride in the signed confirmation link: applied only on confirm.
+            payload = sign_up.payload() if notice is Notice.CONFIRM else None
+            _celery(request).enqueue_notice(journalist_id, notice.value, payload)
     return _message(
         request,
         page_language,
@@ -240,10 +241,22 @@ def confirm(
     journalist_id = _read_token(request, Purpose.CONFIRM, token)
     _check_csrf(request, csrf_token)
     runtime = _runtime(request)
+    _, sign_up, signed_at = runtime.signer.read_with_request(Purpose.CONFIRM, token)
     with runtime.sessions() as session:
-        journalist = _journalist(session, journalist_id)
-        language = journalist.language
-        active = membership.confirm(session, journalist_id, utcnow())
+        _journalist(session, journalist_id)
+        try:
+            active = membership.confirm(
+                session,
+                journalist_id,
+                utcnow(),
+                sign_up,
+                signed_at,
+                runtime.taxonomy,
+                runtime.address_hasher,
+            )
+        except (TaxonomyError, ValueError):
+            active = False  # the vocabulary changed since the link was sent
+        language = _journalist(session, journalist_id).language
         session.commit()
     language = _language(request, language)
     if not active:
@@ -317,9 +330,9 @@ def unsubscribe(
             "We will not send you any more press alerts. Emails already on their way "
             "have been stopped."
         ),
-        link=runtime.link(Purpose.PREFERENCES, journalist_id),
-        link_text=N_("Changed your mind? Your preferences"),
     )
+    # No preferences link here: this URL travels in a header mail providers act on,
+    # and it must not open anything more than this one action.
 
 
 # --- preferences -------------------------------------------------------------
@@ -508,7 +521,7 @@ def erase(
         )
     with _runtime(request).sessions() as session:
         language = _journalist(session, journalist_id).language
-        membership.erase(session, journalist_id, utcnow())
+        membership.erase(session, journalist_id, utcnow(), _runtime(request).address_hasher)
         session.commit()
     return _message(
         request,

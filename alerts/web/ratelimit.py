@@ -19,6 +19,8 @@ class SignUpLimits:
         return self._limiter.hit(self._per_client, "signup-client", client)
 
     def address_allowed(self, email: str) -> bool:
-        # Hashed: the counters' keys should not be a list of addresses.
-        key = hashlib.sha256(email.encode()).hexdigest()
+        # One mailbox however it is tagged (ana+1@, ana+2@ …); hashed, so the
+        # counters' keys are not a list of addresses.
+        local, _, domain = email.partition("@")
+        key = hashlib.sha256(f"{local.split('+', 1)[0]}@{domain}".encode()).hexdigest()
         return self._limiter.hit(self._per_address, "signup-address", key)

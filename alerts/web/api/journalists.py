@@ -112,7 +112,7 @@ async def import_csv(
             ],
         ) from exc
     with rt.sessions() as db:
-        summary = import_rows(db, rows, utcnow())
+        summary = import_rows(db, rows, utcnow(), rt.address_hasher)
         db.commit()
     return schemas.ImportResult(**vars(summary))
 
@@ -152,11 +152,14 @@ def export_csv(db: Db, _: Annotated[Staff, Depends(require("journalists:read"))]
     responses={404: {"model": schemas.Problem}},
 )
 def erase(
-    journalist_id: Id, db: Db, _: Annotated[Staff, Depends(require("journalists:erase"))]
+    journalist_id: Id,
+    db: Db,
+    rt: Annotated[Runtime, Depends(runtime)],
+    _: Annotated[Staff, Depends(require("journalists:erase"))],
 ) -> Response:
     """Erase a journalist (their address, name, subscriptions); history stays anonymous."""
     if db.get(Journalist, journalist_id) is None:
         raise HTTPException(404, f"no journalist {journalist_id}")
-    membership.erase(db, journalist_id, utcnow())
+    membership.erase(db, journalist_id, utcnow(), rt.address_hasher)
     db.commit()
     return Response(status_code=204)
