@@ -21,6 +21,7 @@ import psycopg
 import pytest
 import redis
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from alerts.celery_app import AlertsCelery, create_celery
@@ -109,14 +110,24 @@ class Stack:
             time.sleep(0.1)
 
     def reset(self) -> None:
+        """Empty every table between tests.
+
+        DELETE rather than TRUNCATE: the worker may still be reading (a late sweep
+        or a duplicate message of the last test), and TRUNCATE's exclusive locks
+        can deadlock with it. A lock conflict is simply tried again.
+        """
         engine = self.app.runtime.engine
         tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
-        with engine.begin() as conn:
-            if engine.dialect.name == "postgresql":
-                conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-            else:
-                for table in tables:
-                    conn.execute(text(f"DELETE FROM {table}"))
+        for attempt in range(5):
+            try:
+                with engine.begin() as conn:
+                    for table in tables:
+                        conn.execute(text(f"DELETE FROM {table}"))
+                break
+            except OperationalError:
+                if attempt == 4:
+                    raise
+                time.sleep(0.5)
         self.sink.clear()
 
 
