@@ -132,6 +132,7 @@ def test_each_matching_journalist_gets_exactly_one_well_formed_email(pipeline: S
         assert unsubscribe.group(1) in text
         assert f'href="{unsubscribe.group(1)}"' in html
         assert 'style="' in html  # CSS inlined for clients that drop <style>
+        assert re.search(r'<a href="mailto:press@ngo\.example"[^>]*>press@ngo\.example</a>', html)
 
 
 def test_rerunning_fan_out_sends_nothing_more(pipeline: Stack) -> None:

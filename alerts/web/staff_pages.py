@@ -161,6 +161,9 @@ def new_item(request: Request) -> Response:
         "countries": [],
         "topics": [],
         "status": "draft",
+        "publish_at": None,
+        "published_at": None,
+        "corrects_id": None,
     }
     return _render(
         request,
@@ -231,7 +234,14 @@ def create(
             "item.html",
             status=422,
             staff=staff,
-            item=fields | {"id": None, "status": "draft"},
+            item=fields
+            | {
+                "id": None,
+                "status": "draft",
+                "publish_at": None,
+                "published_at": None,
+                "corrects_id": None,
+            },
             kinds=ITEM_KINDS,
             errors=[str(exc)],
             reach=None,
