@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import after_setup_logger, after_setup_task_logger, worker_process_init
 from kombu import Queue  # type: ignore[attr-defined]
 
+from alerts import metrics
+from alerts.logs import use_json
 from alerts.runtime import Runtime
 from alerts.settings import Settings
 
@@ -23,6 +26,7 @@ SEND_NOTICE = "alerts.send_notice"
 SEND_TEST = "alerts.send_test"
 PUBLISH_DUE = "alerts.publish_due"
 POLL_FEEDS = "alerts.poll_feeds"
+RETENTION = "alerts.retention"
 
 
 class AlertsCelery(Celery):
@@ -53,6 +57,10 @@ def create_celery(settings: Settings) -> AlertsCelery:
     global _current
     app = AlertsCelery("alerts", set_as_current=True)
     app.runtime = Runtime(settings, on_published=app.enqueue_fan_out)
+    assert settings.metrics_dir is not None
+    metrics.setup(settings.metrics_dir)
+    # Flower and `celery events` listen by broadcast, which the SQLite broker lacks.
+    events = settings.broker_url.startswith(("redis", "rediss", "amqp"))
     transport_options: dict[str, Any] = {}
     if settings.broker_url.startswith("sqla+sqlite"):
         # Kombu hands these to create_engine: wait for the file lock, don't fail.
@@ -78,11 +86,17 @@ def create_celery(settings: Settings) -> AlertsCelery:
             SEND_TEST: {"queue": BULK},
             PUBLISH_DUE: {"queue": PERIODIC},
             POLL_FEEDS: {"queue": PERIODIC},
+            RETENTION: {"queue": PERIODIC},
             FAN_OUT: {"queue": URGENT},
             SEND_BATCH: {"queue": URGENT},
             SWEEP: {"queue": PERIODIC},
         },
         beat_schedule={
+            "retention": {
+                "task": RETENTION,
+                "schedule": settings.retention_interval_seconds,
+                "options": {"queue": PERIODIC, "expires": settings.retention_interval_seconds},
+            },
             "poll-feeds": {
                 "task": POLL_FEEDS,
                 "schedule": settings.feed_poll_seconds,
@@ -99,12 +113,21 @@ def create_celery(settings: Settings) -> AlertsCelery:
                 "options": {"queue": PERIODIC, "expires": settings.sweep_interval_seconds},
             },
         },
+        worker_send_task_events=events,
+        task_send_sent_event=events,
         timezone="UTC",
         enable_utc=True,
         include=["alerts.tasks"],
     )
     _current = app
     return app
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def _log_format(logger: logging.Logger, **_: Any) -> None:
+    if _current is not None and _current.runtime.settings.log_format == "json":
+        use_json(logger)
 
 
 @worker_process_init.connect

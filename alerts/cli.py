@@ -219,6 +219,45 @@ def staff_list_keys() -> None:
 
 
 @app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the same as JSON.")] = False,
+    watch: Annotated[bool, typer.Option(help="Refresh every few seconds (Ctrl-C stops).")] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between refreshes.")] = 3.0,
+) -> None:
+    """Broker, workers, queues, deliveries and recent items at a glance."""
+    import time
+
+    from alerts.ops import broker_part, database_part
+    from alerts.status_view import render
+
+    celery = celery_app()
+
+    def snapshot() -> dict[str, object]:
+        try:
+            with celery.runtime.sessions() as session:
+                data = database_part(session, utcnow())
+        except (OperationalError, ProgrammingError) as exc:
+            _schema_hint(exc)
+        return data | broker_part(celery)
+
+    if as_json:
+        console.print_json(json.dumps(snapshot(), default=str))
+        return
+    if not watch:
+        console.print(render(snapshot()))
+        return
+    from rich.live import Live
+
+    with Live(render(snapshot()), console=console, refresh_per_second=1) as live:
+        try:
+            while True:
+                time.sleep(interval)
+                live.update(render(snapshot()))
+        except KeyboardInterrupt:
+            pass
+
+
+@app.command()
 def worker(
     concurrency: Annotated[
         int | None, typer.Option(help="Processes (default from settings).")

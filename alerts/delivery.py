@@ -350,3 +350,26 @@ def original_message_ids(
         ).all()
         result.update({(item.id, jid): str(mid) for jid, mid in rows})
     return result
+
+
+def retry_failed(session: Session, item_id: int, now: datetime) -> list[int]:
+    """Put an item's failed deliveries back (suppressed or gone journalists stay out).
+
+    A fresh ``created_at`` restarts the retry deadline for this new round; the
+    rows are marked queued, and the caller enqueues them after commit.
+    """
+    return list(
+        session.scalars(
+            update(Delivery)
+            .where(
+                Delivery.item_id == item_id,
+                Delivery.status == DeliveryStatus.FAILED,
+                ~Delivery.journalist_id.in_(select(Journalist.id).where(_not_mailable())),  # type: ignore[arg-type]
+            )
+            .values(
+                status=DeliveryStatus.PENDING, next_attempt_at=None, queued_at=now, created_at=now
+            )
+            .returning(Delivery.id)
+            .execution_options(synchronize_session=False)
+        ).all()
+    )

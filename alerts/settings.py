@@ -71,6 +71,13 @@ class Settings(BaseSettings):
     schedule_poll_seconds: float = Field(default=15.0, gt=0)
     feed_poll_seconds: float = Field(default=300.0, gt=0)
 
+    # Operations.
+    metrics_dir: Path | None = None  # default DATA_DIR/metrics, shared by a host's processes
+    log_format: str = Field(default="text", pattern="^(text|json)$")
+    retention_days: int = Field(default=365, ge=1)
+    forget_unsubscribed_after_days: int = Field(default=28, ge=1)
+    retention_interval_seconds: float = Field(default=3600.0, gt=0)
+
     # Public pages.
     subscribe_limit_per_address: str = "3/hour"
     subscribe_limit_per_client: str = "20/hour"
@@ -158,6 +165,8 @@ def load_settings(**overrides: object) -> Settings:
         settings.database_url = f"sqlite:///{data_dir / 'alerts.db'}"
     if not settings.broker_url:
         settings.broker_url = f"sqla+sqlite:///{data_dir / 'broker.db'}"
+    if settings.metrics_dir is None:
+        settings.metrics_dir = data_dir / "metrics"
     if not settings.rate_limit_storage:
         redis_broker = settings.broker_url.startswith(("redis://", "rediss://"))
         settings.rate_limit_storage = settings.broker_url if redis_broker else "memory://"

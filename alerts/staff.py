@@ -67,6 +67,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "journalists:write": frozenset({StaffRole.PUBLISHER, StaffRole.ADMIN}),
     "journalists:erase": frozenset({StaffRole.ADMIN}),
     "deliveries:retry": frozenset({StaffRole.OPERATOR, StaffRole.ADMIN}),
+    "ops": frozenset({StaffRole.OPERATOR, StaffRole.ADMIN}),
     "keys": frozenset({StaffRole.ADMIN}),
 }
 

@@ -13,11 +13,12 @@ from celery import Task, shared_task
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from alerts import delivery
+from alerts import delivery, metrics, retention
 from alerts.celery_app import (
     FAN_OUT,
     POLL_FEEDS,
     PUBLISH_DUE,
+    RETENTION,
     SEND_BATCH,
     SEND_NOTICE,
     SEND_TEST,
@@ -57,6 +58,7 @@ def fan_out_task(self: Task[Any, Any], item_id: int) -> int:
     # Committed: the rows exist before any worker is told to look at them.
     for batch in chunks(ids, runtime.settings.batch_size):
         app.enqueue_batch(batch)
+    metrics.record_fan_out(len(ids))
     log.info("fan-out item_id=%s queued=%d", item_id, len(ids))
     return len(ids)
 
@@ -85,6 +87,7 @@ def send_batch_task(self: Task[Any, Any], delivery_ids: list[int]) -> dict[str, 
             for language in {c.language for c in claimed if c.item_id == item.id}
         }
         originals = delivery.original_message_ids(session, items, claimed)
+        published_at = {item.id: item.published_at for item in items if item.published_at}
     # The session is closed: no connection is held while we talk SMTP.
     if not claimed:
         return {}
@@ -104,6 +107,7 @@ def send_batch_task(self: Task[Any, Any], delivery_ids: list[int]) -> dict[str, 
             stop_at,
         )
     counts = _record_with_retries(runtime, results)
+    metrics.record_outcomes(results, published_at, utcnow())
     log.info("send-batch size=%d claimed=%d outcome=%s", len(delivery_ids), len(claimed), counts)
     return counts
 
@@ -247,3 +251,19 @@ def poll_feeds_task(self: Task[Any, Any]) -> dict[str, Any]:
     with make_client() as client:
         # runtime.sessions: its after-commit hook enqueues each published item's fan-out.
         return poll_all(runtime.sessions, runtime.taxonomy, client, utcnow())
+
+
+@shared_task(name=RETENTION, bind=True)
+def retention_task(self: Task[Any, Any]) -> dict[str, int]:
+    """Beat: delete old delivery rows, forget addresses of people long unsubscribed."""
+    runtime = _app(self).runtime
+    settings = runtime.settings
+    result = retention.run(
+        runtime.sessions,
+        utcnow(),
+        timedelta(days=settings.retention_days),
+        timedelta(days=settings.forget_unsubscribed_after_days),
+        runtime.address_hasher,
+    )
+    log.info("retention %s", result)
+    return result

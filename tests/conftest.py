@@ -9,6 +9,7 @@ that crossed a real SMTP connection.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -64,6 +65,19 @@ class Stack:
     sink: ScriptedSink
     worker: subprocess.Popen[bytes]
     log_path: Path
+    env: dict[str, str]
+
+    def stop_worker(self) -> None:
+        """Warm shutdown of the worker and its pool; the whole process group if it lingers."""
+        self.worker.terminate()
+        try:
+            self.worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.worker.pid, signal.SIGKILL)
+            self.worker.wait()
+
+    def start_worker(self) -> None:
+        self.worker = _start_worker(self.settings, self.env, self.log_path)
 
     def session(self) -> Session:
         return self.app.runtime.sessions()
@@ -134,17 +148,19 @@ class Stack:
 def _start_worker(
     settings: Settings, env: dict[str, str], log_path: Path
 ) -> subprocess.Popen[bytes]:
-    with open(log_path, "wb") as log:
+    start = log_path.stat().st_size if log_path.exists() else 0
+    with open(log_path, "ab") as log:
         worker = subprocess.Popen(
             [sys.executable, "-m", "alerts", "worker", "--concurrency", "2", "--loglevel", "INFO"],
             env=os.environ | env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: nothing outlives the tests
         )
     deadline = time.monotonic() + 60
-    while b" ready." not in log_path.read_bytes():
+    while b" ready." not in log_path.read_bytes()[start:]:
         if worker.poll() is not None or time.monotonic() > deadline:
-            worker.kill()
+            os.killpg(worker.pid, signal.SIGKILL)
             raise RuntimeError(f"worker did not start:\n{log_path.read_text()}")
         time.sleep(0.1)
     return worker
@@ -187,12 +203,18 @@ def stack(
         "ALERTS_BATCH_SIZE": "7",  # several batches even for small populations
         "ALERTS_REQUEUE_AFTER_SECONDS": "1",
         "ALERTS_RETRY_BASE_SECONDS": "600",
+        # The worker's counters land where this stack's /metrics reads them.
+        "PROMETHEUS_MULTIPROC_DIR": str(data_dir / "metrics"),
     }
     if request.param == "postgres":
         env["ALERTS_DATABASE_URL"] = request.getfixturevalue("postgres_url")
         env["ALERTS_BROKER_URL"] = request.getfixturevalue("redis_url")
     settings = load_settings(
-        **{k[len("ALERTS_") :].lower(): v for k, v in env.items() if k != "ALERTS_FROM"}
+        **{
+            k[len("ALERTS_") :].lower(): v
+            for k, v in env.items()
+            if k.startswith("ALERTS_") and k != "ALERTS_FROM"
+        }
         | {"from_address": env["ALERTS_FROM"]}
     )
     env["ALERTS_DATABASE_URL"] = settings.database_url
@@ -201,15 +223,11 @@ def stack(
     app = create_celery(settings)
     log_path = data_dir / "worker.log"
     worker = _start_worker(settings, env, log_path)
-    stack = Stack(request.param, settings, app, handler, worker, log_path)
+    stack = Stack(request.param, settings, app, handler, worker, log_path, env)
     try:
         yield stack
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        stack.stop_worker()  # the current worker: a test may have restarted it
         controller.stop()
         app.runtime.dispose()
 

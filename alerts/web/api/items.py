@@ -8,10 +8,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from alerts import publishing
+from alerts import delivery, publishing
 from alerts.celery_app import AlertsCelery
 from alerts.matching import reach as reach_of
 from alerts.models import Delivery, DeliveryStatus, Item, Journalist, utcnow
@@ -303,21 +303,7 @@ def retry_failed(
 ) -> schemas.Accepted:
     """Put the item's failed deliveries back in the queue (suppressed addresses stay out)."""
     _item(db, item_id)
-    ids = list(
-        db.scalars(
-            update(Delivery)
-            .where(Delivery.item_id == item_id, Delivery.status == DeliveryStatus.FAILED)
-            # A fresh created_at restarts the retry deadline for this new round.
-            .values(
-                status=DeliveryStatus.PENDING,
-                next_attempt_at=None,
-                queued_at=utcnow(),
-                created_at=utcnow(),
-            )
-            .returning(Delivery.id)
-            .execution_options(synchronize_session=False)
-        ).all()
-    )
+    ids = delivery.retry_failed(db, item_id, utcnow())
     db.commit()
     for start in range(0, len(ids), 100):
         app.enqueue_batch(ids[start : start + 100])

@@ -1,0 +1,86 @@
+"""Retention: old delivery rows go, and so do the addresses of people long gone.
+
+Done in small batches so no statement holds the tables for long.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from alerts.models import Delivery, Journalist, JournalistStatus, Suppression
+
+BATCH = 2_000
+
+
+def delete_old_deliveries(
+    sessions: sessionmaker[Session], before: datetime, batch: int = BATCH
+) -> int:
+    total = 0
+    while True:
+        with sessions() as session, session.begin():
+            ids = list(
+                session.scalars(
+                    select(Delivery.id).where(Delivery.created_at < before).limit(batch)
+                )
+            )
+            if not ids:
+                return total
+            session.execute(delete(Delivery).where(Delivery.id.in_(ids)))
+        total += len(ids)
+
+
+def forget_unsubscribed(
+    sessions: sessionmaker[Session],
+    before: datetime,
+    hasher: Callable[[str], str],
+    now: datetime,
+    batch: int = BATCH,
+) -> int:
+    """Blank the address of everyone unsubscribed before ``before``.
+
+    The address stays suppressed under a keyed hash, so no import brings it back.
+    """
+    total = 0
+    while True:
+        with sessions() as session, session.begin():
+            people = session.scalars(
+                select(Journalist)
+                .where(
+                    Journalist.status == JournalistStatus.UNSUBSCRIBED,
+                    Journalist.unsubscribed_at < before,
+                    Journalist.email.is_not(None),
+                )
+                .limit(batch)
+            ).all()
+            if not people:
+                return total
+            for person in people:
+                assert person.email is not None
+                hashed = hasher(person.email)
+                session.execute(delete(Suppression).where(Suppression.email == person.email))
+                if session.get(Suppression, hashed) is None:
+                    session.add(
+                        Suppression(email=hashed, reason="unsubscribed (forgotten)", created_at=now)
+                    )
+                person.email = None
+                person.name = ""
+                person.outlet = ""
+                person.subscriptions.clear()
+        total += len(people)
+
+
+def run(
+    sessions: sessionmaker[Session],
+    now: datetime,
+    keep_deliveries: timedelta,
+    forget_after: timedelta,
+    hasher: Callable[[str], str],
+) -> dict[str, int]:
+    return {
+        "deliveries_deleted": delete_old_deliveries(sessions, now - keep_deliveries),
+        "addresses_forgotten": forget_unsubscribed(sessions, now - forget_after, hasher, now),
+    }
