@@ -324,3 +324,40 @@ class Feed(Base):
     last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class BounceKind(StrEnum):
+    HARD = "hard"  # permanent: the address is suppressed at once
+    SOFT = "soft"  # temporary: counted; suppressed after too many in a window
+    COMPLAINT = "complaint"  # the journalist marked an alert as spam: suppressed
+
+
+class BounceEvent(Base):
+    """A bounce or complaint that came back to the VERP address of a delivery."""
+
+    __tablename__ = "bounce_events"
+    __table_args__ = (Index("ix_bounce_events_journalist_kind", "journalist_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[int | None] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="SET NULL")
+    )
+    journalist_id: Mapped[int | None] = mapped_column(
+        ForeignKey("journalists.id", ondelete="CASCADE")
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str | None] = mapped_column(String(16))  # RFC 3463 code, e.g. 5.1.1
+    detail: Mapped[str | None] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RelayBreaker(Base):
+    """The circuit breaker of one SMTP relay, shared by every worker through the database."""
+
+    __tablename__ = "relay_breakers"
+
+    relay: Mapped[str] = mapped_column(String(300), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    open_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(1000))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

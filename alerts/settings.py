@@ -78,6 +78,13 @@ class Settings(BaseSettings):
     forget_unsubscribed_after_days: int = Field(default=28, ge=1)
     retention_interval_seconds: float = Field(default=3600.0, gt=0)
 
+    # Bounces and relay protection.
+    soft_bounce_limit: int = Field(default=3, ge=1)  # soft bounces in the window → suppressed
+    soft_bounce_window_days: int = Field(default=14, ge=1)
+    smtp_rate_per_second: float = Field(default=0.0, ge=0)  # 0: no limit
+    breaker_cooldown_seconds: float = Field(default=30.0, gt=0)  # doubles while down, capped
+    breaker_max_cooldown_seconds: float = Field(default=600.0, gt=0)
+
     # Public pages.
     subscribe_limit_per_address: str = "3/hour"
     subscribe_limit_per_client: str = "20/hour"

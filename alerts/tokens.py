@@ -7,6 +7,8 @@ cannot open preferences.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -29,12 +31,16 @@ MAX_AGE_SECONDS: dict[Purpose, int | None] = {
 }
 
 
+VERP_PREFIX = "bounces"
+
+
 class InvalidToken(ValueError):
     """Forged, altered, expired or meant for something else."""
 
 
 class TokenSigner:
     def __init__(self, secret: str) -> None:
+        self._verp_key = hmac.new(secret.encode(), b"newsroom-alerts.verp", hashlib.sha256).digest()
         self._serializers = {
             purpose: URLSafeTimedSerializer(secret, salt=f"newsroom-alerts.{purpose.value}")
             for purpose in Purpose
@@ -68,3 +74,24 @@ class TokenSigner:
         if not isinstance(value, int) or isinstance(value, bool):
             raise InvalidToken("this link is not valid")
         return value, request, signed_at
+
+    def verp_local_part(self, delivery_id: int) -> str:
+        """``bounces+<delivery id>.<mac>``: short enough for a local part (64 characters).
+
+        Every alert goes out with this as its return path, so a bounce names the
+        delivery it is about and cannot be forged to suppress somebody else.
+        """
+        return f"{VERP_PREFIX}+{delivery_id}.{self._verp_mac(delivery_id)}"
+
+    def read_verp(self, local_part: str) -> int:
+        """The delivery id of a VERP local part (case-insensitive); InvalidToken if forged."""
+        prefix, _, tag = local_part.lower().partition("+")
+        number, _, mac = tag.partition(".")
+        if prefix != VERP_PREFIX or not number.isdigit() or len(number) > 12:
+            raise InvalidToken("not one of our return paths")
+        if not hmac.compare_digest(mac, self._verp_mac(int(number))):
+            raise InvalidToken("this return path is not valid")
+        return int(number)
+
+    def _verp_mac(self, delivery_id: int) -> str:
+        return hmac.new(self._verp_key, str(delivery_id).encode(), hashlib.sha256).hexdigest()[:16]
