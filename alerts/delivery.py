@@ -143,6 +143,7 @@ def _record_statement(*from_statuses: str) -> Update:
             queued_at=bindparam("b_queued"),
             sent_at=bindparam("b_sent"),
             message_id=bindparam("b_mid"),
+            attempts=bindparam("b_new_attempts"),
             lease_expires_at=None,
         )
         .execution_options(synchronize_session=False)
@@ -164,8 +165,12 @@ def record(
     results: Iterable[tuple[Claimed, Outcome, str]],
     now: datetime,
     policy: RetryPolicy,
+    not_before: datetime | None = None,
 ) -> dict[str, int]:
     """Write each attempt's outcome; returns counts by resulting status.
+
+    ``not_before``: the relay's breaker is open until then, so no retry is
+    scheduled earlier. Rows handed back untried do not count as an attempt.
 
     Only rows still ``sending`` are moved to retry or failure (a row whose lease
     expired may already belong to another worker). An accepted message is
@@ -185,6 +190,7 @@ def record(
             "b_queued": None,
             "b_sent": None,
             "b_attempts": claimed.attempts,
+            "b_new_attempts": claimed.attempts - (1 if outcome.untried else 0),
         }
         if outcome.verdict is Verdict.SENT:
             row |= {"b_status": DeliveryStatus.SENT.value, "b_sent": now}
@@ -195,11 +201,10 @@ def record(
                     "b_reply": f"gave up after {claimed.attempts} attempts: {outcome.reply}",
                 }
             else:
-                delay = policy.delay(claimed.attempts)
-                row |= {
-                    "b_status": DeliveryStatus.PENDING.value,
-                    "b_next": now + timedelta(seconds=delay),
-                }
+                retry_at = now + timedelta(seconds=policy.delay(claimed.attempts))
+                if not_before is not None and not_before > retry_at:
+                    retry_at = not_before
+                row |= {"b_status": DeliveryStatus.PENDING.value, "b_next": retry_at}
         else:
             row["b_status"] = DeliveryStatus.FAILED.value
             if outcome.verdict is Verdict.SUPPRESS:

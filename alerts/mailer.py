@@ -33,6 +33,8 @@ class Outcome:
     reply: str
     # The relay (not this recipient) is the trouble: the batch stops hammering it.
     relay_trouble: bool = False
+    # Handed back without talking to the relay: not counted as an attempt.
+    untried: bool = False
 
 
 def _reply_text(code: int, message: bytes | str) -> str:

@@ -96,7 +96,7 @@ def scrape(directory: Path, extra: Any) -> bytes:
     from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 
     registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry, path=str(directory))  # type: ignore[no-untyped-call]
+    multiprocess.MultiProcessCollector(registry, path=str(directory))  # type: ignore[no-untyped-call,unused-ignore]
     registry.register(extra)
     return bytes(generate_latest(registry))
 

@@ -84,6 +84,8 @@ class Recipient:
     preferences_url: str
     # For a correction: the Message-ID of the original this journalist received.
     in_reply_to: str | None = None
+    # The envelope sender (VERP): bounces come back to an address naming the delivery.
+    return_path: str = ""
 
 
 @dataclass(frozen=True)

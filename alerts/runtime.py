@@ -19,6 +19,7 @@ from alerts.models import Item
 from alerts.rendering import Recipient, RenderedItem, Sender, make_environment, render_item
 from alerts.settings import Settings
 from alerts.taxonomy import Taxonomy, load_topics
+from alerts.throttle import RelayThrottle
 from alerts.tokens import Purpose, TokenSigner
 
 
@@ -75,6 +76,14 @@ class Runtime:
         return TokenSigner(self.settings.secret)
 
     @cached_property
+    def throttle(self) -> RelayThrottle | None:
+        """The relay's send rate, shared through Redis when that is the broker."""
+        rate = self.settings.smtp_rate_per_second
+        if not rate:
+            return None
+        return RelayThrottle(self.settings.rate_limit_storage, rate, self.settings.smtp.label)
+
+    @cached_property
     def address_hasher(self) -> Callable[[str], str]:
         return address_hasher(self.settings.secret)
 
@@ -105,6 +114,11 @@ class Runtime:
             unsubscribe_url=self.link(Purpose.UNSUBSCRIBE, journalist_id),
             preferences_url=self.link(Purpose.PREFERENCES, journalist_id),
             in_reply_to=in_reply_to,
+            return_path=(
+                f"{self.signer.verp_local_part(delivery_id)}@{self.settings.from_domain}"
+                if delivery_id > 0
+                else ""
+            ),
         )
 
     def rendered(self, item: Item, language: str = "en") -> RenderedItem:

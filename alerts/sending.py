@@ -9,14 +9,18 @@ from collections.abc import Callable, Sequence
 from alerts.delivery import Claimed
 from alerts.mailer import Outcome, SmtpTransport, Verdict
 from alerts.rendering import Recipient, RenderedItem, Sender, build_message
+from alerts.throttle import RelayThrottle
 
 log = logging.getLogger(__name__)
 
 # After this many dropped or refused connections in a row the relay is taken to
 # be down: the rest of the batch is put back for later instead of hammering it.
 MAX_CONSECUTIVE_CONNECTION_ERRORS = 3
-NOT_ATTEMPTED_RELAY = Outcome(Verdict.RETRY, "not attempted: the relay is in trouble")
-NOT_ATTEMPTED_LEASE = Outcome(Verdict.RETRY, "not attempted: the batch's lease ran short")
+NOT_ATTEMPTED_RELAY = Outcome(Verdict.RETRY, "not attempted: the relay is in trouble", untried=True)
+NOT_ATTEMPTED_LEASE = Outcome(
+    Verdict.RETRY, "not attempted: the batch's lease ran short", untried=True
+)
+RELAY_PAUSED = Outcome(Verdict.RETRY, "not attempted: the relay's breaker is open", untried=True)
 
 
 def send_batch(
@@ -26,6 +30,7 @@ def send_batch(
     sender: Sender,
     transport: SmtpTransport,
     stop_at: float | None = None,
+    throttle: RelayThrottle | None = None,
 ) -> list[tuple[Claimed, Outcome, str]]:
     """Send each claimed delivery; returns every one's outcome, attempted or not.
 
@@ -35,7 +40,6 @@ def send_batch(
     """
     results: list[tuple[Claimed, Outcome, str]] = []
     connection_errors = 0
-    envelope_from = sender.bounce_address
     for claimed in batch:
         item = rendered[(claimed.item_id, claimed.language)]
         message_id = sender.message_id(claimed.item_id, claimed.delivery_id)
@@ -46,8 +50,14 @@ def send_batch(
             results.append((claimed, NOT_ATTEMPTED_LEASE, message_id))
             continue
         try:
-            message = build_message(item, recipient_for(claimed), sender)
-            outcome = transport.send(envelope_from, claimed.email, message)
+            recipient = recipient_for(claimed)
+            message = build_message(item, recipient, sender)
+            if throttle is not None:
+                throttle.acquire()
+            # The VERP return path names this delivery, so its bounce finds it.
+            outcome = transport.send(
+                recipient.return_path or sender.bounce_address, claimed.email, message
+            )
         except Exception as exc:  # one bad message must not lose the batch's results
             log.exception("delivery error delivery_id=%s", claimed.delivery_id)
             # The SMTP transaction may be half-way: start the next one on a fresh connection.

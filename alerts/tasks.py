@@ -6,14 +6,14 @@ import copy
 import logging
 import time
 from collections.abc import Iterator, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from celery import Task, shared_task
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from alerts import delivery, metrics, retention
+from alerts import breaker, delivery, metrics, retention
 from alerts.celery_app import (
     FAN_OUT,
     POLL_FEEDS,
@@ -34,7 +34,7 @@ from alerts.notices import build_notice
 from alerts.publishing import publish_due
 from alerts.rendering import build_message
 from alerts.runtime import Runtime
-from alerts.sending import send_batch
+from alerts.sending import MAX_CONSECUTIVE_CONNECTION_ERRORS, RELAY_PAUSED, send_batch
 from alerts.tokens import Purpose
 
 log = logging.getLogger(__name__)
@@ -88,9 +88,16 @@ def send_batch_task(self: Task[Any, Any], delivery_ids: list[int]) -> dict[str, 
         }
         originals = delivery.original_message_ids(session, items, claimed)
         published_at = {item.id: item.published_at for item in items if item.published_at}
+        paused_until = breaker.open_until(session, settings.smtp.label, utcnow())
     # The session is closed: no connection is held while we talk SMTP.
     if not claimed:
         return {}
+    if paused_until is not None:
+        # The relay is resting: hand the rows back for when it may be tried again.
+        untried = [
+            (c, RELAY_PAUSED, runtime.sender.message_id(c.item_id, c.delivery_id)) for c in claimed
+        ]
+        return _record_with_retries(runtime, untried, paused_until)
     with SmtpTransport(settings.smtp, settings.smtp_timeout_seconds) as transport:
         results = send_batch(
             claimed,
@@ -105,15 +112,49 @@ def send_batch_task(self: Task[Any, Any], delivery_ids: list[int]) -> dict[str, 
             runtime.sender,
             transport,
             stop_at,
+            runtime.throttle,
         )
-    counts = _record_with_retries(runtime, results)
+    reopen = _note_relay_health(runtime, results)
+    counts = _record_with_retries(runtime, results, reopen)
     metrics.record_outcomes(results, published_at, utcnow())
     log.info("send-batch size=%d claimed=%d outcome=%s", len(delivery_ids), len(claimed), counts)
     return counts
 
 
-def _record_with_retries(
+def _note_relay_health(
     runtime: Runtime, results: list[tuple[delivery.Claimed, Outcome, str]]
+) -> datetime | None:
+    """Update the relay's breaker; returns until when it is open (if it opened).
+
+    Never allowed to stop the outcomes from being recorded: a failure here is logged.
+    """
+    settings = runtime.settings
+    trouble = [o for _, o, _ in results if o.relay_trouble]
+    try:
+        with runtime.sessions() as session, session.begin():
+            reopen = breaker.record(
+                session,
+                settings.smtp.label,
+                utcnow(),
+                # Repeated trouble, or nothing but trouble: the relay, not a recipient.
+                trouble=len(trouble) >= min(MAX_CONSECUTIVE_CONNECTION_ERRORS, len(results)),
+                delivered=any(o.verdict is Verdict.SENT for _, o, _ in results),
+                error=trouble[-1].reply if trouble else None,
+                cooldown=settings.breaker_cooldown_seconds,
+                max_cooldown=settings.breaker_max_cooldown_seconds,
+            )
+    except SQLAlchemyError:
+        log.exception("could not update the relay breaker")
+        return None
+    if reopen is not None:
+        log.warning("relay %s in trouble: breaker open until %s", settings.smtp.label, reopen)
+    return reopen
+
+
+def _record_with_retries(
+    runtime: Runtime,
+    results: list[tuple[delivery.Claimed, Outcome, str]],
+    not_before: datetime | None = None,
 ) -> dict[str, int]:
     """Write the outcomes; retried on a database hiccup (the statements are idempotent).
 
@@ -123,7 +164,7 @@ def _record_with_retries(
     for attempt in range(4):
         try:
             with runtime.sessions() as session, session.begin():
-                return delivery.record(session, results, utcnow(), _policy(runtime))
+                return delivery.record(session, results, utcnow(), _policy(runtime), not_before)
         except OperationalError:
             if attempt == 3:
                 raise
