@@ -15,12 +15,14 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 import pytest
 import redis
+from aiosmtpd.controller import Controller
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -66,6 +68,8 @@ class Stack:
     worker: subprocess.Popen[bytes]
     log_path: Path
     env: dict[str, str]
+    controller: Controller
+    worker_args: tuple[str, ...] = ()
 
     def stop_worker(self) -> None:
         """Warm shutdown of the worker and its pool; the whole process group if it lingers."""
@@ -77,7 +81,7 @@ class Stack:
             self.worker.wait()
 
     def start_worker(self) -> None:
-        self.worker = _start_worker(self.settings, self.env, self.log_path)
+        self.worker = _start_worker(self.settings, self.env, self.log_path, self.worker_args)
 
     def session(self) -> Session:
         return self.app.runtime.sessions()
@@ -146,12 +150,22 @@ class Stack:
 
 
 def _start_worker(
-    settings: Settings, env: dict[str, str], log_path: Path
+    settings: Settings, env: dict[str, str], log_path: Path, extra_args: tuple[str, ...] = ()
 ) -> subprocess.Popen[bytes]:
     start = log_path.stat().st_size if log_path.exists() else 0
     with open(log_path, "ab") as log:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "alerts", "worker", "--concurrency", "2", "--loglevel", "INFO"],
+            [
+                sys.executable,
+                "-m",
+                "alerts",
+                "worker",
+                "--concurrency",
+                "2",
+                "--loglevel",
+                "INFO",
+                *extra_args,
+            ],
             env=os.environ | env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -184,12 +198,15 @@ def redis_url() -> str:
     return REDIS_URL
 
 
-@pytest.fixture(scope="session", params=["embedded", "postgres"])
-def stack(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+@contextmanager
+def build_stack(
+    name: str,
+    data_dir: Path,
+    handler: ScriptedSink,
+    extra_env: dict[str, str],
+    worker_args: tuple[str, ...] = (),
 ) -> Iterator[Stack]:
-    data_dir = tmp_path_factory.mktemp(f"stack-{request.param}")
-    handler = ScriptedSink()
+    """A real stack: the sink in this process, a worker process, a database, a broker."""
     controller, _ = start_sink("127.0.0.1", 0, handler)
     # The web pages are served on this port when a test asks for them (live_server).
     web_port = free_port()
@@ -205,10 +222,7 @@ def stack(
         "ALERTS_RETRY_BASE_SECONDS": "600",
         # The worker's counters land where this stack's /metrics reads them.
         "PROMETHEUS_MULTIPROC_DIR": str(data_dir / "metrics"),
-    }
-    if request.param == "postgres":
-        env["ALERTS_DATABASE_URL"] = request.getfixturevalue("postgres_url")
-        env["ALERTS_BROKER_URL"] = request.getfixturevalue("redis_url")
+    } | extra_env
     settings = load_settings(
         **{
             k[len("ALERTS_") :].lower(): v
@@ -222,14 +236,29 @@ def stack(
     upgrade(settings.database_url)
     app = create_celery(settings)
     log_path = data_dir / "worker.log"
-    worker = _start_worker(settings, env, log_path)
-    stack = Stack(request.param, settings, app, handler, worker, log_path, env)
+    worker = _start_worker(settings, env, log_path, worker_args)
+    stack = Stack(name, settings, app, handler, worker, log_path, env, controller, worker_args)
     try:
         yield stack
     finally:
         stack.stop_worker()  # the current worker: a test may have restarted it
-        controller.stop()
+        stack.controller.stop()
         app.runtime.dispose()
+
+
+@pytest.fixture(scope="session", params=["embedded", "postgres"])
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    extra = {}
+    if request.param == "postgres":
+        extra = {
+            "ALERTS_DATABASE_URL": request.getfixturevalue("postgres_url"),
+            "ALERTS_BROKER_URL": request.getfixturevalue("redis_url"),
+        }
+    data_dir = tmp_path_factory.mktemp(f"stack-{request.param}")
+    with build_stack(request.param, data_dir, ScriptedSink(), extra) as built:
+        yield built
 
 
 @pytest.fixture
