@@ -24,6 +24,8 @@ app = typer.Typer(
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 journalists_app = typer.Typer(help="Journalists and their subscriptions.", no_args_is_help=True)
 staff_app = typer.Typer(help="Staff API keys.", no_args_is_help=True)
+deliveries_app = typer.Typer(help="The delivery record.", no_args_is_help=True)
+app.add_typer(deliveries_app, name="deliveries")
 app.add_typer(db_app, name="db")
 app.add_typer(journalists_app, name="journalists")
 app.add_typer(staff_app, name="staff")
@@ -153,6 +155,46 @@ def journalists_import(
         f"{summary.journalists_created} journalist(s) added, {summary.journalists_updated} "
         f"updated, {summary.subscriptions_added} subscription(s) added"
     )
+
+
+@deliveries_app.command("retry")
+def deliveries_retry(
+    item: Annotated[int | None, typer.Option(help="Only this item's deliveries.")] = None,
+    status: Annotated[str, typer.Option(help="Which deliveries: only 'failed' is retried.")] = (
+        "failed"
+    ),
+    since: Annotated[
+        str | None, typer.Option(help="Only those created since (ISO date or date-time, UTC).")
+    ] = None,
+) -> None:
+    """Queue failed deliveries again (suppressed or unsubscribed journalists stay out)."""
+    from datetime import UTC, datetime
+
+    from alerts.delivery import retry_failed
+
+    if status != "failed":
+        fail("only failed deliveries can be retried (--status failed)", 2)
+    if item is None and since is None:
+        fail("give --item ID or --since DATE, so a retry is never everything by accident", 2)
+    when = None
+    if since is not None:
+        try:
+            when = datetime.fromisoformat(since)
+        except ValueError:
+            fail(f"--since: not a date or date-time: {since!r}", 2)
+        when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    celery = celery_app()
+    runtime = celery.runtime
+    try:
+        with runtime.sessions() as session:
+            ids = retry_failed(session, item, utcnow(), when)
+            session.commit()
+    except (OperationalError, ProgrammingError) as exc:
+        _schema_hint(exc)
+    size = runtime.settings.batch_size
+    for start in range(0, len(ids), size):
+        celery.enqueue_batch(ids[start : start + size])
+    console.print(f"{len(ids)} failed deliveries queued again")
 
 
 @staff_app.command("add-key")

@@ -357,8 +357,12 @@ def original_message_ids(
     return result
 
 
-def retry_failed(session: Session, item_id: int, now: datetime) -> list[int]:
-    """Put an item's failed deliveries back (suppressed or gone journalists stay out).
+def retry_failed(
+    session: Session, item_id: int | None, now: datetime, since: datetime | None = None
+) -> list[int]:
+    """Put failed deliveries back (suppressed or gone journalists stay out).
+
+    Those of one item, or (``item_id`` None) every one that failed since ``since``.
 
     A fresh ``created_at`` restarts the retry deadline for this new round; the
     rows are marked queued, and the caller enqueues them after commit.
@@ -367,7 +371,8 @@ def retry_failed(session: Session, item_id: int, now: datetime) -> list[int]:
         session.scalars(
             update(Delivery)
             .where(
-                Delivery.item_id == item_id,
+                Delivery.item_id == item_id if item_id is not None else Delivery.id.is_not(None),
+                Delivery.created_at >= since if since is not None else Delivery.id.is_not(None),
                 Delivery.status == DeliveryStatus.FAILED,
                 ~Delivery.journalist_id.in_(select(Journalist.id).where(_not_mailable())),  # type: ignore[arg-type]
             )
