@@ -25,9 +25,10 @@ from alerts.delivery import suppress_address
 from alerts.models import BounceEvent, BounceKind, Delivery, Journalist
 from alerts.tokens import VERP_PREFIX, InvalidToken, TokenSigner
 
-# RFC 3463 enhanced status code, as in "Status: 5.1.1 (bad mailbox)".
-_STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
-# An SMTP reply with its enhanced code, as quoted in free-text bounces: "550 5.1.1".
+# RFC 3463 enhanced status code at the start of a Status field: "5.1.1 (bad mailbox)".
+_STATUS = re.compile(r"^\s*([245]\.\d{1,3}\.\d{1,3})\b")
+# An SMTP reply with its enhanced code, as quoted in diagnostics and free text:
+# "550 5.1.1". The reply code is required, or an IP address (10.4.5.6) would pass.
 _REPLY_WITH_STATUS = re.compile(r"\b([245])\d\d[ -]([245]\.\d{1,3}\.\d{1,3})\b")
 _ADDRESS = re.compile(r"[^\s<>()\"';,]+@[^\s<>()\"';,]+")
 _ALERT_MESSAGE_ID = re.compile(r"^<alert\.\d+\.(\d{1,12})\.[0-9a-f]+@[^>]+>$")
@@ -152,7 +153,7 @@ def _dsn(part: EmailMessage, report: EmailMessage) -> Report | None:
     for block in _field_blocks(part):
         action = str(block.get("Action", "")).strip().lower()
         diagnostic = _clean(str(block.get("Diagnostic-Code", "")))
-        status = _status(str(block.get("Status", ""))) or _status(diagnostic)
+        status = _status_field(str(block.get("Status", ""))) or _quoted_status(diagnostic)
         kind = _dsn_kind(action, status)
         if kind is not None:
             found.append(_with_original(Report(kind, status, diagnostic or action), report))
@@ -232,9 +233,16 @@ def _original_headers(container: EmailMessage) -> Message | None:
     return HeaderParser().parsestr(part.get_content(), headersonly=True)
 
 
-def _status(text: str) -> str | None:
-    match = _STATUS.search(text)
-    return ".".join(match.groups()) if match else None
+def _status_field(text: str) -> str | None:
+    match = _STATUS.match(text)
+    return match.group(1) if match else None
+
+
+def _quoted_status(text: str) -> str | None:
+    match = _REPLY_WITH_STATUS.search(text)
+    if match is None or match.group(1) != match.group(2)[0]:
+        return None
+    return match.group(2)
 
 
 def _clean(text: str) -> str:
@@ -325,7 +333,8 @@ def record(
         count = _soft_deliveries(session, delivery.journalist_id, now - window)
         if count < soft_limit:
             return Result.COUNTED
-        reason = f"soft bounces: {count} alerts in {window.days} days, last {report.status}"
+        last = report.status or "no code"
+        reason = f"soft bounces: {count} alerts in {window.days} days, last {last}"
     elif report.kind == BounceKind.HARD:
         reason = f"bounce: {report.status} {report.detail}"
     else:

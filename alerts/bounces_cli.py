@@ -17,6 +17,7 @@ from alerts.bounce_server import (
     make_handler,
     start_bounce_server,
 )
+from alerts.logs import use_json
 from alerts.tokens import VERP_PREFIX
 
 if TYPE_CHECKING:
@@ -71,6 +72,8 @@ def serve(
     feedback = _feedback_local_parts(feedback_address or list(DEFAULT_FEEDBACK_LOCAL_PARTS))
     runtime = _runtime()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if runtime.settings.log_format == "json":
+        use_json(logging.getLogger())
     # aiosmtpd logs every SMTP command at INFO, addresses included; we log one line per message.
     logging.getLogger("mail.log").setLevel(logging.WARNING)
     handler = make_handler(runtime, feedback, unprocessed)
@@ -84,6 +87,7 @@ def serve(
         f"mail it cannot use is kept in {handler.unprocessed_path} (Ctrl-C stops)",
         markup=False,
         highlight=False,
+        soft_wrap=True,
     )
     try:
         threading.Event().wait()

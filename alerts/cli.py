@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from alerts import feeds_cli
+from alerts import bounces_cli, feeds_cli
 from alerts.celery_app import QUEUES, AlertsCelery, create_celery
 from alerts.models import utcnow
 from alerts.publishing import InvalidItem, create_and_publish, parse_draft
@@ -30,6 +30,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(journalists_app, name="journalists")
 app.add_typer(staff_app, name="staff")
 app.add_typer(feeds_cli.app, name="feed")
+app.add_typer(bounces_cli.app, name="bounces")
 
 console = Console()
 errors = Console(stderr=True)

@@ -25,7 +25,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
 from alerts.fanout import fan_out
-from alerts.models import Delivery, DeliveryStatus, Suppression, utcnow
+from alerts.models import Delivery, DeliveryStatus, Journalist, Suppression, utcnow
 from tests.conftest import PG_ADMIN_URL, PG_HOST, ScriptedSink, Stack, build_stack
 from tests.factories import journalist, published_item
 
@@ -334,3 +334,57 @@ def test_7_postgres_restarted_mid_run(fault: Stack) -> None:
     assert _settle(fault, item_id, timeout=120) == {DeliveryStatus.SENT: POPULATION}
     row = _tally(fault, "7. PostgreSQL restarted mid-run", expected)
     assert row.lost == 0
+
+
+def test_8_bounces_and_complaints_stop_further_alerts(fault: Stack, tmp_path: Path) -> None:
+    from alerts.bounce_server import make_handler, start_bounce_server
+    from alerts.sink import free_port
+    from tests.test_bounces import BounceServer, Sent, _arf_for, _dsn_for
+
+    expected = _population(fault, "b")
+    with fault.session() as session:
+        first = published_item(session, title="First", countries=["MX"])
+        session.commit()
+    assert _settle(fault, first) == {DeliveryStatus.SENT: POPULATION}
+    with fault.session() as session:
+        rows = session.execute(
+            select(Journalist.email, Delivery.id, Delivery.message_id)
+            .join(Journalist, Journalist.id == Delivery.journalist_id)
+            .where(Delivery.item_id == first)
+        ).all()
+    stored = {str(e): (int(d), str(m)) for e, d, m in rows}
+    sent = {}
+    for received in fault.received():
+        [to] = received.rcpt_tos
+        head = received.data.decode().replace("\r\n", "\n").split("\n\n", 1)[0]
+        sent[to] = Sent(to, *stored[to], head, received.mail_from)
+    bounced, complained = sorted(expected)[:10], sorted(expected)[10:20]
+    handler = make_handler(fault.app.runtime, ["fbl"], tmp_path / "unprocessed")
+    controller = start_bounce_server(handler, "127.0.0.1", free_port())
+    try:
+        server = BounceServer(
+            handler, controller.port, tmp_path / "unprocessed", fault.settings.from_domain
+        )
+        for email in bounced:
+            verp = sent[email].return_path
+            assert server.send(verp, _dsn_for(sent[email], verp))[0] == 250
+        for email in complained:
+            assert server.send(f"fbl@{server.domain}", _arf_for(sent[email]))[0] == 250
+    finally:
+        controller.stop()
+        handler.close()
+    with fault.session() as session:
+        suppressed = set(session.scalars(select(Suppression.email)))
+    assert suppressed == set(bounced) | set(complained)
+
+    _sink(fault).clear()
+    with fault.session() as session:
+        second = published_item(session, title="Second", countries=["MX"])
+        session.commit()
+    assert _settle(fault, second) == {DeliveryStatus.SENT: POPULATION - 20}
+    _tally(
+        fault,
+        "8. DSNs for 10 and ARF complaints for 10, then a second alert",
+        expected - set(bounced) - set(complained),
+        "the 20 were suppressed and got nothing more",
+    )
