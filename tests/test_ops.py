@@ -40,6 +40,8 @@ def test_status_reports_true_queue_depths_and_progress(pipeline: Stack) -> None:
         for n in range(10):
             journalist(session, f"s{n}@example.net", ([], []))
         session.commit()
+    # An injected failure: one mailbox the relay refuses (without suppressing it).
+    pipeline.sink.rcpt_replies = {"s1@example.net": "552 5.3.4 message too big"}
     pipeline.stop_worker()
     try:
         with pipeline.session() as session:
@@ -55,10 +57,20 @@ def test_status_reports_true_queue_depths_and_progress(pipeline: Stack) -> None:
     pipeline.wait_for_item(second)
     drained = _status(pipeline)
     assert drained["queues"] == {"urgent": 0, "bulk": 0, "periodic": 0}
-    assert drained["deliveries_last_hour"]["sent"] == 20
+    assert drained["deliveries_last_hour"] == {
+        "pending": 0,
+        "sending": 0,
+        "sent": 18,
+        "failed": 2,
+        "cancelled": 0,
+    }
+    assert drained["failure_rate_last_day"] == 0.1
     assert drained["oldest_pending_seconds"] is None
     recent = {i["title"]: i for i in drained["recent_items"]}
-    assert recent["Queued while stopped"]["sent"] == 10
+    assert (recent["Queued while stopped"]["sent"], recent["Queued while stopped"]["failed"]) == (
+        9,
+        1,
+    )
     assert recent["Queued while stopped"]["publish_to_last_send_seconds"] > 0
     workers = drained["workers"]
     if pipeline.name == "postgres":  # Redis carries the inspect broadcast
