@@ -66,65 +66,60 @@ def matching_journalists(
     )
 
 
-def insert_deliveries(session: Session, item_id: int, now: datetime) -> int:
-    """Create a pending delivery for every matching journalist; returns how many were new.
+def _pending_rows(item_id: int, journalist_id: Any, now: datetime) -> Select[Any]:
+    """The columns of a new pending delivery, for INSERT … SELECT."""
+    return select(
+        literal(item_id),
+        journalist_id,
+        literal(DeliveryStatus.PENDING.value),
+        literal(0),
+        literal(now, Delivery.__table__.c.created_at.type),
+    )
 
-    ``ON CONFLICT DO NOTHING`` on (item, journalist) makes a second run a no-op,
-    whoever runs it and however often.
+
+def _insert_new(session: Session, rows: Select[Any]) -> int:
+    """INSERT the rows, skipping (item, journalist) pairs that exist; returns how many were new.
+
+    ``ON CONFLICT DO NOTHING`` makes a second run a no-op, whoever runs it.
     """
     dialect = session.get_bind().dialect.name
     insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    source = matching_journalists(item_id).subquery()
     statement = (
         insert_fn(Delivery)
-        .from_select(
-            ["item_id", "journalist_id", "status", "attempts", "created_at"],
-            select(
-                literal(item_id),
-                source.c.journalist_id,
-                literal(DeliveryStatus.PENDING.value),
-                literal(0),
-                literal(now, Delivery.__table__.c.created_at.type),
-            )
-            # SQLite needs a WHERE before ON CONFLICT to parse INSERT … SELECT … upsert.
-            .where(source.c.journalist_id.is_not(None)),
-        )
+        .from_select(["item_id", "journalist_id", "status", "attempts", "created_at"], rows)
         .on_conflict_do_nothing(index_elements=["item_id", "journalist_id"])
     )
     result = session.execute(statement)
     return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+
+
+def insert_deliveries(session: Session, item_id: int, now: datetime) -> int:
+    """Create a pending delivery for every matching journalist; returns how many were new."""
+    source = matching_journalists(item_id).subquery()
+    return _insert_new(
+        session,
+        _pending_rows(item_id, source.c.journalist_id, now)
+        # SQLite needs a WHERE before ON CONFLICT to parse INSERT … SELECT … upsert.
+        .where(source.c.journalist_id.is_not(None)),
+    )
 
 
 def insert_correction_deliveries(
     session: Session, item_id: int, original_id: int, now: datetime
 ) -> int:
     """A correction goes to exactly those who were sent the original (and still may be)."""
-    dialect = session.get_bind().dialect.name
-    insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
     original = Delivery.__table__.alias("original")
-    statement = (
-        insert_fn(Delivery)
-        .from_select(
-            ["item_id", "journalist_id", "status", "attempts", "created_at"],
-            select(
-                literal(item_id),
-                original.c.journalist_id,
-                literal(DeliveryStatus.PENDING.value),
-                literal(0),
-                literal(now, Delivery.__table__.c.created_at.type),
-            )
-            .join(Journalist, Journalist.id == original.c.journalist_id)
-            .where(
-                original.c.item_id == original_id,
-                original.c.status == DeliveryStatus.SENT,
-                Journalist.status == JournalistStatus.ACTIVE,
-                ~exists().where(Suppression.email == Journalist.email),
-            ),
-        )
-        .on_conflict_do_nothing(index_elements=["item_id", "journalist_id"])
+    return _insert_new(
+        session,
+        _pending_rows(item_id, original.c.journalist_id, now)
+        .join(Journalist, Journalist.id == original.c.journalist_id)
+        .where(
+            original.c.item_id == original_id,
+            original.c.status == DeliveryStatus.SENT,
+            Journalist.status == JournalistStatus.ACTIVE,
+            ~exists().where(Suppression.email == Journalist.email),
+        ),
     )
-    result = session.execute(statement)
-    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
 
 
 def reach(

@@ -6,7 +6,6 @@ import json
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -146,85 +145,61 @@ def test_healthz_and_readyz_with_a_dead_relay(pipeline: Stack) -> None:
     assert checks["database"]["ok"] and checks["broker"]["ok"]
 
 
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[tuple[int, list[subprocess.Popen[bytes]]]]:
+def _redis_server(port: int, folder: Path) -> subprocess.Popen[bytes]:
+    """A throwaway Redis on a port of its own, answering before this returns."""
     binary = shutil.which("redis-server")
     assert binary, "redis-server is needed for this test (Debian package redis-server)"
-    port = free_port()
-    servers: list[subprocess.Popen[bytes]] = []
-
-    def start() -> None:
-        servers.append(
-            subprocess.Popen(
-                [
-                    binary,
-                    "--port",
-                    str(port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    str(tmp_path),
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
-        deadline = time.monotonic() + 10
-        while (
-            subprocess.run(
-                ["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True
-            ).stdout.strip()
-            != "PONG"
-        ):
-            assert time.monotonic() < deadline, "private redis did not start"
-            time.sleep(0.05)
-
-    start()
-    yield port, servers
-    for server in servers:
-        server.kill()
-        server.wait()
+    server = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(folder),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while (
+        subprocess.run(
+            ["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True
+        ).stdout.strip()
+        != "PONG"
+    ):
+        assert time.monotonic() < deadline, "private redis did not start"
+        time.sleep(0.05)
+    return server
 
 
 @pytest.mark.parametrize("stack", ["postgres"], indirect=True)
-def test_readyz_follows_the_broker_down_and_back(
-    pipeline: Stack, private_redis: tuple[int, list[subprocess.Popen[bytes]]], tmp_path: Path
-) -> None:
-    port, servers = private_redis
-    settings = pipeline.settings.model_copy(update={"broker_url": f"redis://127.0.0.1:{port}/0"})
-    with TestClient(create_app(create_celery(settings))) as client:
-        assert client.get("/readyz").status_code == 200
-        servers[0].kill()
-        servers[0].wait()
-        down = client.get("/readyz")
-        assert down.status_code == 503 and down.json()["checks"]["broker"]["ok"] is False
-        servers.append(
-            subprocess.Popen(
-                [
-                    shutil.which("redis-server") or "redis-server",
-                    "--port",
-                    str(port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    str(tmp_path),
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+def test_readyz_follows_the_broker_down_and_back(pipeline: Stack, tmp_path: Path) -> None:
+    port = free_port()
+    server = _redis_server(port, tmp_path)
+    try:
+        settings = pipeline.settings.model_copy(
+            update={"broker_url": f"redis://127.0.0.1:{port}/0"}
         )
-        deadline = time.monotonic() + 15
-        while client.get("/readyz").status_code != 200:
-            assert time.monotonic() < deadline, "readyz did not come back"
-            time.sleep(0.2)
+        with TestClient(create_app(create_celery(settings))) as client:
+            assert client.get("/readyz").status_code == 200
+            server.kill()
+            server.wait()
+            down = client.get("/readyz")
+            assert down.status_code == 503 and down.json()["checks"]["broker"]["ok"] is False
+            server = _redis_server(port, tmp_path)
+            deadline = time.monotonic() + 15
+            while client.get("/readyz").status_code != 200:
+                assert time.monotonic() < deadline, "readyz did not come back"
+                time.sleep(0.2)
+    finally:
+        server.kill()
+        server.wait()
 
 
 def test_worker_logs_name_ids_never_addresses(pipeline: Stack) -> None:

@@ -11,24 +11,14 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import func, select, text
 
 from alerts import delivery, metrics, ops
-from alerts.celery_app import AlertsCelery
 from alerts.models import Delivery, DeliveryStatus, Item, Journalist, UnsubscribeEvent, utcnow
 from alerts.models import Suppression as SuppressionRow
-from alerts.runtime import Runtime
 from alerts.web.csrf import FIELD
 from alerts.web.staff_pages import _render, _staff, signed_in
+from alerts.web.state import celery as _celery
+from alerts.web.state import runtime as _runtime
 
 router = APIRouter(include_in_schema=False)
-
-
-def _runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
-def _celery(request: Request) -> AlertsCelery:
-    celery: AlertsCelery = request.app.state.celery
-    return celery
 
 
 @router.get("/healthz")

@@ -15,16 +15,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from alerts import membership
-from alerts.celery_app import AlertsCelery
 from alerts.i18n import LANGUAGES, N_, negotiate
 from alerts.membership import Notice, SignUp
 from alerts.models import Journalist, JournalistStatus, UnsubscribeMethod, utcnow
-from alerts.runtime import Runtime
 from alerts.subscriptions import InvalidAddress, normalise_email, parse_spec
 from alerts.taxonomy import TaxonomyError
 from alerts.tokens import InvalidToken, Purpose
 from alerts.web.csrf import COOKIE, FIELD
-from alerts.web.pages import Pages
+from alerts.web.state import celery as _celery
+from alerts.web.state import pages as _pages
+from alerts.web.state import runtime as _runtime
 
 router = APIRouter(include_in_schema=False)
 
@@ -32,21 +32,6 @@ router = APIRouter(include_in_schema=False)
 class PageError(Exception):
     def __init__(self, status: int, title: str, *paragraphs: str) -> None:
         self.status, self.title, self.paragraphs = status, title, list(paragraphs)
-
-
-def _pages(request: Request) -> Pages:
-    pages: Pages = request.app.state.pages
-    return pages
-
-
-def _runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
-def _celery(request: Request) -> AlertsCelery:
-    celery: AlertsCelery = request.app.state.celery
-    return celery
 
 
 def _language(request: Request, preferred: str | None = None) -> str:

@@ -14,14 +14,14 @@ from alerts.celery_app import AlertsCelery
 from alerts.matching import reach
 from alerts.models import Delivery, Item, utcnow
 from alerts.publishing import ITEM_KINDS, InvalidItem
-from alerts.runtime import Runtime
 from alerts.staff import allowed, authenticate
 from alerts.subscriptions import InvalidAddress, normalise_email
 from alerts.web.api.deps import Staff
 from alerts.web.csrf import COOKIE as CSRF_COOKIE
 from alerts.web.csrf import FIELD
-from alerts.web.pages import Pages
-from alerts.web.staff_session import StaffSessions
+from alerts.web.state import pages as _pages
+from alerts.web.state import runtime as _runtime
+from alerts.web.state import staff_sessions as _sessions
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
 
@@ -30,21 +30,6 @@ Csrf = Annotated[str | None, Form(alias=FIELD)]
 
 class NotSignedIn(Exception):
     pass
-
-
-def _pages(request: Request) -> Pages:
-    pages: Pages = request.app.state.pages
-    return pages
-
-
-def _runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
-def _sessions(request: Request) -> StaffSessions:
-    sessions: StaffSessions = request.app.state.staff_sessions
-    return sessions
 
 
 def _staff(
