@@ -25,6 +25,8 @@ db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 journalists_app = typer.Typer(help="Journalists and their subscriptions.", no_args_is_help=True)
 staff_app = typer.Typer(help="Staff API keys.", no_args_is_help=True)
 deliveries_app = typer.Typer(help="The delivery record.", no_args_is_help=True)
+dkim_app = typer.Typer(help="DKIM signing keys.", no_args_is_help=True)
+app.add_typer(dkim_app, name="dkim")
 app.add_typer(deliveries_app, name="deliveries")
 app.add_typer(db_app, name="db")
 app.add_typer(journalists_app, name="journalists")
@@ -156,6 +158,36 @@ def journalists_import(
         f"{summary.journalists_created} journalist(s) added, {summary.journalists_updated} "
         f"updated, {summary.subscriptions_added} subscription(s) added"
     )
+
+
+@dkim_app.command("keygen")
+def dkim_keygen(
+    out: Annotated[Path, typer.Option(help="Where to write the private key (PEM, mode 0600).")],
+    selector: Annotated[str, typer.Option(help="The DKIM selector, e.g. alerts2026.")],
+    domain: Annotated[str | None, typer.Option(help="Default: the domain of ALERTS_FROM.")] = None,
+) -> None:
+    """Make a signing key and print the DNS TXT record to publish for it."""
+    import os
+
+    from alerts.dkim_signing import dns_record, generate
+
+    if out.exists():
+        fail(f"{out} exists: refusing to overwrite a key", 2)
+    if not selector.replace("-", "").isalnum():
+        fail(f"not a DKIM selector: {selector!r}", 2)
+    if domain is None:
+        try:
+            domain = load_settings().from_domain
+        except SettingsError as exc:
+            fail(f"configuration: {exc}", 2)
+    pem, public = generate()
+    with os.fdopen(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as handle:
+        handle.write(pem)
+    errors.print(
+        f"private key written to {out}; publish this record, then set "
+        f"ALERTS_DKIM_SELECTOR={selector} ALERTS_DKIM_PRIVATE_KEY_FILE={out}"
+    )
+    console.print(dns_record(selector, domain, public), highlight=False, soft_wrap=True)
 
 
 @deliveries_app.command("retry")

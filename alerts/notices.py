@@ -53,4 +53,4 @@ def build_notice(
     message["Auto-Submitted"] = "auto-generated"
     message.attach(MIMEText(text, "plain", UTF8_QP))  # type: ignore[arg-type]
     message.attach(MIMEText(html, "html", UTF8_QP))  # type: ignore[arg-type]
-    return message.as_bytes(policy=WIRE_POLICY)
+    return sender.finish(message.as_bytes(policy=WIRE_POLICY))

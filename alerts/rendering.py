@@ -20,6 +20,7 @@ from babel.dates import format_date
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import escape
 
+from alerts.dkim_signing import DkimKey
 from alerts.i18n import N_, translations
 from alerts.models import Item
 from alerts.taxonomy import Taxonomy, localised_countries
@@ -95,6 +96,11 @@ class Sender:
     domain: str
     secret: str
     list_id: str
+    dkim: DkimKey | None = None
+
+    def finish(self, message: bytes) -> bytes:
+        """Last step for every outgoing message: the DKIM signature, when configured."""
+        return self.dkim.sign(message) if self.dkim is not None else message
 
     @property
     def display_name(self) -> str:
@@ -201,4 +207,4 @@ def build_message(rendered: RenderedItem, recipient: Recipient, sender: Sender) 
     message.attach(MIMEText(text, "plain", UTF8_QP))  # type: ignore[arg-type]
     message.attach(MIMEText(html, "html", UTF8_QP))  # type: ignore[arg-type]
     # smtplib sends bytes as they are: the wire format needs CRLF line ends.
-    return message.as_bytes(policy=WIRE_POLICY)
+    return sender.finish(message.as_bytes(policy=WIRE_POLICY))

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.db import make_engine, make_session_factory
+from alerts.dkim_signing import DkimKey
 from alerts.membership import address_hasher
 from alerts.models import Item
 from alerts.rendering import Recipient, RenderedItem, Sender, make_environment, render_item
@@ -96,6 +97,15 @@ class Runtime:
             domain=s.from_domain,
             secret=s.secret,
             list_id=f"Press alerts <alerts.{s.from_domain}>",
+            dkim=(
+                DkimKey(
+                    s.dkim_selector,
+                    s.dkim_domain or s.from_domain,
+                    s.dkim_private_key_file.read_bytes(),
+                )
+                if s.dkim_selector and s.dkim_private_key_file
+                else None
+            ),
         )
 
     def recipient(

@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     forget_unsubscribed_after_days: int = Field(default=28, ge=1)
     retention_interval_seconds: float = Field(default=3600.0, gt=0)
 
+    # DKIM: signing is on when a selector and a key file are given.
+    dkim_selector: str = ""
+    dkim_domain: str = ""  # default: the domain of ALERTS_FROM
+    dkim_private_key_file: Path | None = None
+
     # Bounces and relay protection.
     soft_bounce_limit: int = Field(default=3, ge=1)  # soft bounces in the window → suppressed
     soft_bounce_window_days: int = Field(default=14, ge=1)
@@ -172,6 +177,14 @@ def load_settings(**overrides: object) -> Settings:
         settings.database_url = f"sqlite:///{data_dir / 'alerts.db'}"
     if not settings.broker_url:
         settings.broker_url = f"sqla+sqlite:///{data_dir / 'broker.db'}"
+    if bool(settings.dkim_selector) != bool(settings.dkim_private_key_file):
+        raise SettingsError(
+            "DKIM needs both ALERTS_DKIM_SELECTOR and ALERTS_DKIM_PRIVATE_KEY_FILE (or neither)"
+        )
+    if settings.dkim_private_key_file and not settings.dkim_private_key_file.is_file():
+        raise SettingsError(
+            f"ALERTS_DKIM_PRIVATE_KEY_FILE: no such file {settings.dkim_private_key_file}"
+        )
     if settings.metrics_dir is None:
         settings.metrics_dir = data_dir / "metrics"
     if not settings.rate_limit_storage:

@@ -1,0 +1,99 @@
+"""DKIM: keys made by `alerts dkim keygen`, signatures verified by dkimpy after real SMTP."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import dkim
+import pytest
+from typer.testing import CliRunner
+
+from alerts.cli import app as cli
+from alerts.dkim_signing import DkimKey
+from alerts.mailer import SmtpTransport, Verdict
+from alerts.rendering import build_message, make_environment, render_item
+from alerts.settings import SettingsError, load_settings, parse_smtp_url
+from alerts.sink import start_sink
+from alerts.taxonomy import Taxonomy
+from tests.conftest import ScriptedSink
+from tests.test_rendering import SENDER, _item, _recipient
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def key_and_record(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
+    folder = tmp_path_factory.mktemp("dkim")
+    key = folder / "dkim.pem"
+    result = runner.invoke(
+        cli,
+        ["dkim", "keygen", "--out", str(key), "--selector", "alerts26", "--domain", "ngo.example"],
+        env={"ALERTS_DATA_DIR": str(folder)},
+    )
+    assert result.exit_code == 0, result.output
+    match = re.search(
+        r'alerts26\._domainkey\.ngo\.example\. IN TXT "(v=DKIM1; k=rsa; p=\S+)"', result.stdout
+    )
+    assert match, result.output
+    assert key.stat().st_mode & 0o077 == 0
+    again = runner.invoke(cli, ["dkim", "keygen", "--out", str(key), "--selector", "x"])
+    assert again.exit_code == 2 and "refusing to overwrite" in " ".join(again.output.split())
+    return key, match.group(1).encode()
+
+
+def _dns(record: bytes):  # type: ignore[no-untyped-def]
+    def lookup(name: bytes, timeout: int = 5) -> bytes | None:
+        return record if name == b"alerts26._domainkey.ngo.example." else None
+
+    return lookup
+
+
+def _signed_sender(key: Path):  # type: ignore[no-untyped-def]
+    return replace(SENDER, dkim=DkimKey("alerts26", "ngo.example", key.read_bytes()))
+
+
+def test_alerts_are_signed_and_tampering_breaks_the_signature(
+    key_and_record: tuple[Path, bytes],
+) -> None:
+    key, record = key_and_record
+    sender = _signed_sender(key)
+    rendered = render_item(
+        make_environment(), _item("México: “title” ✓"), Taxonomy(), sender, "https://a.example"
+    )
+    message = build_message(rendered, _recipient(name="Júlia"), sender)
+    assert message.startswith(b"DKIM-Signature:")
+    header = message.split(b"\r\n\r\n", 1)[0]
+    for name in (b"from", b"subject", b"list-unsubscribe", b"list-unsubscribe-post", b"message-id"):
+        assert name in header.split(b"h=", 1)[1].split(b";", 1)[0].lower()
+    assert dkim.verify(message, dnsfunc=_dns(record))
+    tampered = message.replace(b"Subject: ", b"Subject: FREE ", 1)
+    assert not dkim.verify(tampered, dnsfunc=_dns(record))
+
+
+def test_the_signature_survives_a_real_smtp_round_trip(
+    key_and_record: tuple[Path, bytes],
+) -> None:
+    key, record = key_and_record
+    sender = _signed_sender(key)
+    rendered = render_item(make_environment(), _item(), Taxonomy(), sender, "https://a.example")
+    handler = ScriptedSink()
+    controller, _ = start_sink("127.0.0.1", 0, handler)
+    try:
+        with SmtpTransport(parse_smtp_url(f"smtp://127.0.0.1:{controller.port}"), 5) as smtp:
+            outcome = smtp.send(
+                "a@ngo.example", "ana@example.net", build_message(rendered, _recipient(), sender)
+            )
+    finally:
+        controller.stop()
+    assert outcome.verdict is Verdict.SENT
+    [received] = handler.snapshot()
+    assert dkim.verify(received.data, dnsfunc=_dns(record))
+
+
+def test_dkim_settings_must_come_together(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="both ALERTS_DKIM_SELECTOR"):
+        load_settings(data_dir=tmp_path, dkim_selector="alerts26")
+    with pytest.raises(SettingsError, match="no such file"):
+        load_settings(data_dir=tmp_path, dkim_selector="s", dkim_private_key_file=tmp_path / "x")
