@@ -198,6 +198,8 @@ def build_message(rendered: RenderedItem, recipient: Recipient, sender: Sender) 
     message["List-Id"] = sender.list_id
     message["List-Unsubscribe"] = f"<{recipient.unsubscribe_url}>"
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    # Bulk mail: auto-responders should stay quiet (RFC 3834 honours this header).
+    message["Precedence"] = "bulk"
     if recipient.in_reply_to:
         # Threads the correction under the original in the journalist's mailbox.
         message["In-Reply-To"] = recipient.in_reply_to
