@@ -367,6 +367,9 @@ def sink(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8025,
     maildir: Annotated[Path | None, typer.Option(help="Default: DATA_DIR/maildir.")] = None,
+    web: Annotated[
+        int | None, typer.Option(help="Also serve a page listing the messages on this port.")
+    ] = None,
 ) -> None:
     """Run the built-in SMTP sink: every message it receives is kept in a Maildir."""
     import threading
@@ -387,6 +390,14 @@ def sink(
         fail(f"cannot listen on {host}:{port}: {exc}")
     console.print(f"SMTP sink on {host}:{port}, storing messages in {maildir} (Ctrl-C stops)")
     try:
+        if web is not None:
+            import uvicorn
+
+            from alerts.mailbox_view import create_mailbox_app
+
+            console.print(f"mailbox view on http://{host}:{web}/")
+            uvicorn.run(create_mailbox_app(maildir), host=host, port=web, log_level="warning")
+            return
         threading.Event().wait()
     except KeyboardInterrupt:
         pass
