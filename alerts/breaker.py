@@ -17,10 +17,15 @@ from sqlalchemy.orm import Session
 from alerts.models import RelayBreaker
 
 
-def open_until(session: Session, relay: str, now: datetime) -> datetime | None:
-    """When the relay may be tried again, if the breaker is open now."""
-    until = session.scalar(select(RelayBreaker.open_until).where(RelayBreaker.relay == relay))
-    return until if until is not None and until > now else None
+def state(session: Session, relay: str, now: datetime) -> tuple[datetime | None, int]:
+    """When the relay may be tried again (if the breaker is open now), and its failures."""
+    row = session.execute(
+        select(RelayBreaker.open_until, RelayBreaker.failures).where(RelayBreaker.relay == relay)
+    ).first()
+    if row is None:
+        return None, 0
+    until, failures = row
+    return (until if until is not None and until > now else None), failures
 
 
 def record(

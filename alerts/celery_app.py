@@ -40,6 +40,12 @@ class AlertsCelery(Celery):
     def enqueue_batch(self, delivery_ids: list[int], queue: str = URGENT) -> None:
         self.send_task(SEND_BATCH, args=[delivery_ids], queue=queue)
 
+    def enqueue_batches(self, delivery_ids: list[int], queue: str = URGENT) -> None:
+        """Queue rows already marked queued, ``ALERTS_BATCH_SIZE`` to a message."""
+        size = self.runtime.settings.batch_size
+        for start in range(0, len(delivery_ids), size):
+            self.enqueue_batch(delivery_ids[start : start + size], queue)
+
     def enqueue_test_send(self, item_id: int, address: str) -> None:
         self.send_task(SEND_TEST, args=[item_id, address], queue=BULK)
 

@@ -224,9 +224,7 @@ def deliveries_retry(
             session.commit()
     except (OperationalError, ProgrammingError) as exc:
         _schema_hint(exc)
-    size = runtime.settings.batch_size
-    for start in range(0, len(ids), size):
-        celery.enqueue_batch(ids[start : start + size])
+    celery.enqueue_batches(ids)
     console.print(f"{len(ids)} failed deliveries queued again")
 
 

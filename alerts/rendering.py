@@ -183,7 +183,9 @@ def render_item(
     return RenderedItem(item.id, header_safe(item.title), text, html, nonce)
 
 
-def build_message(rendered: RenderedItem, recipient: Recipient, sender: Sender) -> bytes:
+def build_message(
+    rendered: RenderedItem, recipient: Recipient, sender: Sender, message_id: str | None = None
+) -> bytes:
     text, html = rendered.bodies(recipient)
     message = MIMEMultipart("alternative")
     # Non-ASCII subjects become RFC 2047 encoded words; typeshed only knows str here.
@@ -194,7 +196,7 @@ def build_message(rendered: RenderedItem, recipient: Recipient, sender: Sender) 
     message["To"] = formataddr((header_safe(recipient.name), recipient.email), charset="utf-8")
     message["Reply-To"] = sender.reply_to
     message["Date"] = formatdate(usegmt=True)
-    message["Message-ID"] = sender.message_id(rendered.item_id, recipient.delivery_id)
+    message["Message-ID"] = message_id or sender.message_id(rendered.item_id, recipient.delivery_id)
     message["List-Id"] = sender.list_id
     message["List-Unsubscribe"] = f"<{recipient.unsubscribe_url}>"
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"

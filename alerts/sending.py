@@ -51,7 +51,7 @@ def send_batch(
             continue
         try:
             recipient = recipient_for(claimed)
-            message = build_message(item, recipient, sender)
+            message = build_message(item, recipient, sender, message_id)
             if throttle is not None:
                 throttle.acquire()
             # The VERP return path names this delivery, so its bounce finds it.

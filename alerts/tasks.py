@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -44,11 +43,6 @@ def _app(task: Task[Any, Any]) -> AlertsCelery:
     return cast(AlertsCelery, task.app)
 
 
-def chunks(ids: Sequence[int], size: int) -> Iterator[list[int]]:
-    for start in range(0, len(ids), size):
-        yield list(ids[start : start + size])
-
-
 @shared_task(name=FAN_OUT, bind=True)
 def fan_out_task(self: Task[Any, Any], item_id: int) -> int:
     app = _app(self)
@@ -56,8 +50,7 @@ def fan_out_task(self: Task[Any, Any], item_id: int) -> int:
     with runtime.sessions() as session, session.begin():
         ids = fan_out(session, item_id, utcnow())
     # Committed: the rows exist before any worker is told to look at them.
-    for batch in chunks(ids, runtime.settings.batch_size):
-        app.enqueue_batch(batch)
+    app.enqueue_batches(ids)
     metrics.record_fan_out(len(ids))
     log.info("fan-out item_id=%s queued=%d", item_id, len(ids))
     return len(ids)
@@ -88,7 +81,7 @@ def send_batch_task(self: Task[Any, Any], delivery_ids: list[int]) -> dict[str, 
         }
         originals = delivery.original_message_ids(session, items, claimed)
         published_at = {item.id: item.published_at for item in items if item.published_at}
-        paused_until = breaker.open_until(session, settings.smtp.label, utcnow())
+        paused_until, relay_failures = breaker.state(session, settings.smtp.label, utcnow())
     # The session is closed: no connection is held while we talk SMTP.
     if not claimed:
         return {}
@@ -114,7 +107,7 @@ def send_batch_task(self: Task[Any, Any], delivery_ids: list[int]) -> dict[str, 
             stop_at,
             runtime.throttle,
         )
-    reopen = _note_relay_health(runtime, results)
+    reopen = _note_relay_health(runtime, results, relay_failures)
     counts = _record_with_retries(runtime, results, reopen)
     metrics.record_outcomes(results, published_at, utcnow())
     log.info("send-batch size=%d claimed=%d outcome=%s", len(delivery_ids), len(claimed), counts)
@@ -122,14 +115,20 @@ def send_batch_task(self: Task[Any, Any], delivery_ids: list[int]) -> dict[str, 
 
 
 def _note_relay_health(
-    runtime: Runtime, results: list[tuple[delivery.Claimed, Outcome, str]]
+    runtime: Runtime,
+    results: list[tuple[delivery.Claimed, Outcome, str]],
+    failures_before: int,
 ) -> datetime | None:
     """Update the relay's breaker; returns until when it is open (if it opened).
 
-    Never allowed to stop the outcomes from being recorded: a failure here is logged.
+    A healthy batch on a healthy relay writes nothing: every worker shares the
+    breaker's row, and locking it once per batch would serialise them. Never
+    allowed to stop the outcomes from being recorded: a failure here is logged.
     """
     settings = runtime.settings
     trouble = [o for _, o, _ in results if o.relay_trouble]
+    if not trouble and failures_before == 0:
+        return None
     try:
         with runtime.sessions() as session, session.begin():
             reopen = breaker.record(
@@ -184,8 +183,7 @@ def sweep_task(self: Task[Any, Any]) -> dict[str, int]:
         )
     for item_id in result.items_to_fan_out:
         app.enqueue_fan_out(item_id)
-    for batch in chunks(result.requeue, settings.batch_size):
-        app.enqueue_batch(batch)
+    app.enqueue_batches(result.requeue)
     summary = {
         "released_leases": result.released_leases,
         "fan_outs": len(result.items_to_fan_out),

@@ -179,8 +179,7 @@ def ops_retry(
     with runtime.sessions() as session:
         ids = delivery.retry_failed(session, item_id, utcnow())
         session.commit()
-    for start in range(0, len(ids), runtime.settings.batch_size):
-        celery.enqueue_batch(ids[start : start + runtime.settings.batch_size])
+    celery.enqueue_batches(ids)
     root = request.app.state.pages.root
     return RedirectResponse(
         f"{root}/ops/items/{item_id}?note={len(ids)}+queued+again", status_code=303

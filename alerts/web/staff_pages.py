@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 
@@ -163,17 +163,21 @@ def new_item(request: Request) -> Response:
     )
 
 
-def _form_fields(
-    title: str,
-    summary: str,
-    body: str,
-    url: str,
-    kind: str,
-    language: str,
-    campaign: str,
-    countries: list[str] | None,
-    topics: list[str] | None,
+Text = Annotated[str, Form(max_length=100_000)]
+
+
+def item_form(
+    title: Text = "",
+    summary: Text = "",
+    body: Text = "",
+    url: Text = "",
+    kind: Text = "press_release",
+    language: Text = "en",
+    campaign: Text = "",
+    countries: Annotated[list[str] | None, Form()] = None,
+    topics: Annotated[list[str] | None, Form()] = None,
 ) -> dict[str, Any]:
+    """The compose form's fields, in the shape ``publishing.parse_draft`` takes."""
     return {
         "title": title,
         "summary": summary,
@@ -187,26 +191,13 @@ def _form_fields(
     }
 
 
-Text = Annotated[str, Form(max_length=100_000)]
+ItemForm = Annotated[dict[str, Any], Depends(item_form)]
 
 
 @router.post("/items", response_class=HTMLResponse)
 @signed_in
-def create(
-    request: Request,
-    title: Text = "",
-    summary: Text = "",
-    body: Text = "",
-    url: Text = "",
-    kind: Text = "press_release",
-    language: Text = "en",
-    campaign: Text = "",
-    countries: Annotated[list[str] | None, Form()] = None,
-    topics: Annotated[list[str] | None, Form()] = None,
-    csrf_token: Csrf = None,
-) -> Response:
+def create(request: Request, fields: ItemForm, csrf_token: Csrf = None) -> Response:
     staff = _staff(request, "items:write", csrf_token, check_csrf=True)
-    fields = _form_fields(title, summary, body, url, kind, language, campaign, countries, topics)
     runtime = _runtime(request)
     try:
         with runtime.sessions() as session:
@@ -305,20 +296,8 @@ def _act(
 @router.post("/items/{item_id}/draft")
 @signed_in
 def save_draft(
-    request: Request,
-    item_id: int,
-    title: Text = "",
-    summary: Text = "",
-    body: Text = "",
-    url: Text = "",
-    kind: Text = "press_release",
-    language: Text = "en",
-    campaign: Text = "",
-    countries: Annotated[list[str] | None, Form()] = None,
-    topics: Annotated[list[str] | None, Form()] = None,
-    csrf_token: Csrf = None,
+    request: Request, item_id: int, fields: ItemForm, csrf_token: Csrf = None
 ) -> Response:
-    fields = _form_fields(title, summary, body, url, kind, language, campaign, countries, topics)
     taxonomy = _runtime(request).taxonomy
     return _act(
         request,

@@ -10,23 +10,14 @@ from fastapi import Depends, HTTPException, Path, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from alerts.celery_app import AlertsCelery
 from alerts.models import utcnow
-from alerts.runtime import Runtime
 from alerts.staff import allowed, authenticate
+from alerts.web.state import celery, runtime
+
+__all__ = ["Id", "Staff", "celery", "field_error", "require", "runtime", "session"]
 
 bearer = HTTPBearer(auto_error=False, description="A staff API key: `Authorization: Bearer nra_…`")
 header_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="Or the key here.")
-
-
-def runtime(request: Request) -> Runtime:
-    value: Runtime = request.app.state.runtime
-    return value
-
-
-def celery(request: Request) -> AlertsCelery:
-    value: AlertsCelery = request.app.state.celery
-    return value
 
 
 def session(request: Request) -> Iterator[Session]:

@@ -305,6 +305,5 @@ def retry_failed(
     _item(db, item_id)
     ids = delivery.retry_failed(db, item_id, utcnow())
     db.commit()
-    for start in range(0, len(ids), 100):
-        app.enqueue_batch(ids[start : start + 100])
+    app.enqueue_batches(ids)
     return schemas.Accepted(status="queued", detail=f"{len(ids)} failed deliveries queued again")
