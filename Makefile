@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest chromium bench sink worker serve clean messages
+.PHONY: demo test lint typecheck pytest chromium spamassassin bench sink worker serve clean messages
 
 $(BIN)/alerts: pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required" if sys.version_info < (3, 11) else 0)'
@@ -26,7 +26,7 @@ lint: $(BIN)/alerts
 typecheck: $(BIN)/alerts
 	$(BIN)/mypy alerts tests worker.py
 
-pytest: $(BIN)/alerts chromium
+pytest: $(BIN)/alerts chromium spamassassin
 	$(BIN)/python -m pytest
 
 ## The browser tests drive Debian's Chromium (Playwright never downloads a browser here).
@@ -36,6 +36,15 @@ chromium:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	  else \
 	    echo "the browser tests need Chromium: sudo apt-get install chromium" >&2; exit 1; \
+	  fi; }
+
+## The spam-score gate runs Debian's SpamAssassin (local rules only, no network tests).
+spamassassin:
+	@command -v spamassassin >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 spamassassin; \
+	  else \
+	    echo "the spam-score test needs SpamAssassin: sudo apt-get install spamassassin" >&2; exit 1; \
 	  fi; }
 
 ## Throughput against PostgreSQL + Redis (see bench/README.md).

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import mailbox
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
+import uvicorn
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -16,15 +20,18 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.celery_app import create_celery
+from alerts.mailbox_view import create_mailbox_app
 from alerts.migrate import upgrade
 from alerts.models import Delivery, DeliveryStatus, FanOut, Item, ItemStatus, Journalist, utcnow
 from alerts.publishing import create_item, find_by_external_id, publish_item
 from alerts.seed import demo_journalists_csv, seed_drafts
 from alerts.settings import Settings
-from alerts.sink import SinkHandler, start_sink
+from alerts.sink import SinkHandler, free_port, start_sink
 from alerts.subscriptions import import_rows, parse_csv
 
 OPEN = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
+# The mailbox view's port when it is free (as in the README's `alerts sink --web 8080`).
+MAILBOX_PORT = 8080
 
 
 class DemoFailed(RuntimeError):
@@ -53,6 +60,18 @@ def run_demo(settings: Settings, console: Console, timeout: float) -> None:
     maildir = data_dir / "maildir"
     console.print(f"[bold]newsroom-alerts demo[/] in {data_dir}")
     upgrade(settings.database_url)
+    viewer = MailboxViewer(maildir)
+    try:
+        _publish_one(settings, console, timeout, maildir, viewer)
+        _linger(viewer, console)
+    finally:
+        viewer.stop()
+
+
+def _publish_one(
+    settings: Settings, console: Console, timeout: float, maildir: Path, viewer: MailboxViewer
+) -> None:
+    data_dir = settings.data_dir
     controller, _ = start_sink("127.0.0.1", 0, SinkHandler(maildir=maildir))
     smtp_url = f"smtp://{controller.hostname}:{controller.port}"
     settings = settings.model_copy(update={"smtp_url": smtp_url})
@@ -72,6 +91,7 @@ def run_demo(settings: Settings, console: Console, timeout: float) -> None:
         f"sample journalists: {summary.journalists_created} added; "
         f"SMTP sink on {smtp_url} storing into {maildir}"
     )
+    console.print(f"mailbox view (every email the sink received): [bold]{viewer.url}[/]")
 
     log_path = data_dir / "demo-worker.log"
     env = os.environ | {
@@ -105,6 +125,51 @@ def run_demo(settings: Settings, console: Console, timeout: float) -> None:
             worker.kill()
         controller.stop()
         runtime.dispose()
+
+
+class MailboxViewer:
+    """The mailbox view (``alerts sink --web``) over the demo's Maildir, in a thread."""
+
+    def __init__(self, maildir: Path, host: str = "127.0.0.1") -> None:
+        port = MAILBOX_PORT if _port_is_free(host, MAILBOX_PORT) else free_port(host)
+        self.url = f"http://{host}:{port}/"
+        self._server = uvicorn.Server(
+            uvicorn.Config(create_mailbox_app(maildir), host=host, port=port, log_level="warning")
+        )
+        self._thread = threading.Thread(target=self._server.run, name="mailbox-view", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise DemoFailed(f"the mailbox view could not start on {self.url}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+
+def _port_is_free(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def _linger(viewer: MailboxViewer, console: Console) -> None:
+    """In a terminal, keep the mailbox view up until Enter; elsewhere (CI, pipes) finish."""
+    again = f"alerts sink --web {MAILBOX_PORT}"
+    if not (sys.stdin.isatty() and console.is_terminal):
+        console.print(f"To read the emails later: [bold]{again}[/], then open its URL.")
+        return
+    console.print(
+        f"Read the emails at [bold]{viewer.url}[/] (HTML, text, headers, source). "
+        "Press Enter to stop."
+    )
+    with contextlib.suppress(EOFError, KeyboardInterrupt):
+        input()
 
 
 def _wait(

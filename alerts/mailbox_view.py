@@ -22,14 +22,27 @@ def _load(box: mailbox.Maildir, key: str) -> tuple[bytes, EmailMessage]:
     return raw, message
 
 
+# Wide screens get a table; phones get one card per message, subject first.
+_CSS = (
+    "body{font:15px/1.4 system-ui,sans-serif;margin:16px;overflow-wrap:anywhere}"
+    "table{border-collapse:collapse;width:100%}"
+    "td,th{padding:6px 8px;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}"
+    "td.subject a{font-weight:600}td.meta{color:#666;white-space:nowrap}"
+    "pre{white-space:pre-wrap;font-size:13px}"
+    "pre.text{white-space:pre;overflow-x:auto;padding:8px;border:1px solid #ccc}"
+    "iframe{width:100%;height:70vh;border:1px solid #ccc;box-sizing:border-box}"
+    "@media (max-width:600px){body{margin:12px}thead{display:none}"
+    "tr{display:flex;flex-direction:column;padding:8px 0;border-bottom:1px solid #ddd}"
+    "td{border:0;padding:2px 0}td.subject{order:-1}td.meta{white-space:normal}}"
+)
+
+
 def _page(title: str, body: str) -> HTMLResponse:
     return HTMLResponse(
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>{escape(title)}</title><style>body{{font:15px system-ui,sans-serif;"
-        f"margin:16px}}table{{border-collapse:collapse;width:100%}}td,th{{padding:4px 8px;"
-        f"border-bottom:1px solid #ddd;text-align:left}}pre{{white-space:pre-wrap}}"
-        f"iframe{{width:100%;height:70vh;border:1px solid #ccc}}</style></head>"
+        f"<meta name='color-scheme' content='light dark'>"
+        f"<title>{escape(title)}</title><style>{_CSS}</style></head>"
         f"<body>{body}</body></html>",
         # Captured HTML is shown in a sandboxed frame: it may not run anything.
         headers={
@@ -53,9 +66,9 @@ def create_mailbox_app(maildir: Path) -> FastAPI:
             _, message = _load(folder, key)
             subject = escape(str(message["Subject"] or "(no subject)"))
             rows.append(
-                f"<tr><td>{escape(str(message['Date'] or ''))}</td>"
-                f"<td>{escape(str(message['To'] or ''))}</td>"
-                f"<td><a href='/m/{escape(key)}'>{subject}</a></td></tr>"
+                f"<tr><td class='meta'>{escape(str(message['Date'] or ''))}</td>"
+                f"<td class='meta'>{escape(str(message['To'] or ''))}</td>"
+                f"<td class='subject'><a href='/m/{escape(key)}'>{subject}</a></td></tr>"
             )
         table = "".join(rows) or "<tr><td colspan='3'>No messages yet.</td></tr>"
         return _page(
@@ -69,12 +82,13 @@ def create_mailbox_app(maildir: Path) -> FastAPI:
     def show(key: str) -> HTMLResponse:
         raw, message = _load(box(), key)
         text = message.get_body(("plain",))
+        plain = str(text.get_content()) if text else ""
         headers = "\n".join(f"{name}: {value}" for name, value in message.items())
         return _page(
             str(message["Subject"] or "message"),
             f"<p><a href='/'>← all messages</a></p><h1>{escape(str(message['Subject']))}</h1>"
             f"<h2>HTML</h2><iframe sandbox title='HTML part' src='/m/{escape(key)}/html'></iframe>"
-            f"<h2>Text</h2><pre>{escape(str(text.get_content()) if text else '')}</pre>"
+            f"<h2>Text</h2><pre class='text'>{escape(plain)}</pre>"
             f"<h2>Headers</h2><pre>{escape(headers)}</pre>"
             f"<p><a href='/m/{escape(key)}/raw'>Raw source ({len(raw)} bytes)</a></p>",
         )

@@ -1,18 +1,37 @@
-"""The mailbox view over the sink's Maildir, and one rendered email at phone width."""
+"""The mailbox view over the sink's Maildir, and rendered emails at phone width.
+
+Screenshots land in build/test-artifacts/browser/mailbox/ for people to look at.
+"""
 
 from __future__ import annotations
 
 import mailbox
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+import uvicorn
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from alerts.mailbox_view import create_mailbox_app
 from alerts.rendering import build_message, make_environment, render_item
+from alerts.sink import free_port
 from alerts.taxonomy import Taxonomy
+from tests.seed_emails import SEED, seed_message, signed_recipient
 from tests.test_browser import ARTIFACTS, Shots, browser  # noqa: F401  (fixture)
 from tests.test_rendering import SENDER, _item, _recipient
+
+PHONE: ViewportSize = {"width": 375, "height": 812}
+SHOTS = ARTIFACTS / "mailbox"
+
+
+def _fits_the_phone(page: Page) -> None:
+    """Nothing wider than the screen: no sideways scrolling of the whole page."""
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], page.url
 
 
 def _maildir(tmp_path: Path) -> tuple[Path, str]:
@@ -27,6 +46,35 @@ def _maildir(tmp_path: Path) -> tuple[Path, str]:
     raw = build_message(rendered, _recipient(name="Ana"), SENDER)
     key = mailbox.Maildir(folder, create=True).add(mailbox.MaildirMessage(raw))
     return folder, key
+
+
+@contextmanager
+def _serve(folder: Path) -> Iterator[str]:
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_mailbox_app(folder), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def seed_mailbox(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
+    """The view over a Maildir holding two seed alerts (en, es); its URL and their keys."""
+    folder = tmp_path / "maildir"
+    box = mailbox.Maildir(folder, create=True)
+    english = box.add(seed_message(0, "en", signed_recipient(1, "Ana Torres", 1)))
+    time.sleep(0.01)  # keys sort by arrival
+    spanish = box.add(seed_message(3, "es", signed_recipient(2, "Júlia Núñez", 2)))
+    with _serve(folder) as url:
+        yield url, english, spanish
 
 
 def test_lists_and_shows_captured_messages(tmp_path: Path) -> None:
@@ -45,35 +93,45 @@ def test_lists_and_shows_captured_messages(tmp_path: Path) -> None:
 
 
 def test_screenshots_of_the_mailbox_and_an_email_at_phone_width(
-    tmp_path: Path,
+    seed_mailbox: tuple[str, str, str],
     browser: Browser,  # noqa: F811
 ) -> None:
-    import threading
-    import time
+    url, english, spanish = seed_mailbox
+    for stale in SHOTS.glob("*.png"):
+        stale.unlink()
+    shots = Shots(browser.new_page(viewport=PHONE), SHOTS)
+    page = shots.page
+    page.goto(f"{url}/")
+    expect(page.get_by_role("link", name=SEED[0].title)).to_be_visible()
+    expect(page.get_by_role("link", name=SEED[3].title)).to_be_visible()
+    _fits_the_phone(page)
+    shots.take("mailbox")
+    page.get_by_role("link", name=SEED[0].title).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(SEED[0].title)
+    _fits_the_phone(page)
+    shots.take("message")
 
-    import uvicorn
+    page.goto(f"{url}/m/{english}/html")
+    expect(page.locator("h1")).to_have_text(SEED[0].title)
+    _fits_the_phone(page)
+    button = page.get_by_role("link", name="Read it on our website")
+    expect(button).to_be_visible()
+    shots.take("email-at-phone-width")
+    page.goto(f"{url}/m/{spanish}/html")
+    expect(page.get_by_role("link", name="Leer en nuestro sitio web")).to_be_visible()
+    _fits_the_phone(page)
+    shots.take("email-es-at-phone-width")
+    page.close()
 
-    from alerts.sink import free_port
-
-    folder, key = _maildir(tmp_path)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_mailbox_app(folder), host="127.0.0.1", port=port, log_level="warning")
+    dark = browser.new_page(viewport=PHONE, color_scheme="dark")
+    shots = Shots(dark, SHOTS)
+    shots.count = 4
+    dark.goto(f"{url}/m/{english}/html")
+    expect(dark.locator("h1")).to_have_text(SEED[0].title)
+    # The kept @media (prefers-color-scheme: dark) block repaints the light frame.
+    background = dark.evaluate(
+        "getComputedStyle(document.querySelector('td.content')).backgroundColor"
     )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    try:
-        page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone
-        shots = Shots(page, ARTIFACTS / "mailbox")
-        page.goto(f"http://127.0.0.1:{port}/")
-        expect(page.get_by_role("link")).to_have_text("Mexico: <b>report</b> out now")
-        shots.take("mailbox")
-        page.goto(f"http://127.0.0.1:{port}/m/{key}/html")
-        expect(page.locator("h1")).to_have_text("Mexico: <b>report</b> out now")
-        shots.take("email-at-phone-width")
-        page.close()
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    assert background == "rgb(30, 30, 30)", background
+    shots.take("email-at-phone-width-dark")
+    dark.close()
