@@ -92,7 +92,7 @@ def test_lists_and_shows_captured_messages(tmp_path: Path) -> None:
         assert client.get("/m/nope").status_code == 404
 
 
-def test_screenshots_of_the_mailbox_and_an_email_at_phone_width(
+def test_screenshots_of_the_mailbox_and_emails_at_phone_width(
     seed_mailbox: tuple[str, str, str],
     browser: Browser,  # noqa: F811
 ) -> None:
@@ -121,11 +121,13 @@ def test_screenshots_of_the_mailbox_and_an_email_at_phone_width(
     expect(page.get_by_role("link", name="Leer en nuestro sitio web")).to_be_visible()
     _fits_the_phone(page)
     shots.take("email-es-at-phone-width")
+    page.set_viewport_size({"width": 1024, "height": 768})
+    width = page.evaluate("document.querySelector('table.wrap').getBoundingClientRect().width")
+    assert width == 600, width  # a column of 600 px at most, centred
+    shots.take("email-es-at-desktop-width")
     page.close()
 
-    dark = browser.new_page(viewport=PHONE, color_scheme="dark")
-    shots = Shots(dark, SHOTS)
-    shots.count = 4
+    dark = shots.page = browser.new_page(viewport=PHONE, color_scheme="dark")
     dark.goto(f"{url}/m/{english}/html")
     expect(dark.locator("h1")).to_have_text(SEED[0].title)
     # The kept @media (prefers-color-scheme: dark) block repaints the light frame.
