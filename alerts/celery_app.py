@@ -6,7 +6,12 @@ import logging
 from typing import Any
 
 from celery import Celery
-from celery.signals import after_setup_logger, after_setup_task_logger, worker_process_init
+from celery.signals import (
+    after_setup_logger,
+    after_setup_task_logger,
+    worker_process_init,
+    worker_process_shutdown,
+)
 from kombu import Queue  # type: ignore[attr-defined]
 
 from alerts import metrics
@@ -141,3 +146,9 @@ def _fresh_connections(**_: Any) -> None:
     # A forked child must not reuse the parent's database sockets.
     if _current is not None:
         _current.runtime.dispose()
+
+
+@worker_process_shutdown.connect
+def _quit_relay(**_: Any) -> None:
+    if _current is not None:
+        _current.runtime.close_transport()

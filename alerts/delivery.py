@@ -238,27 +238,6 @@ def suppress_address(
     )
 
 
-def take_unqueued(session: Session, item_id: int, now: datetime) -> list[int]:
-    """Mark the item's never-queued pending rows as queued now and return their ids.
-
-    The caller commits, then publishes the batches; if it dies in between, the
-    sweep finds the rows queued long ago and still pending.
-    """
-    return list(
-        session.scalars(
-            update(Delivery)
-            .where(
-                Delivery.item_id == item_id,
-                Delivery.status == DeliveryStatus.PENDING,
-                Delivery.queued_at.is_(None),
-            )
-            .values(queued_at=now)
-            .returning(Delivery.id)
-            .execution_options(synchronize_session=False)
-        ).all()
-    )
-
-
 @dataclass(frozen=True)
 class SweepResult:
     released_leases: int

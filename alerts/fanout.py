@@ -1,34 +1,97 @@
-"""Fan-out: turn a published item into one pending delivery per matching journalist."""
+"""Fan-out: turn a published item into one pending delivery per matching journalist.
+
+Done in slices of journalist ids, each its own transaction, so the first
+batches are on their way while the rest of a large audience is still being
+matched, and no process ever holds a million ids at once.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from alerts.delivery import count_for_item, record_fan_out, take_unqueued
+from alerts.delivery import count_for_item, record_fan_out
 from alerts.matching import insert_correction_deliveries, insert_deliveries
-from alerts.models import Item, ItemStatus
+from alerts.models import Item, ItemStatus, Journalist
 
-# Advisory-lock namespace, so two fan-outs of one item queue each row once.
+# Advisory-lock namespace: two fan-outs of one item take turns, slice by slice.
 _LOCK_NAMESPACE = 0x616C7274  # "alrt"
 
 
-def fan_out(session: Session, item_id: int, now: datetime) -> list[int]:
-    """Create the item's deliveries and return the ids to queue now (caller commits).
-
-    Safe to run any number of times: existing (item, journalist) pairs are left
-    alone and rows already queued are not returned again.
-    """
+def _published(session: Session, item_id: int) -> Item | None:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(select(func.pg_advisory_xact_lock(_LOCK_NAMESPACE, item_id)))
     item = session.get(Item, item_id)
-    if item is None or item.status != ItemStatus.PUBLISHED:
+    return item if item is not None and item.status == ItemStatus.PUBLISHED else None
+
+
+def journalist_slices(session: Session, item_id: int, size: int) -> list[tuple[int, int]]:
+    """The (first, last) journalist id ranges to fan the item out over; none if unpublished."""
+    if _published(session, item_id) is None:
+        return []
+    low, high = session.execute(select(func.min(Journalist.id), func.max(Journalist.id))).one()
+    if low is None:
+        return []
+    return [(start, min(start + size - 1, high)) for start in range(low, high + 1, size)]
+
+
+def fan_out_slice(
+    session: Session, item_id: int, now: datetime, journalists: tuple[int, int] | None = None
+) -> list[int]:
+    """Create the deliveries of one slice; returns the new ids, to queue after commit.
+
+    Safe to run any number of times: existing (item, journalist) pairs are left
+    alone and are not returned again.
+    """
+    item = _published(session, item_id)
+    if item is None:
         return []
     if item.corrects_id is not None:
-        insert_correction_deliveries(session, item_id, item.corrects_id, now)
-    else:
-        insert_deliveries(session, item_id, now)
-    record_fan_out(session, item_id, count_for_item(session, item_id), now)
-    return take_unqueued(session, item_id, now)
+        return insert_correction_deliveries(session, item_id, item.corrects_id, now, journalists)
+    return insert_deliveries(session, item_id, now, journalists)
+
+
+def finish_fan_out(session: Session, item_id: int, now: datetime) -> int:
+    """Record that the item's fan-out ran to the end; returns its number of deliveries."""
+    matched = count_for_item(session, item_id)
+    record_fan_out(session, item_id, matched, now)
+    return matched
+
+
+def fan_out(session: Session, item_id: int, now: datetime) -> list[int]:
+    """The whole fan-out in one transaction (small audiences, tests); the caller commits."""
+    ids = fan_out_slice(session, item_id, now)
+    if _published(session, item_id) is not None:
+        finish_fan_out(session, item_id, now)
+    return ids
+
+
+def fan_out_in_slices(
+    sessions: Callable[[], Session],
+    item_id: int,
+    now: Callable[[], datetime],
+    size: int,
+    queue: Callable[[list[int]], None],
+) -> Iterator[int]:
+    """Fan out slice by slice, committing each and handing its new ids to ``queue``.
+
+    Yields the number queued per slice (none once the item is withdrawn). The
+    fan-out is recorded only when every slice is done, so a run that dies
+    half-way is finished by the sweep.
+    """
+    with sessions() as session, session.begin():
+        slices = journalist_slices(session, item_id, size)
+    if not slices:
+        return
+    for journalists in slices:
+        with sessions() as session, session.begin():
+            ids = fan_out_slice(session, item_id, now(), journalists)
+        # Committed: the rows exist before any worker is told to look at them.
+        queue(ids)
+        yield len(ids)
+    with sessions() as session, session.begin():
+        if _published(session, item_id) is not None:
+            finish_fan_out(session, item_id, now())

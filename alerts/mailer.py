@@ -67,13 +67,29 @@ def classify(code: int, message: bytes | str, stage: Stage = Stage.RCPT) -> Outc
 
 
 class SmtpTransport:
-    """A connection to the relay, opened lazily and reopened after a drop."""
+    """A connection to the relay, opened lazily, reused, and reopened when needed.
 
-    def __init__(self, target: SmtpTarget, timeout: float, local_hostname: str | None = None):
+    A worker process keeps one across batches (connecting costs more than a
+    message). After ``max_messages`` on one connection it starts a fresh one, as
+    many relays limit messages per session; a connection the relay closed while
+    idle is noticed at MAIL FROM, before any message is handed over, so the
+    transaction is simply run again on a new connection.
+    """
+
+    def __init__(
+        self,
+        target: SmtpTarget,
+        timeout: float,
+        local_hostname: str | None = None,
+        max_messages: int = 1000,
+    ):
         self.target = target
         self.timeout = timeout
         self.local_hostname = local_hostname
+        self.max_messages = max_messages
         self._smtp: smtplib.SMTP | None = None
+        self._sent_here = 0  # transactions on the current connection
+        self.connections = 0  # opened in this transport's life (for tests and metrics)
 
     def __enter__(self) -> SmtpTransport:
         return self
@@ -109,37 +125,57 @@ class SmtpTransport:
 
     def send(self, from_addr: str, to_addr: str, message: bytes) -> Outcome:
         """One transaction; the relay's final reply (with its queue id) is kept."""
+        if self._smtp is not None and self._sent_here >= self.max_messages:
+            self.close()
+        reused = self._smtp is not None
+        outcome, stale = self._transaction(from_addr, to_addr, message, reused)
+        if stale:
+            # The relay had closed our idle connection; nothing was handed over.
+            self.close()
+            outcome, _ = self._transaction(from_addr, to_addr, message, reused=False)
+        return outcome
+
+    def _transaction(
+        self, from_addr: str, to_addr: str, message: bytes, reused: bool
+    ) -> tuple[Outcome, bool]:
+        """The outcome, and whether a reused connection turned out dead before DATA."""
         stage = Stage.CONNECT
         try:
             if self._smtp is None:
                 self._smtp = self._connect()
+                self._sent_here = 0
+                self.connections += 1
             smtp = self._smtp
             smtp.ehlo_or_helo_if_needed()
             stage = Stage.MAIL
+            self._sent_here += 1
             code, text = smtp.mail(from_addr)
             if code != 250:
+                if reused and code == 421:
+                    return classify(code, text, stage), True
                 self._reset()
-                return classify(code, text, stage)
+                return classify(code, text, stage), False
             stage = Stage.RCPT
             code, text = smtp.rcpt(to_addr)
             if code not in (250, 251):
                 self._reset()
-                return classify(code, text, stage)
+                return classify(code, text, stage), False
             stage = Stage.DATA
             code, text = smtp.data(message)
         except smtplib.SMTPDataError as exc:
             self._reset()
-            return classify(exc.smtp_code, exc.smtp_error, stage)
+            return classify(exc.smtp_code, exc.smtp_error, stage), False
         except smtplib.SMTPResponseException as exc:
             # e.g. 421 at connect, 535 at AUTH: the relay closes on us or refuses us.
             self.close()
-            return classify(exc.smtp_code, exc.smtp_error, stage)
+            return classify(exc.smtp_code, exc.smtp_error, stage), reused and stage is Stage.MAIL
         except (smtplib.SMTPException, OSError) as exc:
             self.close()
-            return Outcome(
+            outcome = Outcome(
                 Verdict.RETRY, f"connection: {type(exc).__name__}: {exc}"[:1000], relay_trouble=True
             )
-        return classify(code, text, stage)
+            return outcome, reused and stage is Stage.MAIL
+        return classify(code, text, stage), False
 
     def _reset(self) -> None:
         """After a refusal the connection stays usable once the transaction is reset."""

@@ -29,12 +29,14 @@ def matching_journalists(
     cadence: str = Cadence.IMMEDIATE,
     only_country: str | None = None,
     only_topic: str | None = None,
+    journalists: tuple[int, int] | None = None,
 ) -> Select[Any]:
     """SELECT of the ids of active journalists with a subscription matching the item.
 
     A subscription matches when it shares a country with the item (or has none)
     and shares a topic (or has none). ``only_country``/``only_topic`` narrow the
-    item to one of its countries or topics, for the reach estimate. DISTINCT
+    item to one of its countries or topics, for the reach estimate;
+    ``journalists`` (first, last id) to a slice, for a fan-out in chunks. DISTINCT
     makes a journalist with several matching subscriptions one row, hence one
     email.
     """
@@ -61,41 +63,56 @@ def matching_journalists(
             ~suppressed,
             or_(Subscription.all_countries, country_hit),
             or_(Subscription.all_topics, topic_hit),
+            *(
+                [Subscription.journalist_id.between(*journalists)]
+                if journalists is not None
+                else []
+            ),
         )
         .distinct()
     )
 
 
 def _pending_rows(item_id: int, journalist_id: Any, now: datetime) -> Select[Any]:
-    """The columns of a new pending delivery, for INSERT … SELECT."""
+    """The columns of a new pending delivery, queued now, for INSERT … SELECT."""
+    at = literal(now, Delivery.__table__.c.created_at.type)
     return select(
         literal(item_id),
         journalist_id,
         literal(DeliveryStatus.PENDING.value),
         literal(0),
-        literal(now, Delivery.__table__.c.created_at.type),
+        at,
+        at,
     )
 
 
-def _insert_new(session: Session, rows: Select[Any]) -> int:
-    """INSERT the rows, skipping (item, journalist) pairs that exist; returns how many were new.
+def _insert_new(session: Session, rows: Select[Any]) -> list[int]:
+    """INSERT the rows, skipping (item, journalist) pairs that exist; returns the new ids.
 
-    ``ON CONFLICT DO NOTHING`` makes a second run a no-op, whoever runs it.
+    ``ON CONFLICT DO NOTHING`` makes a second run a no-op, whoever runs it; a
+    concurrent run waits on the unique index and then inserts (and returns)
+    nothing, so every new row is returned, and queued, exactly once. The rows
+    are written already marked queued: the caller publishes their batches right
+    after commit, and the sweep re-queues them should it die in between.
     """
     dialect = session.get_bind().dialect.name
     insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
         insert_fn(Delivery)
-        .from_select(["item_id", "journalist_id", "status", "attempts", "created_at"], rows)
+        .from_select(
+            ["item_id", "journalist_id", "status", "attempts", "created_at", "queued_at"], rows
+        )
         .on_conflict_do_nothing(index_elements=["item_id", "journalist_id"])
+        .returning(Delivery.id)
     )
-    result = session.execute(statement)
-    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+    return sorted(session.scalars(statement))
 
 
-def insert_deliveries(session: Session, item_id: int, now: datetime) -> int:
-    """Create a pending delivery for every matching journalist; returns how many were new."""
-    source = matching_journalists(item_id).subquery()
+def insert_deliveries(
+    session: Session, item_id: int, now: datetime, journalists: tuple[int, int] | None = None
+) -> list[int]:
+    """A pending delivery for every matching journalist (in the id slice); the new ids."""
+    source = matching_journalists(item_id, journalists=journalists).subquery()
     return _insert_new(
         session,
         _pending_rows(item_id, source.c.journalist_id, now)
@@ -105,8 +122,12 @@ def insert_deliveries(session: Session, item_id: int, now: datetime) -> int:
 
 
 def insert_correction_deliveries(
-    session: Session, item_id: int, original_id: int, now: datetime
-) -> int:
+    session: Session,
+    item_id: int,
+    original_id: int,
+    now: datetime,
+    journalists: tuple[int, int] | None = None,
+) -> list[int]:
     """A correction goes to exactly those who were sent the original (and still may be)."""
     original = Delivery.__table__.alias("original")
     return _insert_new(
@@ -118,6 +139,7 @@ def insert_correction_deliveries(
             original.c.status == DeliveryStatus.SENT,
             Journalist.status == JournalistStatus.ACTIVE,
             ~exists().where(Suppression.email == Journalist.email),
+            *([original.c.journalist_id.between(*journalists)] if journalists is not None else []),
         ),
     )
 

@@ -8,11 +8,8 @@ import re
 import secrets
 from dataclasses import dataclass
 from email.charset import QP, Charset
-from email.header import Header
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
 from email.policy import compat32
-from email.utils import formataddr, formatdate, parseaddr
+from email.utils import formatdate, parseaddr
 from pathlib import Path
 
 import css_inline
@@ -22,6 +19,7 @@ from markupsafe import escape
 
 from alerts.dkim_signing import DkimKey
 from alerts.i18n import N_, translations
+from alerts.message_skeleton import MessageSkeleton, address_line, header_line, qp_encode
 from alerts.models import Item
 from alerts.taxonomy import Taxonomy, localised_countries
 
@@ -132,12 +130,39 @@ class RenderedItem:
         self._text = text
         self._html = html
         self._pattern = re.compile(rf"@@{nonce}\.({'|'.join(_FIELDS)})@@")
+        # Wire-format skeletons by (subject, sender): a copy with another subject
+        # (the [TEST] send) gets its own.
+        self._skeletons: dict[tuple[str, Sender], MessageSkeleton] = {}
 
     def bodies(self, recipient: Recipient) -> tuple[str, str]:
         values = {f: getattr(recipient, f) for f in _FIELDS}
         text = self._pattern.sub(lambda m: values[m.group(1)], self._text)
         html = self._pattern.sub(lambda m: str(escape(values[m.group(1)])), self._html)
         return text, html
+
+    def skeleton(self, sender: Sender) -> MessageSkeleton:
+        key = (self.subject, sender)
+        found = self._skeletons.get(key)
+        if found is None:
+            display_name, address = parseaddr(sender.from_address)
+            found = MessageSkeleton(
+                b"".join(
+                    [
+                        header_line("Subject", self.subject),
+                        address_line("From", display_name, address),
+                        header_line("Reply-To", sender.reply_to),
+                        header_line("List-Id", sender.list_id),
+                        header_line("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+                        # Bulk mail: auto-responders stay quiet (RFC 3834 honours this).
+                        header_line("Precedence", "bulk"),
+                    ]
+                ),
+                self._text,
+                self._html,
+                self._pattern,
+            )
+            self._skeletons[key] = found
+        return found
 
 
 def item_context(item: Item, taxonomy: Taxonomy, language: str = "en") -> dict[str, object]:
@@ -186,29 +211,30 @@ def render_item(
 def build_message(
     rendered: RenderedItem, recipient: Recipient, sender: Sender, message_id: str | None = None
 ) -> bytes:
-    text, html = rendered.bodies(recipient)
-    message = MIMEMultipart("alternative")
-    # Non-ASCII subjects become RFC 2047 encoded words; typeshed only knows str here.
-    message["Subject"] = (
-        rendered.subject if rendered.subject.isascii() else Header(rendered.subject, "utf-8")  # type: ignore[assignment]
-    )
-    message["From"] = sender.from_address
-    message["To"] = formataddr((header_safe(recipient.name), recipient.email), charset="utf-8")
-    message["Reply-To"] = sender.reply_to
-    message["Date"] = formatdate(usegmt=True)
-    message["Message-ID"] = message_id or sender.message_id(rendered.item_id, recipient.delivery_id)
-    message["List-Id"] = sender.list_id
-    message["List-Unsubscribe"] = f"<{recipient.unsubscribe_url}>"
-    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    # Bulk mail: auto-responders should stay quiet (RFC 3834 honours this header).
-    message["Precedence"] = "bulk"
+    """The recipient's email as wire bytes (CRLF), DKIM-signed when a key is configured."""
+    skeleton = rendered.skeleton(sender)
+    name = " ".join(recipient.name.split())
+    text_values = {
+        "name": qp_encode(name),
+        "unsubscribe_url": qp_encode(recipient.unsubscribe_url),
+        "preferences_url": qp_encode(recipient.preferences_url),
+    }
+    html_values = {
+        "name": qp_encode(escape(name)),
+        "unsubscribe_url": qp_encode(escape(recipient.unsubscribe_url)),
+        "preferences_url": qp_encode(escape(recipient.preferences_url)),
+    }
+    headers = [
+        address_line("To", header_safe(recipient.name), recipient.email),
+        header_line("Date", formatdate(usegmt=True)),
+        header_line(
+            "Message-ID", message_id or sender.message_id(rendered.item_id, recipient.delivery_id)
+        ),
+        header_line("List-Unsubscribe", f"<{recipient.unsubscribe_url}>"),
+    ]
     if recipient.in_reply_to:
         # Threads the correction under the original in the journalist's mailbox.
-        message["In-Reply-To"] = recipient.in_reply_to
-        message["References"] = recipient.in_reply_to
-    # Text first, HTML last: clients show the last part they can render.
-    # A Charset object (for quoted-printable) works at run time; typeshed says str.
-    message.attach(MIMEText(text, "plain", UTF8_QP))  # type: ignore[arg-type]
-    message.attach(MIMEText(html, "html", UTF8_QP))  # type: ignore[arg-type]
-    # smtplib sends bytes as they are: the wire format needs CRLF line ends.
-    return sender.finish(message.as_bytes(policy=WIRE_POLICY))
+        headers.append(header_line("In-Reply-To", recipient.in_reply_to))
+        headers.append(header_line("References", recipient.in_reply_to))
+    message = skeleton.assemble(b"".join(headers), text_values, html_values)
+    return sender.finish(message)

@@ -6,7 +6,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
 from functools import cached_property
-from threading import Lock
+from threading import Lock, local
 from typing import Any
 
 from jinja2 import Environment
@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.db import make_engine, make_session_factory
 from alerts.dkim_signing import DkimKey
+from alerts.mailer import SmtpTransport
 from alerts.membership import address_hasher
 from alerts.models import Item
 from alerts.rendering import Recipient, RenderedItem, Sender, make_environment, render_item
@@ -35,6 +36,7 @@ class Runtime:
         self._rendered: OrderedDict[tuple[int, datetime, str], RenderedItem] = OrderedDict()
         self._render_lock = Lock()
         self._localised: dict[str, Environment] = {}
+        self._local = local()
 
     @cached_property
     def engine(self) -> Engine:
@@ -153,6 +155,26 @@ class Runtime:
                 self._rendered.popitem(last=False)
         return rendered
 
+    def transport(self) -> SmtpTransport:
+        """This thread's connection to the relay, kept open across batches."""
+        transport: SmtpTransport | None = getattr(self._local, "transport", None)
+        if transport is None:
+            s = self.settings
+            transport = SmtpTransport(
+                s.smtp, s.smtp_timeout_seconds, max_messages=s.smtp_messages_per_connection
+            )
+            self._local.transport = transport
+        return transport
+
+    def close_transport(self) -> None:
+        """Say QUIT to the relay (at a worker process's shutdown)."""
+        transport: SmtpTransport | None = getattr(self._local, "transport", None)
+        if transport is not None:
+            transport.close()
+
     def dispose(self) -> None:
+        """In a freshly forked child: drop what belongs to the parent's sockets."""
         if "engine" in self.__dict__:
             self.engine.dispose(close=False)
+        # Not closed: a QUIT would go down the parent's socket.
+        self._local = local()

@@ -57,12 +57,18 @@ class Settings(BaseSettings):
 
     # Pipeline tuning.
     batch_size: int = Field(default=100, ge=1, le=1000)
+    # Journalist ids per fan-out transaction: the first batches go out while
+    # the rest of a large audience is still being matched.
+    fan_out_slice: int = Field(default=20_000, ge=1)
     lease_seconds: int = Field(default=300, ge=10)
     # A queued batch may wait behind a big send: re-queue only well after the
     # lease and a long drain, or the sweep floods the queue with duplicates.
     requeue_after_seconds: int = Field(default=900, ge=1)
     sweep_interval_seconds: float = Field(default=60.0, gt=0)
     smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    # A worker process keeps its relay connection across batches; many relays
+    # cap messages per session, so a fresh one is started after this many.
+    smtp_messages_per_connection: int = Field(default=1000, ge=1)
     retry_base_seconds: float = Field(default=30.0, gt=0)
     retry_max_seconds: float = Field(default=3600.0, gt=0)
     retry_deadline_seconds: float = Field(default=24 * 3600.0, gt=0)

@@ -24,7 +24,7 @@ from alerts.celery_app import (
     SWEEP,
     AlertsCelery,
 )
-from alerts.fanout import fan_out
+from alerts.fanout import fan_out_in_slices
 from alerts.feeds import make_client, poll_all
 from alerts.mailer import Outcome, SmtpTransport, Verdict
 from alerts.membership import Notice
@@ -47,13 +47,14 @@ def _app(task: Task[Any, Any]) -> AlertsCelery:
 def fan_out_task(self: Task[Any, Any], item_id: int) -> int:
     app = _app(self)
     runtime = app.runtime
-    with runtime.sessions() as session, session.begin():
-        ids = fan_out(session, item_id, utcnow())
-    # Committed: the rows exist before any worker is told to look at them.
-    app.enqueue_batches(ids)
-    metrics.record_fan_out(len(ids))
-    log.info("fan-out item_id=%s queued=%d", item_id, len(ids))
-    return len(ids)
+    queued = 0
+    for count in fan_out_in_slices(
+        runtime.sessions, item_id, utcnow, runtime.settings.fan_out_slice, app.enqueue_batches
+    ):
+        queued += count
+    metrics.record_fan_out(queued)
+    log.info("fan-out item_id=%s queued=%d", item_id, queued)
+    return queued
 
 
 def _policy(runtime: Runtime) -> delivery.RetryPolicy:
@@ -91,22 +92,22 @@ def send_batch_task(self: Task[Any, Any], delivery_ids: list[int]) -> dict[str, 
             (c, RELAY_PAUSED, runtime.sender.message_id(c.item_id, c.delivery_id)) for c in claimed
         ]
         return _record_with_retries(runtime, untried, paused_until)
-    with SmtpTransport(settings.smtp, settings.smtp_timeout_seconds) as transport:
-        results = send_batch(
-            claimed,
-            rendered,
-            lambda c: runtime.recipient(
-                c.delivery_id,
-                c.journalist_id,
-                c.email,
-                c.name,
-                originals.get((c.item_id, c.journalist_id)),
-            ),
-            runtime.sender,
-            transport,
-            stop_at,
-            runtime.throttle,
-        )
+    # The process's connection, reused across batches: connecting costs more than a message.
+    results = send_batch(
+        claimed,
+        rendered,
+        lambda c: runtime.recipient(
+            c.delivery_id,
+            c.journalist_id,
+            c.email,
+            c.name,
+            originals.get((c.item_id, c.journalist_id)),
+        ),
+        runtime.sender,
+        runtime.transport(),
+        stop_at,
+        runtime.throttle,
+    )
     reopen = _note_relay_health(runtime, results, relay_failures)
     counts = _record_with_retries(runtime, results, reopen)
     metrics.record_outcomes(results, published_at, utcnow())

@@ -1,16 +1,19 @@
-"""Fan-out benchmark: one item to N synthetic journalists, against a plain smtplib baseline.
+"""Fan-out benchmark: one item to N journalists, against a plain smtplib baseline.
 
-Publishes one item (countries ["MX"], no topics) to N journalists on PostgreSQL +
-Redis with a Celery worker subprocess delivering to the built-in aiosmtpd sink,
-and times publish → last email received. In the same run it sends the same number
-of pre-built messages straight to the same sink with smtplib, over the same number
-of connections (one per batch) spread over as many processes as the worker has,
-and reports both rates and their ratio.
+Creates N synthetic journalists with overlapping subscriptions, publishes one
+item matching a chosen share of them, and times the real pipeline (Celery
+worker processes, PostgreSQL + Redis by default) delivering to Postfix's
+``smtp-sink``. In the same run it sends the same number of pre-built messages
+with plain smtplib from the same number of processes over as many connections,
+to the same sink, and prints the ratio pipeline/baseline.
 
-    .venv/bin/python bench/fanout.py --journalists 10000 --concurrency 2
+    .venv/bin/python -m bench.fanout --journalists 100000
+    .venv/bin/python -m bench.fanout --journalists 1000000 --fan-out-only
+    .venv/bin/python -m bench.fanout --journalists 10000 --embedded
 
-Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth) and Redis on
-127.0.0.1:6379; it creates and drops its own database and flushes one Redis db.
+Needs ``smtp-sink`` (Debian package ``postfix``); PostgreSQL on 127.0.0.1:5432
+(user postgres, trust auth) and Redis on 127.0.0.1:6379 unless ``--embedded``.
+It creates and drops its own database and flushes one Redis db.
 """
 
 from __future__ import annotations
@@ -20,13 +23,17 @@ import contextlib
 import json
 import multiprocessing as mp
 import os
+import re
+import shutil
 import smtplib
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.queues import Queue as MpQueue
 from multiprocessing.synchronize import Event as MpEvent
@@ -35,13 +42,12 @@ from typing import Any
 
 import psycopg
 import redis
-from aiosmtpd.smtp import SMTP as SMTPServer
-from aiosmtpd.smtp import Envelope
-from aiosmtpd.smtp import Session as SMTPSession
 from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.celery_app import AlertsCelery, create_celery
+from alerts.dkim_signing import generate
+from alerts.fanout import fan_out_in_slices
 from alerts.migrate import upgrade
 from alerts.models import (
     Base,
@@ -49,35 +55,50 @@ from alerts.models import (
     Delivery,
     DeliveryStatus,
     FanOut,
+    Item,
     Journalist,
-    JournalistStatus,
     Subscription,
     SubscriptionCountry,
     SubscriptionTopic,
 )
 from alerts.publishing import ItemDraft, create_item, publish_item
+from alerts.rendering import build_message
 from alerts.settings import Settings, load_settings
-from alerts.sink import SinkHandler, start_sink
 
 HOST = "127.0.0.1"
 PG_ADMIN_URL = f"postgresql://postgres@{HOST}:5432/test"
 DB_NAME = "alerts_bench"
-DATABASE_URL = f"postgresql+psycopg://postgres@{HOST}:5432/{DB_NAME}"
+PG_URL = f"postgresql+psycopg://postgres@{HOST}:5432/{DB_NAME}"
 BROKER_URL = f"redis://{HOST}:6379/14"
 SECRET_KEY = "bench-secret-key-not-for-production-use-0123456789"
-SINK_CEILING = 900  # msg/s, roughly, for the aiosmtpd sink on one core
 
-ITEM_COUNTRY = "MX"
-# Twenty subscription shapes, used round-robin: 18 of 20 (90 %) match an item on MX
-# with no topics. (countries, topics, matches)
-SHAPES: list[tuple[tuple[str, ...], tuple[str, ...], bool]] = (
-    [(("MX",), (), True)] * 10  # country-specific
-    + [((), (), True)] * 5  # any country, any topic
-    + [(("MX", "BR"), (), True)] * 2  # several countries, one of them MX
-    + [(("MX", "GT", "HN"), (), True)]  # a region's worth of codes
-    + [(("FR",), (), False)]  # an unrelated country
-    + [(("MX",), ("torture",), False)]  # right country, but a topic the item lacks
-)
+ITEM_COUNTRIES = ["MX"]
+ITEM_TOPICS = ["enforced-disappearances", "torture"]
+# Subscriptions of a matching journalist, by journalist id mod 10: (cadence,
+# countries, topics). Several shapes give one journalist two or three
+# subscriptions, some matching the item and some not: one email each all the same.
+IMMEDIATE, DAILY = Cadence.IMMEDIATE.value, Cadence.DAILY.value
+MATCHING: list[list[tuple[str, tuple[str, ...], tuple[str, ...]]]] = [
+    [(IMMEDIATE, ("MX",), ())],
+    [(IMMEDIATE, ("MX",), ())],
+    [(IMMEDIATE, ("MX",), ())],
+    [(IMMEDIATE, ("MX", "GT", "HN", "SV"), ())],  # a region's worth of codes
+    [(IMMEDIATE, (), ())],  # everything
+    [(IMMEDIATE, ("MX", "BR"), ()), (IMMEDIATE, (), ("torture",))],  # two that match
+    [(IMMEDIATE, ("MX",), ("enforced-disappearances",))],
+    [
+        (IMMEDIATE, ("FR",), ()),
+        (IMMEDIATE, ("MX",), ("torture",)),
+        (IMMEDIATE, (), ("journalists",)),
+    ],
+    [(IMMEDIATE, ("AR", "BR", "CL", "MX"), ())],
+    [(DAILY, ("MX",), ()), (IMMEDIATE, ("MX",), ())],  # a digest as well
+]
+NOT_MATCHING: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
+    (IMMEDIATE, ("FR",), ()),
+    (IMMEDIATE, ("MX",), ("asylum",)),  # right country, a topic the item lacks
+    (DAILY, ("MX",), ()),  # only a digest
+]
 
 BODY = "\n\n".join(
     " ".join(
@@ -89,50 +110,96 @@ BODY = "\n\n".join(
 )
 
 
-# --------------------------------------------------------------------------- sink
+class BenchFailed(RuntimeError):
+    pass
 
 
-@dataclass
-class CountingHandler(SinkHandler):
-    """The stock sink handler, plus a count, arrival times and one message's bytes.
+# --------------------------------------------------------------------------- the sink
 
-    Runs in the sink's event-loop thread only; the main thread just reads the counters.
+
+class SmtpSink:
+    """Postfix's ``smtp-sink``: accepts and discards mail in C, far faster than we send.
+
+    ``-c`` prints running counters (``sess=S quit=Q mesg=M``) on every message
+    and session end; a thread reads them and keeps the arrival times.
     """
 
-    count: int = 0
-    first_arrival: float | None = None
-    last_arrival: float | None = None
-    sample: bytes | None = None
-    recipients: set[str] = field(default_factory=set)
-    duplicates: int = 0
+    _COUNTERS = re.compile(rb"sess=(\d+) quit=(\d+) mesg=(\d+)")
 
-    async def handle_DATA(
-        self, server: SMTPServer, session: SMTPSession, envelope: Envelope
-    ) -> str:
-        reply = await super().handle_DATA(server, session, envelope)
-        now = time.monotonic()
-        if self.first_arrival is None:
-            self.first_arrival = now
-        self.last_arrival = now
-        for rcpt in envelope.rcpt_tos:
-            if rcpt in self.recipients:
-                self.duplicates += 1
-            else:
-                self.recipients.add(rcpt)
-        if self.sample is None:
-            data = envelope.original_content or envelope.content
-            if isinstance(data, bytes):
-                self.sample = data
-        self.count += 1
-        return reply
+    def __init__(self, port: int) -> None:
+        binary = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
+        if not Path(binary).exists():
+            raise BenchFailed("smtp-sink not found: apt-get install postfix")
+        user = ["-u", "nobody"] if os.geteuid() == 0 else []
+        self.port = port
+        self._proc = subprocess.Popen(
+            [binary, "-c", *user, f"{HOST}:{port}", "1000"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        self.messages = 0
+        self.sessions = 0
+        self._base_messages = 0
+        self._base_sessions = 0
+        self.first_arrival: float | None = None
+        self.last_arrival: float | None = None
+        self._lock = threading.Lock()
+        threading.Thread(target=self._read, daemon=True).start()
+        _wait_for_port(port)
+
+    def _read(self) -> None:
+        assert self._proc.stdout is not None
+        buffer = b""
+        while chunk := os.read(self._proc.stdout.fileno(), 4096):
+            now = time.monotonic()
+            buffer += chunk
+            *lines, buffer = re.split(rb"[\r\n]", buffer)
+            for line in lines:
+                found = self._COUNTERS.search(line)
+                if not found:
+                    continue
+                with self._lock:
+                    messages = int(found.group(3))
+                    if messages > self.messages:
+                        if self.first_arrival is None and messages > self._base_messages:
+                            self.first_arrival = now
+                        self.last_arrival = now
+                    self.messages = messages
+                    self.sessions = int(found.group(1))
 
     def reset(self) -> None:
-        """Between phases, while nothing is being sent."""
-        self.count = 0
-        self.first_arrival = None
-        self.last_arrival = None
-        self.recipients = set()
-        self.duplicates = 0
+        with self._lock:
+            self._base_messages = self.messages
+            self._base_sessions = self.sessions
+            self.first_arrival = None
+            self.last_arrival = None
+
+    @property
+    def received(self) -> int:
+        return self.messages - self._base_messages
+
+    @property
+    def sessions_since_reset(self) -> int:
+        return self.sessions - self._base_sessions
+
+    def stop(self) -> None:
+        self._proc.terminate()
+        self._proc.wait(timeout=10)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_for_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=1):
+            return
+        time.sleep(0.05)
+    raise BenchFailed(f"nothing listening on {HOST}:{port}")
 
 
 # --------------------------------------------------------------------------- database
@@ -153,70 +220,96 @@ def address(i: int) -> str:
     return f"j{i}@bench.example"
 
 
-def seed_journalists(engine: Engine, n: int) -> list[str]:
-    """Insert N active journalists with one immediate subscription each.
+def matches(i: int, share: float) -> bool:
+    """Whether journalist ``i`` matches: spread evenly over the ids."""
+    return (i * 7919) % 1000 < round(share * 1000)
 
-    Ids are given explicitly (1..N, journalist and subscription share it) so the
-    child rows need no RETURNING; the sequences are moved past them afterwards.
-    Returns the addresses that match the benchmark item.
-    """
+
+Rows = dict[str, list[tuple[Any, ...]]]
+
+
+def journalist_rows(first: int, last: int, share: float, now: datetime) -> Rows:
+    """Rows of every table for journalists ``first``..``last`` (subscription ids from 10·i)."""
+    rows: Rows = {
+        "journalists": [],
+        "subscriptions": [],
+        "subscription_countries": [],
+        "subscription_topics": [],
+    }
+    for i in range(first, last + 1):
+        rows["journalists"].append(
+            (i, address(i), f"Journalist {i}", f"Outlet {i % 97}", "en", "active", now, now)
+        )
+        shapes = MATCHING[i % len(MATCHING)] if matches(i, share) else NOT_MATCHING
+        for n, (cadence, countries, topics) in enumerate(shapes):
+            sub = i * 10 + n
+            rows["subscriptions"].append((sub, i, cadence, not countries, not topics, now))
+            rows["subscription_countries"].extend((sub, c) for c in countries)
+            rows["subscription_topics"].extend((sub, t) for t in topics)
+    return rows
+
+
+COLUMNS = {
+    "journalists": (
+        "id",
+        "email",
+        "name",
+        "outlet",
+        "language",
+        "status",
+        "created_at",
+        "confirmed_at",
+    ),
+    "subscriptions": (
+        "id",
+        "journalist_id",
+        "cadence",
+        "all_countries",
+        "all_topics",
+        "created_at",
+    ),
+    "subscription_countries": ("subscription_id", "country"),
+    "subscription_topics": ("subscription_id", "topic"),
+}
+TABLES: dict[str, type[Base]] = {
+    "journalists": Journalist,
+    "subscriptions": Subscription,
+    "subscription_countries": SubscriptionCountry,
+    "subscription_topics": SubscriptionTopic,
+}
+
+
+def seed(engine: Engine, n: int, share: float) -> int:
+    """Insert N active journalists (COPY on PostgreSQL); returns how many match the item."""
     now = datetime.now(UTC)
-    journalists: list[dict[str, Any]] = []
-    subscriptions: list[dict[str, Any]] = []
-    sub_countries: list[dict[str, Any]] = []
-    sub_topics: list[dict[str, Any]] = []
-    matching: list[str] = []
-    for i in range(1, n + 1):
-        countries, topics, matches = SHAPES[i % len(SHAPES)]
-        journalists.append(
-            {
-                "id": i,
-                "email": address(i),
-                "name": f"Journalist {i}",
-                "outlet": f"Outlet {i % 97}",
-                "language": "en",
-                "status": JournalistStatus.ACTIVE.value,
-                "created_at": now,
-                "confirmed_at": now,
-            }
-        )
-        subscriptions.append(
-            {
-                "id": i,
-                "journalist_id": i,
-                "cadence": Cadence.IMMEDIATE.value,
-                "all_countries": not countries,
-                "all_topics": not topics,
-                "created_at": now,
-            }
-        )
-        sub_countries.extend({"subscription_id": i, "country": c} for c in countries)
-        sub_topics.extend({"subscription_id": i, "topic": t} for t in topics)
-        if matches:
-            matching.append(address(i))
+    postgres = engine.dialect.name == "postgresql"
+    step = 50_000
     with engine.begin() as conn:
-        tables: list[tuple[type[Base], list[dict[str, Any]]]] = [
-            (Journalist, journalists),
-            (Subscription, subscriptions),
-            (SubscriptionCountry, sub_countries),
-            (SubscriptionTopic, sub_topics),
-        ]
-        for model, rows in tables:
-            for chunk in _chunks(rows, 5000):  # Core executemany ("insertmanyvalues")
-                conn.execute(insert(model), chunk)
-        for name in ("journalists", "subscriptions"):
-            conn.execute(
-                text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), :n)"), {"n": n}
-            )
+        for first in range(1, n + 1, step):
+            rows = journalist_rows(first, min(first + step - 1, n), share, now)
+            for table, values in rows.items():
+                if postgres:
+                    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+                    columns = ", ".join(COLUMNS[table])
+                    with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                        for row in values:
+                            copy.write_row(row)
+                else:
+                    dicts = [dict(zip(COLUMNS[table], row, strict=True)) for row in values]
+                    if dicts:
+                        conn.execute(insert(TABLES[table]), dicts)
+        if postgres:
+            for name in ("journalists", "subscriptions"):
+                conn.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
+                        f"(SELECT max(id) FROM {name}))"
+                    )
+                )
     # As autovacuum would soon: the planner should see the real table sizes.
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("ANALYZE"))
-    return matching
-
-
-def _chunks(rows: Sequence[dict[str, Any]], size: int) -> Iterator[Sequence[dict[str, Any]]]:
-    for start in range(0, len(rows), size):
-        yield rows[start : start + size]
+    return sum(1 for i in range(1, n + 1) if matches(i, share))
 
 
 def delivery_counts(sessions: sessionmaker[Session], item_id: int) -> dict[str, int]:
@@ -229,14 +322,28 @@ def delivery_counts(sessions: sessionmaker[Session], item_id: int) -> dict[str, 
     return {str(status): int(count) for status, count in rows}
 
 
+def create_published_item(app: AlertsCelery) -> tuple[int, float, float]:
+    """Publish the item; (id, monotonic and wall time when the publish call returned)."""
+    runtime = app.runtime
+    draft = ItemDraft(
+        title="Mexico: authorities must find the disappeared students",
+        summary="A benchmark press release, long enough to look like a real one.",
+        body=BODY,
+        url="https://example.org/news/2026/mexico-disappeared",
+        countries=ITEM_COUNTRIES,
+        topics=ITEM_TOPICS,
+    )
+    with runtime.sessions() as session:
+        item = publish_item(session, create_item(session, runtime.taxonomy, draft))
+        session.commit()  # the after-commit hook enqueues the fan-out
+        returned, wall = time.monotonic(), time.time()
+        return item.id, returned, wall
+
+
 # --------------------------------------------------------------------------- worker
 
 
-class BenchFailed(RuntimeError):
-    pass
-
-
-def start_worker(settings: Settings, concurrency: int, log_path: Path) -> subprocess.Popen[bytes]:
+def worker_env(settings: Settings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALERTS_")}
     env |= {
         "ALERTS_DATABASE_URL": settings.database_url,
@@ -245,7 +352,16 @@ def start_worker(settings: Settings, concurrency: int, log_path: Path) -> subpro
         "ALERTS_SECRET_KEY": settings.secret,
         "ALERTS_DATA_DIR": str(settings.data_dir),
         "ALERTS_BATCH_SIZE": str(settings.batch_size),
+        "ALERTS_FAN_OUT_SLICE": str(settings.fan_out_slice),
+        "ALERTS_SMTP_MESSAGES_PER_CONNECTION": str(settings.smtp_messages_per_connection),
     }
+    if settings.dkim_selector and settings.dkim_private_key_file:
+        env["ALERTS_DKIM_SELECTOR"] = settings.dkim_selector
+        env["ALERTS_DKIM_PRIVATE_KEY_FILE"] = str(settings.dkim_private_key_file)
+    return env
+
+
+def start_worker(settings: Settings, concurrency: int, log_path: Path) -> subprocess.Popen[bytes]:
     with open(log_path, "ab") as log:
         return subprocess.Popen(
             [
@@ -258,7 +374,7 @@ def start_worker(settings: Settings, concurrency: int, log_path: Path) -> subpro
                 "--loglevel",
                 "WARNING",
             ],
-            env=env,
+            env=worker_env(settings),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -277,12 +393,31 @@ def wait_until_ready(
     raise BenchFailed(f"worker not ready after {timeout:.0f}s:\n{tail(log_path)}")
 
 
+def process_tree(pid: int) -> list[int]:
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+            pids += process_tree(int(child))
+    return pids
+
+
+def peak_rss_mib(pid: int) -> dict[int, float]:
+    """VmHWM (peak resident set) of each process of the worker, in MiB."""
+    peaks = {}
+    for p in process_tree(pid):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks[p] = int(line.split()[1]) / 1024
+    return peaks
+
+
 def stop_worker(worker: subprocess.Popen[bytes]) -> None:
     if worker.poll() is not None:
         return
     worker.terminate()  # warm shutdown of the Celery main process and its pool
     try:
-        worker.wait(timeout=20)
+        worker.wait(timeout=30)
     except subprocess.TimeoutExpired:
         os.killpg(worker.pid, 9)  # its own session: the worker and its pool children
         worker.wait(timeout=10)
@@ -298,97 +433,39 @@ def tail(path: Path, lines: int = 30) -> str:
 # --------------------------------------------------------------------------- phases
 
 
-@dataclass
-class PhaseResult:
-    messages: int
-    seconds: float
-    first_email_seconds: float
-
-    @property
-    def rate(self) -> float:
-        return self.messages / self.seconds if self.seconds > 0 else float("nan")
-
-
 def wait_for_sink(
-    handler: CountingHandler,
-    expected: int,
-    t0: float,
-    timeout: float,
-    label: str,
-    alive: Any = None,
+    sink: SmtpSink, expected: int, t0: float, timeout: float, label: str, alive: Any = None
 ) -> None:
     deadline = t0 + timeout
-    next_report = time.monotonic() + 2.0
-    while handler.count < expected:
+    next_report = time.monotonic() + 5.0
+    while sink.received < expected:
         now = time.monotonic()
         if alive is not None:
             alive()
         if now > deadline:
-            raise BenchFailed(
-                f"{label}: only {handler.count}/{expected} emails after {timeout:.0f}s"
-            )
+            raise BenchFailed(f"{label}: only {sink.received}/{expected} after {timeout:.0f}s")
         if now >= next_report:
-            elapsed = now - t0
             print(
-                f"  {label}: {handler.count}/{expected} received after {elapsed:.1f}s "
-                f"({handler.count / elapsed:.0f}/s)",
+                f"  {label}: {sink.received}/{expected} after {now - t0:.1f}s "
+                f"({sink.received / (now - t0):.0f}/s)",
                 flush=True,
             )
-            next_report = now + 2.0
-        time.sleep(0.05)
-
-
-def run_pipeline(
-    app: AlertsCelery,
-    handler: CountingHandler,
-    worker: subprocess.Popen[bytes],
-    expected: int,
-    timeout: float,
-    log_path: Path,
-) -> tuple[int, PhaseResult]:
-    runtime = app.runtime
-    draft = ItemDraft(
-        title="Mexico: authorities must find the disappeared students",
-        summary="A benchmark press release, long enough to look like a real one.",
-        body=BODY,
-        url="https://example.org/news/2026/mexico-disappeared",
-        countries=[ITEM_COUNTRY],
-        topics=[],
-    )
-    handler.reset()
-    with runtime.sessions() as session:
-        item = publish_item(session, create_item(session, runtime.taxonomy, draft))
-        t0 = time.monotonic()
-        session.commit()  # the after-commit hook enqueues the fan-out
-        item_id = item.id
-    print(f"published item {item_id}; waiting for {expected} emails", flush=True)
-
-    def alive() -> None:
-        if worker.poll() is not None:
-            raise BenchFailed(f"worker exited with {worker.returncode}:\n{tail(log_path)}")
-
-    wait_for_sink(handler, expected, t0, timeout, "pipeline", alive)
-    assert handler.last_arrival is not None and handler.first_arrival is not None
-    result = PhaseResult(expected, handler.last_arrival - t0, handler.first_arrival - t0)
-    return item_id, result
+            next_report = now + 5.0
+        time.sleep(0.01)
 
 
 def verify_pipeline(
-    sessions: sessionmaker[Session],
-    handler: CountingHandler,
-    item_id: int,
-    expected: int,
-    timeout: float = 60.0,
+    sessions: sessionmaker[Session], sink: SmtpSink, item_id: int, expected: int
 ) -> dict[str, int]:
-    """All rows recorded as sent, and the sink got each recipient exactly once."""
+    """Every row recorded as sent, and the sink got exactly that many messages."""
     open_states = {DeliveryStatus.PENDING.value, DeliveryStatus.SENDING.value}
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + 60
     while True:
         counts = delivery_counts(sessions, item_id)
         if not open_states & counts.keys() or time.monotonic() > deadline:
             break
         time.sleep(0.2)
-    time.sleep(0.5)  # let any duplicate still in flight arrive
+    time.sleep(1.0)  # let any duplicate still in flight arrive
     with sessions() as session:
         fan_out = session.get(FanOut, item_id)
         matched = fan_out.matched if fan_out else -1
@@ -397,33 +474,42 @@ def verify_pipeline(
         problems.append(f"fan-out matched {matched}, expected {expected}")
     if counts.get(DeliveryStatus.SENT.value, 0) != expected or len(counts) != 1:
         problems.append(f"delivery rows by status: {counts}")
-    if handler.count != expected or handler.duplicates or len(handler.recipients) != expected:
-        problems.append(
-            f"sink got {handler.count} messages for {len(handler.recipients)} "
-            f"recipients ({handler.duplicates} duplicates), expected {expected}"
-        )
+    if sink.received != expected:
+        problems.append(f"the sink accepted {sink.received} messages, expected {expected}")
     if problems:
         raise BenchFailed("pipeline check failed: " + "; ".join(problems))
     return counts
 
 
+def sample_message(app: AlertsCelery, item_id: int) -> bytes:
+    """One message exactly as the pipeline builds it, for the baseline to send."""
+    runtime = app.runtime
+    with runtime.sessions() as session:
+        item = session.get(Item, item_id)
+        assert item is not None
+        rendered = runtime.rendered(item)
+    return build_message(
+        rendered, runtime.recipient(1, 1, address(1), "Journalist 1"), runtime.sender
+    )
+
+
 def _baseline_sender(
     port: int,
-    connections: list[list[str]],
+    recipients: list[str],
+    per_connection: int,
     message: bytes,
     ready: MpQueue[Any],
     go: MpEvent,
     results: MpQueue[Any],
 ) -> None:
-    """One process: its share of the connections, one after another, as a worker does."""
+    """One process: its share of the messages, a fresh connection every ``per_connection``."""
     ready.put(os.getpid())
     go.wait(120)
-    sent = 0
-    error = ""
+    sent, error = 0, ""
     try:
-        for recipients in connections:
+        for start in range(0, len(recipients), per_connection):
             with smtplib.SMTP(HOST, port, timeout=30) as smtp:
-                for rcpt in recipients:
+                for rcpt in recipients[start : start + per_connection]:
                     smtp.sendmail("alerts@example.org", [rcpt], message)
                     sent += 1
     except (smtplib.SMTPException, OSError) as exc:
@@ -431,39 +517,46 @@ def _baseline_sender(
     results.put((sent, error))
 
 
+@dataclass
+class Phase:
+    messages: int
+    seconds: float
+    first_seconds: float
+    connections: int
+
+    @property
+    def rate(self) -> float:
+        return self.messages / self.seconds if self.seconds > 0 else float("nan")
+
+
 def run_baseline(
-    handler: CountingHandler,
-    port: int,
+    sink: SmtpSink,
     recipients: list[str],
     message: bytes,
-    batch_size: int,
     processes: int,
+    per_connection: int,
     timeout: float,
-) -> tuple[int, PhaseResult]:
-    connections = [recipients[i : i + batch_size] for i in range(0, len(recipients), batch_size)]
-    shares: list[list[list[str]]] = [connections[p::processes] for p in range(processes)]
-    ctx = mp.get_context("spawn")  # the parent has threads (the sink): no fork
+) -> Phase:
+    ctx = mp.get_context("spawn")  # the parent has threads: no fork
     ready: MpQueue[Any] = ctx.Queue()
     results: MpQueue[Any] = ctx.Queue()
     go = ctx.Event()
     procs = [
-        ctx.Process(target=_baseline_sender, args=(port, share, message, ready, go, results))
-        for share in shares
+        ctx.Process(
+            target=_baseline_sender,
+            args=(sink.port, recipients[p::processes], per_connection, message, ready, go, results),
+        )
+        for p in range(processes)
     ]
-    handler.reset()
+    sink.reset()
     for proc in procs:
         proc.start()
     try:
         for _ in procs:
             ready.get(timeout=60)
-        print(
-            f"baseline: {len(recipients)} messages of {len(message)} bytes over "
-            f"{len(connections)} connections in {processes} processes",
-            flush=True,
-        )
         t0 = time.monotonic()
         go.set()
-        wait_for_sink(handler, len(recipients), t0, timeout, "baseline")
+        wait_for_sink(sink, len(recipients), t0, timeout, "baseline")
         outcomes = [results.get(timeout=30) for _ in procs]
     finally:
         go.set()
@@ -471,192 +564,231 @@ def run_baseline(
             proc.join(timeout=10)
             if proc.is_alive():
                 proc.terminate()
-                proc.join(timeout=5)
     errors = [error for _, error in outcomes if error]
     if errors:
         raise BenchFailed(f"baseline sender failed: {errors}")
-    assert handler.last_arrival is not None and handler.first_arrival is not None
-    result = PhaseResult(len(recipients), handler.last_arrival - t0, handler.first_arrival - t0)
-    return len(connections), result
+    assert sink.last_arrival is not None and sink.first_arrival is not None
+    time.sleep(0.3)  # the session counters arrive at QUIT
+    return Phase(
+        len(recipients),
+        sink.last_arrival - t0,
+        sink.first_arrival - t0,
+        sink.sessions_since_reset,
+    )
 
 
 # --------------------------------------------------------------------------- main
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    default_batch = int(Settings.model_fields["batch_size"].default)
+    defaults = Settings.model_fields
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--journalists", type=int, default=100_000, metavar="N")
     parser.add_argument(
-        "--journalists",
+        "--share", type=float, default=1.0, help="share of journalists the item matches (1.0)"
+    )
+    parser.add_argument("--concurrency", type=int, default=2, help="worker processes (2)")
+    parser.add_argument("--batch-size", type=int, default=int(defaults["batch_size"].default))
+    parser.add_argument(
+        "--slice", type=int, default=int(defaults["fan_out_slice"].default), help="fan-out slice"
+    )
+    parser.add_argument(
+        "--per-connection",
         type=int,
-        default=10_000,
-        metavar="N",
-        help="synthetic journalists (default 10000; ~90%% match)",
+        default=int(defaults["smtp_messages_per_connection"].default),
+        help="messages per SMTP connection, pipeline and baseline alike",
     )
     parser.add_argument(
-        "--concurrency",
-        type=int,
-        default=2,
-        help="worker processes, and baseline sender processes (default 2)",
+        "--embedded", action="store_true", help="SQLite database and broker instead of PG + Redis"
     )
     parser.add_argument(
-        "--batch-size",
-        type=int,
-        default=default_batch,
-        help=f"deliveries per send_batch task (default {default_batch})",
+        "--fan-out-only",
+        action="store_true",
+        help="time only the fan-out (match + delivery rows), in this process",
     )
-    parser.add_argument(
-        "--timeout",
-        type=float,
-        default=300.0,
-        help="seconds to wait for each phase's emails (default 300)",
-    )
-    parser.add_argument(
-        "--keep-db", action="store_true", help=f"keep the {DB_NAME} database afterwards"
-    )
+    parser.add_argument("--dkim", action="store_true", help="sign every message (2048-bit RSA)")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per phase (600)")
+    parser.add_argument("--keep-db", action="store_true", help=f"keep the {DB_NAME} database")
     parser.add_argument("--json", action="store_true", help="also print the results as JSON")
     args = parser.parse_args(argv)
-    if args.journalists < len(SHAPES):
-        parser.error(f"--journalists must be at least {len(SHAPES)}")
-    if args.concurrency < 1 or not 1 <= args.batch_size <= 1000:
-        parser.error("--concurrency must be >= 1 and --batch-size within 1..1000")
+    if args.journalists < 1 or not 0 < args.share <= 1 or args.concurrency < 1:
+        parser.error("--journalists >= 1, 0 < --share <= 1, --concurrency >= 1")
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    n: int = args.journalists
-    results: dict[str, Any] = {}
     tmp = tempfile.TemporaryDirectory(prefix="alerts-bench-")
     data_dir = Path(tmp.name)
     log_path = data_dir / "worker.log"
-    broker = redis.Redis.from_url(BROKER_URL)
-    controller = None
+    broker = None if args.embedded else redis.Redis.from_url(BROKER_URL)
+    sink: SmtpSink | None = None
     worker: subprocess.Popen[bytes] | None = None
     app: AlertsCelery | None = None
     db_created = False
     try:
-        broker.flushdb()
-        recreate_database()
-        db_created = True
-        upgrade(DATABASE_URL)
-
-        handler = CountingHandler(keep_in_memory=False)
-        controller, _ = start_sink(HOST, 0, handler)
-        port = int(controller.port)
-        settings = load_settings(
-            database_url=DATABASE_URL,
-            broker_url=BROKER_URL,
-            smtp_url=f"smtp://{HOST}:{port}",
-            secret_key=SECRET_KEY,
-            data_dir=data_dir,
-            batch_size=args.batch_size,
-            worker_concurrency=args.concurrency,
-        )
+        overrides: dict[str, Any] = {
+            "data_dir": data_dir,
+            "batch_size": args.batch_size,
+            "fan_out_slice": args.slice,
+            "smtp_messages_per_connection": args.per_connection,
+            "worker_concurrency": args.concurrency,
+        }
+        if not args.embedded:
+            assert broker is not None
+            broker.flushdb()
+            recreate_database()
+            db_created = True
+            overrides |= {"database_url": PG_URL, "broker_url": BROKER_URL}
+            overrides["secret_key"] = SECRET_KEY
+        if args.dkim:
+            pem, _ = generate()
+            (data_dir / "dkim.pem").write_bytes(pem)
+            overrides |= {"dkim_selector": "bench", "dkim_private_key_file": data_dir / "dkim.pem"}
+        sink = SmtpSink(_free_port())
+        overrides["smtp_url"] = f"smtp://{HOST}:{sink.port}"
+        settings = load_settings(**overrides)
+        upgrade(settings.database_url)
         app = create_celery(settings)
 
         started = time.monotonic()
-        matching = seed_journalists(app.runtime.engine, n)
-        matched = len(matching)
+        matched = seed(app.runtime.engine, args.journalists, args.share)
         print(
-            f"{n} journalists seeded in {time.monotonic() - started:.1f}s; "
-            f"{matched} ({matched / n:.0%}) match the item (country {ITEM_COUNTRY})"
-        )
-
-        worker = start_worker(settings, args.concurrency, log_path)
-        wait_until_ready(app, worker, 60.0, log_path)
-        print(
-            f"worker ready (concurrency {args.concurrency}, batch size {args.batch_size}); "
-            f"SMTP sink on {HOST}:{port}",
+            f"{args.journalists} journalists seeded in {time.monotonic() - started:.1f}s on "
+            f"{app.runtime.engine.dialect.name}; {matched} match the item",
             flush=True,
         )
-
-        item_id, pipeline = run_pipeline(app, handler, worker, matched, args.timeout, log_path)
-        counts = verify_pipeline(app.runtime.sessions, handler, item_id, matched)
-        print(
-            f"pipeline check: deliveries {counts}, sink {handler.count} messages, 0 duplicates",
-            flush=True,
-        )
-        stop_worker(worker)
-
-        if handler.sample is None:
-            raise BenchFailed("no message bytes kept from the pipeline run")
-        connections, baseline = run_baseline(
-            handler,
-            port,
-            matching,
-            handler.sample,
-            args.batch_size,
-            args.concurrency,
-            args.timeout,
-        )
-
-        results = {
-            "journalists": n,
-            "cpus": os.cpu_count(),
+        results: dict[str, Any] = {
+            "journalists": args.journalists,
             "matched": matched,
-            "concurrency": args.concurrency,
-            "batch_size": args.batch_size,
-            "connections": connections,
-            "message_bytes": len(handler.sample),
-            "pipeline_seconds": round(pipeline.seconds, 3),
-            "pipeline_first_email_seconds": round(pipeline.first_email_seconds, 3),
-            "pipeline_emails_per_second": round(pipeline.rate, 1),
-            "baseline_seconds": round(baseline.seconds, 3),
-            "baseline_emails_per_second": round(baseline.rate, 1),
-            "ratio": round(pipeline.rate / baseline.rate, 3),
+            "database": app.runtime.engine.dialect.name,
+            "broker": settings.broker_url.split(":", 1)[0],
+            "cpus": os.cpu_count(),
         }
+        if args.fan_out_only:
+            results |= fan_out_only(app, args.slice)
+        else:
+            results |= end_to_end(app, sink, args, matched, log_path)
         report(results)
         if args.json:
             print(json.dumps(results, indent=2))
         return 0
     except BenchFailed as exc:
-        print(f"benchmark failed: {exc}", file=sys.stderr)
+        print(f"benchmark failed: {exc}\nworker log:\n{tail(log_path)}", file=sys.stderr)
         return 1
     finally:
         if worker is not None:
             stop_worker(worker)
-        if controller is not None:
-            controller.stop()
+        if sink is not None:
+            sink.stop()
         if app is not None:
             app.runtime.dispose()
             if "engine" in app.runtime.__dict__:
                 app.runtime.engine.dispose()
-        with contextlib.suppress(redis.RedisError):
-            broker.flushdb()
-        broker.close()
+        if broker is not None:
+            with contextlib.suppress(redis.RedisError):
+                broker.flushdb()
+            broker.close()
         if db_created and not args.keep_db:
             drop_database()
-        elif db_created:
-            print(f"kept database {DATABASE_URL}")
         tmp.cleanup()
 
 
-def report(r: dict[str, Any]) -> None:
-    rows = [
-        ("journalists", f"{r['journalists']}"),
-        ("matched (emails)", f"{r['matched']}"),
-        ("worker processes / batch size", f"{r['concurrency']} / {r['batch_size']}"),
-        ("SMTP connections", f"{r['connections']}"),
-        ("message size", f"{r['message_bytes']} bytes"),
-        ("pipeline: publish -> first email", f"{r['pipeline_first_email_seconds']:.2f} s"),
-        ("pipeline: publish -> last email", f"{r['pipeline_seconds']:.2f} s"),
-        ("pipeline: emails/s", f"{r['pipeline_emails_per_second']:.0f}"),
-        ("baseline (smtplib): seconds", f"{r['baseline_seconds']:.2f} s"),
-        ("baseline (smtplib): emails/s", f"{r['baseline_emails_per_second']:.0f}"),
-        ("ratio pipeline/baseline", f"{r['ratio']:.2f}"),
-    ]
-    width = max(len(label) for label, _ in rows)
-    print()
-    for label, value in rows:
-        print(f"{label:<{width}}  {value}")
-    print(
-        f"\nNote: the aiosmtpd sink itself tops out near ~{SINK_CEILING} msg/s (about 1 ms of "
-        "CPU per message, in this\nprocess; the baseline above is that ceiling as measured "
-        f"on this machine, {r['cpus']} CPUs), so both numbers are\nbounded by the sink: the "
-        "ratio says how much of the sink's capacity the pipeline uses, not what a\nreal "
-        "relay would take."
+def fan_out_only(app: AlertsCelery, size: int) -> dict[str, Any]:
+    """Match and write the delivery rows in this process; nothing is queued or sent."""
+    runtime = app.runtime
+    # No fan-out task must run meanwhile: publish through a session without the hook.
+    with Session(runtime.engine) as session:
+        draft = ItemDraft(
+            title="Fan-out only",
+            summary="",
+            body=BODY,
+            url=None,
+            countries=ITEM_COUNTRIES,
+            topics=ITEM_TOPICS,
+        )
+        item = publish_item(session, create_item(session, runtime.taxonomy, draft))
+        session.commit()
+        item_id = item.id
+    t0 = time.monotonic()
+    first: float | None = None
+    rows = 0
+    for count in fan_out_in_slices(
+        runtime.sessions, item_id, lambda: datetime.now(UTC), size, lambda ids: None
+    ):
+        rows += count
+        if first is None:
+            first = time.monotonic() - t0
+    seconds = time.monotonic() - t0
+    return {
+        "fan_out_rows": rows,
+        "fan_out_seconds": round(seconds, 3),
+        "fan_out_first_slice_seconds": round(first or 0.0, 3),
+        "fan_out_rows_per_second": round(rows / seconds, 1),
+        "fan_out_slice": size,
+    }
+
+
+def end_to_end(
+    app: AlertsCelery, sink: SmtpSink, args: argparse.Namespace, matched: int, log_path: Path
+) -> dict[str, Any]:
+    settings = app.runtime.settings
+    worker = start_worker(settings, args.concurrency, log_path)
+    try:
+        wait_until_ready(app, worker, 60.0, log_path)
+        print(f"worker ready (concurrency {args.concurrency}); smtp-sink on {sink.port}")
+        sink.reset()
+        item_id, t0, wall0 = create_published_item(app)
+        print(f"published item {item_id}; waiting for {matched} emails", flush=True)
+
+        def alive() -> None:
+            if worker.poll() is not None:
+                raise BenchFailed(f"worker exited with {worker.returncode}:\n{tail(log_path)}")
+
+        wait_for_sink(sink, matched, t0, args.timeout, "pipeline", alive)
+        assert sink.first_arrival is not None and sink.last_arrival is not None
+        counts = verify_pipeline(app.runtime.sessions, sink, item_id, matched)
+        pipeline = Phase(
+            matched, sink.last_arrival - t0, sink.first_arrival - t0, sink.sessions_since_reset
+        )
+        rss = peak_rss_mib(worker.pid)
+        with app.runtime.sessions() as session:
+            fan_out = session.get(FanOut, item_id)
+            assert fan_out is not None
+            fan_out_seconds = fan_out.last_run_at.timestamp() - wall0
+        print(f"pipeline check: deliveries {counts}; the sink accepted {sink.received}")
+    finally:
+        stop_worker(worker)
+    message = sample_message(app, item_id)
+    recipients = [address(i) for i in range(1, args.journalists + 1) if matches(i, args.share)]
+    print(f"baseline: {matched} messages of {len(message)} bytes from {args.concurrency} processes")
+    baseline = run_baseline(
+        sink, recipients, message, args.concurrency, args.per_connection, args.timeout
     )
+    return {
+        "concurrency": args.concurrency,
+        "batch_size": args.batch_size,
+        "dkim": args.dkim,
+        "message_bytes": len(message),
+        "fan_out_seconds": round(fan_out_seconds, 3),
+        "first_email_seconds": round(pipeline.first_seconds, 3),
+        "pipeline_seconds": round(pipeline.seconds, 3),
+        "pipeline_emails_per_second": round(pipeline.rate, 1),
+        "pipeline_connections": pipeline.connections,
+        "worker_peak_rss_mib": round(max(rss.values()), 1),
+        "worker_processes_rss_mib": sorted(round(v, 1) for v in rss.values()),
+        "baseline_seconds": round(baseline.seconds, 3),
+        "baseline_emails_per_second": round(baseline.rate, 1),
+        "baseline_connections": baseline.connections,
+        "ratio": round(pipeline.rate / baseline.rate, 3),
+    }
+
+
+def report(r: dict[str, Any]) -> None:
+    width = max(len(k) for k in r)
+    print()
+    for key, value in r.items():
+        print(f"{key:<{width}}  {value}")
 
 
 if __name__ == "__main__":
