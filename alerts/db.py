@@ -32,6 +32,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.close()
 
         return engine
+    if url.startswith("postgresql"):
+        # Our statements are short and repeated: compiling them to machine code
+        # (JIT) cost 0.6 s on a fan-out slice that runs in 0.2 s without it.
+        kwargs.setdefault("connect_args", {"options": "-c jit=off"})
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 

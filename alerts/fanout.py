@@ -1,6 +1,6 @@
 """Fan-out: turn a published item into one pending delivery per matching journalist.
 
-Done in slices of journalist ids, each its own transaction, so the first
+Done in slices of ids, each its own transaction, so the first
 batches are on their way while the rest of a large audience is still being
 matched, and no process ever holds a million ids at once.
 """
@@ -15,10 +15,12 @@ from sqlalchemy.orm import Session
 
 from alerts.delivery import count_for_item, record_fan_out
 from alerts.matching import insert_correction_deliveries, insert_deliveries
-from alerts.models import Item, ItemStatus, Journalist
+from alerts.models import Item, ItemStatus, Journalist, Subscription
 
 # Advisory-lock namespace: two fan-outs of one item take turns, slice by slice.
 _LOCK_NAMESPACE = 0x616C7274  # "alrt"
+# The first slice: a few batches' worth, matched in milliseconds.
+_FIRST_SLICE = 1_000
 
 
 def _published(session: Session, item_id: int) -> Item | None:
@@ -28,18 +30,30 @@ def _published(session: Session, item_id: int) -> Item | None:
     return item if item is not None and item.status == ItemStatus.PUBLISHED else None
 
 
-def journalist_slices(session: Session, item_id: int, size: int) -> list[tuple[int, int]]:
-    """The (first, last) journalist id ranges to fan the item out over; none if unpublished."""
-    if _published(session, item_id) is None:
+def id_slices(session: Session, item_id: int, size: int) -> list[tuple[int, int]]:
+    """The (first, last) id ranges to fan the item out over; none if it is not published.
+
+    Subscription ids for an alert, journalist ids for a correction (which goes
+    to the recipients of the original). The first slices are small, so the
+    first emails leave while the bulk of a large audience is being matched.
+    """
+    item = _published(session, item_id)
+    if item is None:
         return []
-    low, high = session.execute(select(func.min(Journalist.id), func.max(Journalist.id))).one()
+    column = Journalist.id if item.corrects_id is not None else Subscription.id
+    low, high = session.execute(select(func.min(column), func.max(column))).one()
     if low is None:
         return []
-    return [(start, min(start + size - 1, high)) for start in range(low, high + 1, size)]
+    slices = []
+    start, step = low, min(size, _FIRST_SLICE)
+    while start <= high:
+        slices.append((start, min(start + step - 1, high)))
+        start, step = start + step, min(size, step * 4)
+    return slices
 
 
 def fan_out_slice(
-    session: Session, item_id: int, now: datetime, journalists: tuple[int, int] | None = None
+    session: Session, item_id: int, now: datetime, ids: tuple[int, int] | None = None
 ) -> list[int]:
     """Create the deliveries of one slice; returns the new ids, to queue after commit.
 
@@ -50,8 +64,8 @@ def fan_out_slice(
     if item is None:
         return []
     if item.corrects_id is not None:
-        return insert_correction_deliveries(session, item_id, item.corrects_id, now, journalists)
-    return insert_deliveries(session, item_id, now, journalists)
+        return insert_correction_deliveries(session, item_id, item.corrects_id, now, ids)
+    return insert_deliveries(session, item_id, now, ids)
 
 
 def finish_fan_out(session: Session, item_id: int, now: datetime) -> int:
@@ -83,12 +97,12 @@ def fan_out_in_slices(
     half-way is finished by the sweep.
     """
     with sessions() as session, session.begin():
-        slices = journalist_slices(session, item_id, size)
+        slices = id_slices(session, item_id, size)
     if not slices:
         return
-    for journalists in slices:
+    for bounds in slices:
         with sessions() as session, session.begin():
-            ids = fan_out_slice(session, item_id, now(), journalists)
+            ids = fan_out_slice(session, item_id, now(), bounds)
         # Committed: the rows exist before any worker is told to look at them.
         queue(ids)
         yield len(ids)

@@ -29,6 +29,7 @@ def matching_journalists(
     cadence: str = Cadence.IMMEDIATE,
     only_country: str | None = None,
     only_topic: str | None = None,
+    subscriptions: tuple[int, int] | None = None,
     journalists: tuple[int, int] | None = None,
 ) -> Select[Any]:
     """SELECT of the ids of active journalists with a subscription matching the item.
@@ -36,18 +37,23 @@ def matching_journalists(
     A subscription matches when it shares a country with the item (or has none)
     and shares a topic (or has none). ``only_country``/``only_topic`` narrow the
     item to one of its countries or topics, for the reach estimate;
-    ``journalists`` (first, last id) to a slice, for a fan-out in chunks. DISTINCT
+    ``subscriptions`` (first, last id) to a slice of the subscriptions, for a
+    fan-out in slices, and ``journalists`` to the journalist ids those
+    subscriptions hold: every table is read only within the slice. DISTINCT
     makes a journalist with several matching subscriptions one row, hence one
     email.
     """
+    within = subscriptions or (None, None)
     country_hit = exists().where(
         SubscriptionCountry.subscription_id == Subscription.id,
+        *_between(SubscriptionCountry.subscription_id, within),
         SubscriptionCountry.country == ItemCountry.country,
         ItemCountry.item_id == item_id,
         *([ItemCountry.country == only_country] if only_country else []),
     )
     topic_hit = exists().where(
         SubscriptionTopic.subscription_id == Subscription.id,
+        *_between(SubscriptionTopic.subscription_id, within),
         SubscriptionTopic.topic == ItemTopic.topic,
         ItemTopic.item_id == item_id,
         *([ItemTopic.topic == only_topic] if only_topic else []),
@@ -63,14 +69,17 @@ def matching_journalists(
             ~suppressed,
             or_(Subscription.all_countries, country_hit),
             or_(Subscription.all_topics, topic_hit),
-            *(
-                [Subscription.journalist_id.between(*journalists)]
-                if journalists is not None
-                else []
-            ),
+            *_between(Subscription.id, within),
+            *_between(Journalist.id, journalists or (None, None)),
         )
         .distinct()
     )
+
+
+def _between(column: Any, bounds: tuple[int | None, int | None]) -> list[Any]:
+    """The slice's bounds on a column; repeated on each table so the planner needs no hash."""
+    low, high = bounds
+    return [] if low is None or high is None else [column.between(low, high)]
 
 
 def _pending_rows(item_id: int, journalist_id: Any, now: datetime) -> Select[Any]:
@@ -109,10 +118,26 @@ def _insert_new(session: Session, rows: Select[Any]) -> list[int]:
 
 
 def insert_deliveries(
-    session: Session, item_id: int, now: datetime, journalists: tuple[int, int] | None = None
+    session: Session, item_id: int, now: datetime, subscriptions: tuple[int, int] | None = None
 ) -> list[int]:
-    """A pending delivery for every matching journalist (in the id slice); the new ids."""
-    source = matching_journalists(item_id, journalists=journalists).subquery()
+    """A pending delivery for every matching journalist; the new ids.
+
+    In slices of subscriptions, a journalist whose matching subscriptions fall in
+    two slices is inserted by the first and skipped (ON CONFLICT) by the second.
+    """
+    journalists = None
+    if subscriptions is not None:
+        # A redundant bound that spares reading every journalist for each slice.
+        journalists = session.execute(
+            select(
+                func.min(Subscription.journalist_id), func.max(Subscription.journalist_id)
+            ).where(Subscription.id.between(*subscriptions))
+        ).one()
+        if journalists[0] is None:
+            return []
+    source = matching_journalists(
+        item_id, subscriptions=subscriptions, journalists=journalists
+    ).subquery()
     return _insert_new(
         session,
         _pending_rows(item_id, source.c.journalist_id, now)
@@ -139,7 +164,7 @@ def insert_correction_deliveries(
             original.c.status == DeliveryStatus.SENT,
             Journalist.status == JournalistStatus.ACTIVE,
             ~exists().where(Suppression.email == Journalist.email),
-            *([original.c.journalist_id.between(*journalists)] if journalists is not None else []),
+            *_between(original.c.journalist_id, journalists or (None, None)),
         ),
     )
 
