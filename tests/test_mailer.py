@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
 
 from alerts.mailer import SmtpTransport, Stage, Verdict, classify
-from alerts.settings import parse_smtp_url
+from alerts.settings import SmtpTarget, parse_smtp_url
 from alerts.sink import free_port, start_sink
 from tests.conftest import ScriptedSink
 
@@ -55,9 +56,17 @@ def test_a_data_stage_refusal_fails_the_message_without_suppressing() -> None:
     assert classify(550, "5.7.1 message content rejected", Stage.DATA).verdict is Verdict.FAILED
 
 
-@pytest.fixture
-def relay() -> Iterator[ScriptedSink]:
-    handler = ScriptedSink()
+class PipeliningSink(ScriptedSink):
+    """Advertises PIPELINING (RFC 2920), as Postfix and most relays do; aiosmtpd doesn't."""
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # type: ignore[no-untyped-def]
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+
+@pytest.fixture(params=["lockstep", "pipelining"])
+def relay(request: pytest.FixtureRequest) -> Iterator[ScriptedSink]:
+    handler = PipeliningSink() if request.param == "pipelining" else ScriptedSink()
     controller, _ = start_sink("127.0.0.1", 0, handler)
     handler.port = controller.port  # type: ignore[attr-defined]
     yield handler
@@ -111,3 +120,51 @@ def test_a_relay_refusing_our_sender_is_relay_trouble(relay: ScriptedSink) -> No
         controller.stop()
     assert outcome.verdict is Verdict.RETRY and outcome.relay_trouble
     assert outcome.reply.startswith("relay: 553 5.1.8")
+
+
+def _target(relay: ScriptedSink) -> SmtpTarget:
+    return parse_smtp_url(f"smtp://127.0.0.1:{relay.port}")  # type: ignore[attr-defined]
+
+
+def test_the_envelope_is_pipelined_when_the_relay_offers_it(relay: ScriptedSink) -> None:
+    with SmtpTransport(_target(relay), timeout=5) as transport:
+        transport.send("a@ngo.example", "ok@example.net", MESSAGE)
+        assert transport._smtp is not None
+        offered = transport._smtp.has_extn("pipelining")
+    assert offered is isinstance(relay, PipeliningSink)
+
+
+def test_lines_starting_with_a_dot_arrive_intact(relay: ScriptedSink) -> None:
+    message = b"Subject: dots\r\n\r\n.\r\n..two\r\n.leading\r\nend\r\n"
+    with SmtpTransport(_target(relay), timeout=5) as transport:
+        outcome = transport.send("a@ngo.example", "ok@example.net", message)
+    assert outcome.verdict is Verdict.SENT
+    [received] = relay.snapshot()
+    assert received.data.replace(b"\r\n", b"\n") == message.replace(b"\r\n", b"\n")
+
+
+def test_a_fresh_connection_after_the_messages_per_connection_limit(relay: ScriptedSink) -> None:
+    with SmtpTransport(_target(relay), timeout=5, max_messages=2) as transport:
+        outcomes = [transport.send("a@ngo.example", f"j{i}@example.net", MESSAGE) for i in range(5)]
+        assert transport.connections == 3  # 2 + 2 + 1
+    assert all(o.verdict is Verdict.SENT for o in outcomes)
+    assert [r.rcpt_tos for r in relay.snapshot()] == [(f"j{i}@example.net",) for i in range(5)]
+
+
+@pytest.mark.parametrize("pipelining", [False, True])
+def test_a_connection_the_relay_closed_while_idle_is_reopened_once(pipelining: bool) -> None:
+    handler = PipeliningSink() if pipelining else ScriptedSink()
+    # The relay drops connections idle for half a second, as real ones do after minutes.
+    controller, _ = start_sink("127.0.0.1", 0, handler, timeout=0.5)
+    try:
+        target = parse_smtp_url(f"smtp://127.0.0.1:{controller.port}")
+        with SmtpTransport(target, timeout=5) as transport:
+            first = transport.send("a@ngo.example", "one@example.net", MESSAGE)
+            time.sleep(1.2)  # the relay has hung up on us meanwhile
+            second = transport.send("a@ngo.example", "two@example.net", MESSAGE)
+            assert transport.connections == 2
+    finally:
+        controller.stop()
+    assert first.verdict is Verdict.SENT and second.verdict is Verdict.SENT
+    # Nothing lost, nothing doubled.
+    assert [r.rcpt_tos for r in handler.snapshot()] == [("one@example.net",), ("two@example.net",)]
