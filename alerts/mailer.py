@@ -1,8 +1,7 @@
-"""SMTP transport (one connection reused for a batch) and SMTP reply classification."""
+"""SMTP transport (one connection reused across batches) and SMTP reply classification."""
 
 from __future__ import annotations
 
-import re
 import smtplib
 import ssl
 from dataclasses import dataclass
@@ -11,11 +10,19 @@ from types import TracebackType
 
 from alerts.settings import SmtpTarget
 
-_LEADING_DOT = re.compile(rb"(?m)^\.")
-
 
 def quoteaddr(address: str) -> str:
     return f"<{address}>"
+
+
+def dot_stuffed(message: bytes) -> bytes:
+    """A dot doubled at the start of every line (RFC 5321 §4.5.2).
+
+    What smtplib's data() does with a multi-line regular expression, which
+    costs more than building the message; bytes.replace does it in C.
+    """
+    stuffed = message.replace(b"\n.", b"\n..")
+    return b"." + stuffed if stuffed.startswith(b".") else stuffed
 
 
 class Verdict(StrEnum):
@@ -194,8 +201,7 @@ class SmtpTransport:
             if data[0] != 354:
                 self._reset()
                 return classify(*data, Stage.DATA), False
-            # Dot-stuffing (RFC 5321 §4.5.2) and the final dot, as smtplib's data() does.
-            body = _LEADING_DOT.sub(b"..", message)
+            body = dot_stuffed(message)
             body_sent = True
             smtp.send(body + (b".\r\n" if body.endswith(b"\r\n") else b"\r\n.\r\n"))
             code, text = smtp.getreply()

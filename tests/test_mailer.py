@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from alerts.mailer import SmtpTransport, Stage, Verdict, classify
+from alerts.mailer import SmtpTransport, Stage, Verdict, classify, dot_stuffed
 from alerts.settings import SmtpTarget, parse_smtp_url
 from alerts.sink import free_port, start_sink
 from tests.conftest import ScriptedSink
@@ -168,3 +169,18 @@ def test_a_connection_the_relay_closed_while_idle_is_reopened_once(pipelining: b
     assert first.verdict is Verdict.SENT and second.verdict is Verdict.SENT
     # Nothing lost, nothing doubled.
     assert [r.rcpt_tos for r in handler.snapshot()] == [("one@example.net",), ("two@example.net",)]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        b".starts with a dot\r\n",
+        b"a\r\n.\r\n..\r\n...x\r\nend.\r\n",
+        b"bare\n.lf line\n",
+        b"no dots at line starts. here.\r\n",
+        b"",
+    ],
+)
+def test_dot_stuffing_matches_the_rule_smtplib_applies(message: bytes) -> None:
+    # RFC 5321 4.5.2, as smtplib's data() writes it: a dot after every line start.
+    assert dot_stuffed(message) == re.sub(rb"(?m)^\.", b"..", message)
