@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from alerts.delivery import count_for_item, record_fan_out
 from alerts.matching import insert_correction_deliveries, insert_deliveries
@@ -30,40 +30,50 @@ def _published(session: Session, item_id: int) -> Item | None:
     return item if item is not None and item.status == ItemStatus.PUBLISHED else None
 
 
-def id_slices(session: Session, item_id: int, size: int) -> list[tuple[int, int]]:
-    """The (first, last) id ranges to fan the item out over; none if it is not published.
+def _slice_column(item: Item) -> InstrumentedAttribute[int]:
+    """Subscription ids for an alert; journalist ids for a correction (its audience is
+    the recipients of the original)."""
+    return Journalist.id if item.corrects_id is not None else Subscription.id
 
-    Subscription ids for an alert, journalist ids for a correction (which goes
-    to the recipients of the original). Ranges hold a number of rows, not of
-    ids, so gaps in the ids cost nothing; the first ones are small, so the
-    first emails leave while the bulk of a large audience is being matched.
+
+def _slice_end(
+    session: Session, column: InstrumentedAttribute[int], start: int, rows: int, high: int
+) -> int:
+    """The id ``rows`` rows on from ``start`` (or the last id): reads ``rows`` index entries.
+
+    Slices hold a number of rows, not of ids, so gaps in the ids cost nothing.
     """
+    end = session.scalar(
+        select(column).where(column >= start).order_by(column).offset(rows - 1).limit(1)
+    )
+    return high if end is None else min(end, high)
+
+
+def _bounds(session: Session, item_id: int) -> tuple[InstrumentedAttribute[int], int, int] | None:
     item = _published(session, item_id)
     if item is None:
-        return []
-    column = Journalist.id if item.corrects_id is not None else Subscription.id
+        return None
+    column = _slice_column(item)
     low, high = session.execute(select(func.min(column), func.max(column))).one()
-    if low is None:
+    return None if low is None else (column, low, high)
+
+
+def _next_size(rows: int, size: int) -> int:
+    # Small first, so the first emails leave while the bulk is being matched.
+    return min(size, rows * 4)
+
+
+def id_slices(session: Session, item_id: int, size: int) -> list[tuple[int, int]]:
+    """Every (first, last) id range the fan-out will take, in order; none if unpublished."""
+    bounds = _bounds(session, item_id)
+    if bounds is None:
         return []
-    # Every _FIRST_SLICE-th id, in one pass over the primary key.
-    numbered = select(
-        column.label("id"), func.row_number().over(order_by=column).label("n")
-    ).subquery()
-    marks = list(
-        session.scalars(
-            select(numbered.c.id).where(numbered.c.n % _FIRST_SLICE == 0).order_by(numbered.c.id)
-        )
-    )
-    per_slice = max(1, size // _FIRST_SLICE)  # in marks
-    slices: list[tuple[int, int]] = []
-    start, used, step = low, 0, 1
+    column, start, high = bounds
+    slices, rows = [], min(size, _FIRST_SLICE)
     while start <= high:
-        if used + step > len(marks):
-            slices.append((start, high))
-            break
-        end = marks[used + step - 1]
+        end = _slice_end(session, column, start, rows, high)
         slices.append((start, end))
-        start, used, step = end + 1, used + step, min(per_slice, step * 4)
+        start, rows = end + 1, _next_size(rows, size)
     return slices
 
 
@@ -112,15 +122,19 @@ def fan_out_in_slices(
     half-way is finished by the sweep.
     """
     with sessions() as session, session.begin():
-        slices = id_slices(session, item_id, size)
-    if not slices:
+        bounds = _bounds(session, item_id)
+    if bounds is None:
         return
-    for bounds in slices:
+    column, start, high = bounds
+    rows = min(size, _FIRST_SLICE)
+    while start <= high:
         with sessions() as session, session.begin():
-            ids = fan_out_slice(session, item_id, now(), bounds)
+            end = _slice_end(session, column, start, rows, high)
+            ids = fan_out_slice(session, item_id, now(), (start, end))
         # Committed: the rows exist before any worker is told to look at them.
         queue(ids)
         yield len(ids)
+        start, rows = end + 1, _next_size(rows, size)
     with sessions() as session, session.begin():
         if _published(session, item_id) is not None:
             finish_fan_out(session, item_id, now())
