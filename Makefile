@@ -49,7 +49,7 @@ spamassassin:
 
 ## Throughput against PostgreSQL + Redis (see bench/README.md).
 bench: $(BIN)/alerts
-	$(BIN)/python bench/fanout.py
+	$(BIN)/python -m bench.fanout
 
 sink: $(BIN)/alerts
 	$(BIN)/alerts sink

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import dkim
 import pytest
+from dkim.canonicalization import Relaxed
 from typer.testing import CliRunner
 
 from alerts.cli import app as cli
-from alerts.dkim_signing import DkimKey
+from alerts.dkim_signing import DkimKey, relaxed_body
 from alerts.mailer import SmtpTransport, Verdict
 from alerts.rendering import build_message, make_environment, render_item
 from alerts.settings import SettingsError, load_settings, parse_smtp_url
@@ -97,3 +98,38 @@ def test_dkim_settings_must_come_together(tmp_path: Path) -> None:
         load_settings(data_dir=tmp_path, dkim_selector="alerts26")
     with pytest.raises(SettingsError, match="no such file"):
         load_settings(data_dir=tmp_path, dkim_selector="s", dkim_private_key_file=tmp_path / "x")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"\r\n\r\n",
+        b"one line without an end",
+        b"tabs\tand  spaces \t \r\nend  \r\n\r\n\r\n",
+        b"  leading space\r\n \r\n\t\r\nx =\r\n  indented   html  <td>\r\n",
+        b"trailing space at the very end ",
+    ],
+)
+def test_body_canonicalisation_agrees_with_dkimpy(body: bytes) -> None:
+    assert relaxed_body(body) == Relaxed.canonicalize_body(body)
+
+
+def test_folded_headers_and_odd_whitespace_verify_with_dkimpy(
+    key_and_record: tuple[Path, bytes],
+) -> None:
+    key, record = key_and_record
+    message = (
+        b"From: Press Office <press@ngo.example>\r\n"
+        b"To:   =?utf-8?b?Sm9zw6k=?=\r\n\t <jose@example.net>\r\n"
+        b"Subject: A long subject that was folded\r\n  over two lines\t \r\n"
+        b"subject: a second Subject field: only the last one is signed\r\n"
+        b"Message-ID: <x.1@ngo.example>\r\n"
+        b"\r\n"
+        b"Body  with   runs of  spaces \r\n\r\n\r\n"
+    )
+    signed = DkimKey("alerts26", "ngo.example", key.read_bytes()).sign(message)
+    assert dkim.verify(signed, dnsfunc=_dns(record))
+    assert not dkim.verify(
+        signed.replace(b"only the last", b"only the first"), dnsfunc=_dns(record)
+    )
