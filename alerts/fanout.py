@@ -50,12 +50,14 @@ def _slice_end(
 
 
 def _bounds(session: Session, item_id: int) -> tuple[InstrumentedAttribute[int], int, int] | None:
+    """The column to slice on, its lowest and highest id (an empty range if it has no
+    rows); None if the item is not published."""
     item = _published(session, item_id)
     if item is None:
         return None
     column = _slice_column(item)
     low, high = session.execute(select(func.min(column), func.max(column))).one()
-    return None if low is None else (column, low, high)
+    return (column, 1, 0) if low is None else (column, low, high)
 
 
 def _next_size(rows: int, size: int) -> int:
@@ -127,6 +129,7 @@ def fan_out_in_slices(
         return
     column, start, high = bounds
     rows = min(size, _FIRST_SLICE)
+    # With nothing to slice (nobody subscribed yet) the fan-out is still recorded.
     while start <= high:
         with sessions() as session, session.begin():
             end = _slice_end(session, column, start, rows, high)

@@ -111,3 +111,15 @@ def test_fan_out_in_slices_creates_one_delivery_per_matching_journalist(
     assert sum(fan_out_in_slices(sessions, item_id, utcnow, 1000, again.append)) == 0
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(Delivery)) == len(expected)
+
+
+def test_with_nobody_subscribed_the_fan_out_is_still_recorded(
+    sessions: sessionmaker[Session],
+) -> None:
+    # Otherwise the sweep would take the item for a lost fan-out and run it forever.
+    with sessions() as session, session.begin():
+        item_id = published_item(session, countries=["MX"])
+    assert list(fan_out_in_slices(sessions, item_id, utcnow, 1000, lambda ids: None)) == []
+    with sessions() as session:
+        fan_out = session.get(FanOut, item_id)
+    assert fan_out is not None and fan_out.matched == 0
