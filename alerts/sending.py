@@ -1,4 +1,4 @@
-"""Sending a claimed batch over one SMTP connection. No database access here."""
+"""Sending a claimed batch over the worker process's SMTP connection. No database access here."""
 
 from __future__ import annotations
 
