@@ -202,6 +202,7 @@ def render_item(
         "recipient": {f: f"@@{nonce}.{f}@@" for f in _FIELDS},
         "press": {"name": parseaddr(sender.from_address)[0], "reply_to": sender.reply_to},
         "base_url": base_url,
+        "lang": language,  # the chrome's language, for <html lang>
     }
     text = env.get_template("email/item.txt").render(context)
     html = css_inline.inline(env.get_template("email/item.html").render(context))
