@@ -134,6 +134,10 @@ def fan_out_in_slices(
         with sessions() as session, session.begin():
             end = _slice_end(session, column, start, rows, high)
             ids = fan_out_slice(session, item_id, now(), (start, end))
+            if end == high:
+                # Editing a subscription replaces it with a new, higher id: one whose
+                # old id lay in a slice still to come must not fall between the two.
+                high = session.scalar(select(func.max(column))) or high
         # Committed: the rows exist before any worker is told to look at them.
         queue(ids)
         yield len(ids)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.db import make_engine, make_session_factory
 from alerts.fanout import fan_out_in_slices, id_slices
+from alerts.membership import set_subscription
 from alerts.migrate import upgrade
 from alerts.models import (
     Delivery,
@@ -21,6 +22,7 @@ from alerts.models import (
     SubscriptionTopic,
     utcnow,
 )
+from alerts.subscriptions import SubscriptionSpec
 from tests.factories import published_item
 
 
@@ -123,3 +125,24 @@ def test_with_nobody_subscribed_the_fan_out_is_still_recorded(
     with sessions() as session:
         fan_out = session.get(FanOut, item_id)
     assert fan_out is not None and fan_out.matched == 0
+
+
+def test_a_subscription_edited_during_the_fan_out_still_brings_the_alert(
+    sessions: sessionmaker[Session],
+) -> None:
+    item_id, expected = _population(sessions, 2600)
+    last = max(expected)
+    slices = fan_out_in_slices(sessions, item_id, utcnow, 1000, lambda ids: None)
+    next(slices)  # the first slice is done; the last journalist's is still to come
+    with sessions() as session, session.begin():
+        journalist = session.get(Journalist, last)
+        assert journalist is not None
+        old = journalist.subscriptions[0]
+        # Saving the preferences page replaces the subscription: a new, higher id.
+        new = set_subscription(journalist, old.id, SubscriptionSpec(frozenset(), frozenset()))
+        session.flush()
+        assert new.id > old.id
+    list(slices)
+    with sessions() as session:
+        served = set(session.scalars(select(Delivery.journalist_id)))
+    assert served == expected
