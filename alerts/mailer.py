@@ -131,10 +131,14 @@ class SmtpTransport:
             smtp = smtplib.SMTP(
                 t.host, t.port, local_hostname=self.local_hostname, timeout=self.timeout
             )
+        try:
             if t.scheme == "smtp+starttls":
                 smtp.starttls(context=ssl.create_default_context())
-        if t.username:
-            smtp.login(t.username, t.password or "")
+            if t.username:
+                smtp.login(t.username, t.password or "")
+        except BaseException:
+            smtp.close()
+            raise
         return smtp
 
     def send(self, from_addr: str, to_addr: str, message: bytes) -> Outcome:
@@ -145,7 +149,7 @@ class SmtpTransport:
         outcome, stale = self._transaction(from_addr, to_addr, message, reused)
         if stale:
             # The relay had closed our idle connection; nothing was handed over.
-            self.close()
+            self._drop()
             outcome, _ = self._transaction(from_addr, to_addr, message, reused=False)
         return outcome
 
@@ -194,7 +198,9 @@ class SmtpTransport:
                 if mail[0] != 250:
                     if reused and mail[0] == 421:
                         return classify(*mail, Stage.MAIL), True
-                    self._reset()
+                    # A refusal of our sender is about this session or the relay:
+                    # the next message (or batch) starts on a fresh connection.
+                    self._drop()
                     return classify(*mail, Stage.MAIL), False
                 self._reset()
                 return classify(*rcpt, Stage.RCPT), False
@@ -207,14 +213,19 @@ class SmtpTransport:
             code, text = smtp.getreply()
         except smtplib.SMTPResponseException as exc:
             # e.g. 421 at connect, 535 at AUTH: the relay closes on us or refuses us.
-            self.close()
+            self._drop()
             return classify(exc.smtp_code, exc.smtp_error, stage), reused and not body_sent
         except (smtplib.SMTPException, OSError) as exc:
-            self.close()
+            self._drop()
             outcome = Outcome(
                 Verdict.RETRY, f"connection: {type(exc).__name__}: {exc}"[:1000], relay_trouble=True
             )
             return outcome, reused and not body_sent
+        except BaseException:
+            # Interrupted mid-conversation: replies may be left unread, and the next
+            # transaction must not take them for its own.
+            self._drop()
+            raise
         return classify(code, text, Stage.DATA), False
 
     def _reset(self) -> None:
@@ -224,9 +235,10 @@ class SmtpTransport:
         try:
             self._smtp.rset()
         except (smtplib.SMTPException, OSError):
-            self.close()
+            self._drop()
 
     def close(self) -> None:
+        """QUIT, politely, when we are done with a healthy connection."""
         if self._smtp is None:
             return
         try:
@@ -234,3 +246,9 @@ class SmtpTransport:
         except (smtplib.SMTPException, OSError):
             self._smtp.close()
         self._smtp = None
+
+    def _drop(self) -> None:
+        """Close a connection in an unknown state without a QUIT that could wait a timeout."""
+        if self._smtp is not None:
+            self._smtp.close()
+            self._smtp = None

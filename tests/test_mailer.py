@@ -117,6 +117,9 @@ def test_a_relay_refusing_our_sender_is_relay_trouble(relay: ScriptedSink) -> No
         target = parse_smtp_url(f"smtp://127.0.0.1:{controller.port}")
         with SmtpTransport(target, timeout=5) as transport:
             outcome = transport.send("a@ngo.example", "someone@example.net", MESSAGE)
+            transport.send("a@ngo.example", "another@example.net", MESSAGE)
+            # A refusal about us may be about this session: the next try starts afresh.
+            assert transport.connections == 2
     finally:
         controller.stop()
     assert outcome.verdict is Verdict.RETRY and outcome.relay_trouble
