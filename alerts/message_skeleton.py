@@ -26,7 +26,8 @@ CRLF = b"\r\n"
 SOFT_BREAK = b"=\r\n"
 # RFC 2045: encoded lines of at most 76 characters; 75 leaves room for a soft break.
 _QP_LINE = 75
-# 45 bytes of UTF-8 are 60 base64 characters: with "=?utf-8?b?" and "?=", 72 ≤ 75.
+# 45 bytes of UTF-8 are 60 base64 characters: with "=?utf-8?b?", "?=" and the
+# folding space, 73 ≤ 76.
 _WORD_BYTES = 45
 WIRE_POLICY = compat32.clone(linesep="\r\n")
 
@@ -34,18 +35,30 @@ WIRE_POLICY = compat32.clone(linesep="\r\n")
 def qp_encode(text: str) -> bytes:
     """Quoted-printable (RFC 2045) of UTF-8 text, CRLF line ends, every line ≤ 76.
 
-    binascii does the work in C; its soft breaks keep lines to 76, and the last
-    line (which a piece may end with) is cut to 75 so a joining break still fits.
+    binascii does the work in C. Its lines can reach 77 or 78 characters when a
+    line ends in whitespace, so long lines are cut again here; the last line
+    (which a piece may end with) is kept to 75, so a joining soft break fits.
     """
     plain = text.replace("\r\n", "\n").replace("\r", "\n")
     encoded = binascii.b2a_qp(plain.encode("utf-8"), istext=True).replace(b"\n", CRLF)
-    head, sep, last = encoded.rpartition(CRLF)
-    if len(last) > _QP_LINE - 1:
-        cut = _QP_LINE - 1
-        while b"=" in last[cut - 2 : cut]:  # never split an "=XX" escape
+    lines = encoded.split(CRLF)
+    if len(lines[-1]) > _QP_LINE or any(len(line) > _QP_LINE + 1 for line in lines[:-1]):
+        lines = [_cut(line, _QP_LINE + 1) for line in lines[:-1]] + [_cut(lines[-1], _QP_LINE)]
+        encoded = CRLF.join(lines)
+    return encoded
+
+
+def _cut(line: bytes, limit: int) -> bytes:
+    """An encoded line cut by soft breaks into lines of at most ``limit`` characters."""
+    parts = []
+    while len(line) > limit:
+        cut = limit - 1
+        while b"=" in line[cut - 2 : cut]:  # never split an "=XX" escape
             cut -= 1
-        last = last[:cut] + SOFT_BREAK + last[cut:]
-    return head + sep + last
+        parts.append(line[:cut] + b"=")
+        line = line[cut:]
+    parts.append(line)
+    return CRLF.join(parts)
 
 
 class BodyTemplate:
@@ -66,27 +79,37 @@ class BodyTemplate:
         return SOFT_BREAK.join(out)
 
 
-def encoded_words(text: str) -> str:
-    """RFC 2047 B-encoded words, folded; each word ≤ 75 characters and whole characters.
+def encoded_words(text: str, used: int = 0) -> str:
+    """RFC 2047 B-encoded words, folded, every line ≤ 76 characters (``used`` of the
+    first taken by the header's name); whole characters, split at spaces where possible.
 
     ``email.header.Header`` does the same at ten times the cost, per recipient.
     """
     chunks: list[bytes] = []
     chunk = b""
+    budget = _word_bytes(76 - used)
     for char in text:
         encoded = char.encode("utf-8")
-        if len(chunk) + len(encoded) > _WORD_BYTES:
-            chunks.append(chunk)
-            chunk = b""
+        while len(chunk) + len(encoded) > budget and chunk:
+            space = chunk.rfind(b" ", 1)
+            head, chunk = (chunk[: space + 1], chunk[space + 1 :]) if space > 0 else (chunk, b"")
+            chunks.append(head)
+            budget = _WORD_BYTES
         chunk += encoded
     chunks.append(chunk)
     return "\r\n ".join(f"=?utf-8?b?{base64.b64encode(c).decode('ascii')}?=" for c in chunks)
 
 
+def _word_bytes(room: int) -> int:
+    """UTF-8 bytes whose encoded word fits in ``room`` characters: 12 for "=?utf-8?b??=",
+    four base64 characters for every three bytes."""
+    return max(4, 3 * ((room - 12) // 4))
+
+
 def header_line(name: str, value: str) -> bytes:
     """One header, folded; a non-ASCII value as RFC 2047 encoded words."""
     if not value.isascii():
-        return f"{name}: {encoded_words(value)}".encode("ascii") + CRLF
+        return f"{name}: {encoded_words(value, len(name) + 2)}".encode("ascii") + CRLF
     line = f"{name}: {value}"
     if len(line) <= 78:
         return line.encode("ascii") + CRLF
@@ -97,7 +120,11 @@ def address_line(name: str, display_name: str, address: str) -> bytes:
     """``To: Name <address>``: the name quoted or encoded, the address left alone."""
     if display_name.isascii():
         return header_line(name, formataddr((display_name, address)))
-    return f"{name}: {encoded_words(display_name)} <{address}>".encode("ascii") + CRLF
+    words = encoded_words(display_name, len(name) + 2)
+    last = words.rsplit("\r\n", 1)[-1] if "\r\n" in words else f"{name}: {words}"
+    # The address on a line of its own when it would make the last line too long.
+    fold = "\r\n" if len(last) + len(address) + 3 > 76 else ""
+    return f"{name}: {words}{fold} <{address}>".encode("ascii") + CRLF
 
 
 def _part_head(subtype: str) -> bytes:
