@@ -13,8 +13,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 # The headers a receiver must be able to trust (RFC 6376 §5.4 and the bulk-sender
-# rules of the large mailbox providers), signed whether present or not where it
-# matters that nobody can add them later (From, Subject, the unsubscribe pair).
+# rules of the large mailbox providers), each signed where present.
 SIGNED_HEADERS = [
     b"From",
     b"To",
@@ -31,6 +30,9 @@ SIGNED_HEADERS = [
     b"Content-Type",
     b"Content-Transfer-Encoding",
 ]
+# Signed once more than they occur (§8.15): nobody can add a second From, Subject
+# or unsubscribe pair above ours without breaking the signature.
+OVERSIGNED = {b"from", b"subject", b"list-unsubscribe", b"list-unsubscribe-post"}
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class DkimKey:
         fields = _header_fields(head + b"\r\n")
         present = {name.strip().lower() for name, _ in fields}
         signed = [h for h in SIGNED_HEADERS if h.lower() in present] or [b"From"]
+        signed += [h for h in signed if h.lower() in OVERSIGNED]
         body_hash = base64.b64encode(hashlib.sha256(relaxed_body(body)).digest())
         tags = [
             b"v=1",
@@ -70,13 +73,13 @@ class DkimKey:
             b"d=" + self.domain.encode("ascii"),
             b"s=" + self.selector.encode("ascii"),
             b"t=%d" % int(time.time() if now is None else now),
-            b"h=" + b":".join(signed),
+            b"h=" + _fold_names(signed),
             b"bh=" + body_hash,
             b"b=",
         ]
         # Folded between tags; the signature covers this header with b= empty (§3.5).
         unsigned = b"DKIM-Signature: " + b";\r\n\t".join(tags)
-        data = b"".join(relaxed_header(*_last(fields, name)) for name in signed)
+        data = b"".join(relaxed_header(*field) for field in _instances(fields, signed))
         data += relaxed_header(b"DKIM-Signature", unsigned.split(b":", 1)[1])[:-2]
         signature = base64.b64encode(self._key.sign(data, padding.PKCS1v15(), hashes.SHA256()))
         folded = b"\r\n\t".join(signature[i : i + 72] for i in range(0, len(signature), 72))
@@ -114,12 +117,32 @@ def _header_fields(head: bytes) -> list[tuple[bytes, bytes]]:
     return fields
 
 
-def _last(fields: list[tuple[bytes, bytes]], name: bytes) -> tuple[bytes, bytes]:
-    """The bottom-most field of that name (RFC 6376 §5.4.2)."""
-    for field_name, value in reversed(fields):
-        if field_name.strip().lower() == name.lower():
-            return field_name, value
-    raise KeyError(name.decode())
+def _instances(fields: list[tuple[bytes, bytes]], names: list[bytes]) -> list[tuple[bytes, bytes]]:
+    """The fields each name in h= stands for: the bottom-most first, then the one above
+    it; a name listed more often than it occurs stands for nothing (§5.4.2)."""
+    taken: dict[bytes, int] = {}
+    chosen = []
+    for name in names:
+        key = name.lower()
+        same = [f for f in reversed(fields) if f[0].strip().lower() == key]
+        index = taken.get(key, 0)
+        taken[key] = index + 1
+        if index < len(same):
+            chosen.append(same[index])
+    return chosen
+
+
+def _fold_names(names: list[bytes]) -> bytes:
+    """The h= list, folded after a colon before a line would pass 76 characters."""
+    lines, line = [], b"\th="
+    for i, name in enumerate(names):
+        piece = name + (b":" if i < len(names) - 1 else b"")
+        if len(line) + len(piece) > 76:
+            lines.append(line)
+            line = b"\t "
+        line += piece
+    lines.append(line)
+    return b"\r\n".join(lines)[3:]  # without the leading "\th=" (the caller adds "h=")
 
 
 def generate(bits: int = 2048) -> tuple[bytes, str]:

@@ -133,3 +133,22 @@ def test_folded_headers_and_odd_whitespace_verify_with_dkimpy(
     assert not dkim.verify(
         signed.replace(b"only the last", b"only the first"), dnsfunc=_dns(record)
     )
+
+
+def test_a_second_from_or_subject_added_above_ours_breaks_the_signature(
+    key_and_record: tuple[Path, bytes],
+) -> None:
+    key, record = key_and_record
+    sender = _signed_sender(key)
+    env = make_environment()
+    message = build_message(
+        render_item(env, _item(), Taxonomy(), sender, "https://a.example"), _recipient(), sender
+    )
+    assert dkim.verify(message, dnsfunc=_dns(record))
+    header = message.split(b"\r\n\r\n", 1)[0]
+    assert all(len(line) <= 78 for line in header.split(b"\r\n")), header
+    for name in (b"From", b"Subject"):
+        # Over-signed: a receiver shows the first one, so nobody may add one above.
+        forged = message.replace(b"\r\n%s: " % name, b"\r\n%s: Forged\r\n%s: " % (name, name), 1)
+        assert forged != message
+        assert not dkim.verify(forged, dnsfunc=_dns(record))
