@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 from types import TracebackType
@@ -85,9 +86,10 @@ class SmtpTransport:
 
     A worker process keeps one across batches (connecting costs more than a
     message). After ``max_messages`` on one connection it starts a fresh one, as
-    many relays limit messages per session; a connection the relay closed while
-    idle is noticed at MAIL FROM, before any message is handed over, so the
-    transaction is simply run again on a new connection.
+    many relays limit messages per session; one idle for ``max_idle`` seconds is
+    replaced before use; a connection the relay closed while idle is noticed at
+    MAIL FROM, before any message is handed over, so the transaction is simply
+    run again on a new connection.
     """
 
     def __init__(
@@ -96,12 +98,15 @@ class SmtpTransport:
         timeout: float,
         local_hostname: str | None = None,
         max_messages: int = 1000,
+        max_idle: float = 60.0,
     ):
         self.target = target
         self.timeout = timeout
         self.local_hostname = local_hostname
         self.max_messages = max_messages
+        self.max_idle = max_idle
         self._smtp: smtplib.SMTP | None = None
+        self._last_used = 0.0  # time.monotonic() of the last transaction
         self._sent_here = 0  # transactions on the current connection
         self.connections = 0  # opened in this transport's life (for tests and metrics)
 
@@ -145,12 +150,17 @@ class SmtpTransport:
         """One transaction; the relay's final reply (with its queue id) is kept."""
         if self._smtp is not None and self._sent_here >= self.max_messages:
             self.close()
+        elif self._smtp is not None and time.monotonic() - self._last_used > self.max_idle:
+            # Between bursts a connection may have died silently (a NAT or firewall
+            # forgot it): finding out would cost a full timeout on the next alert.
+            self._drop()
         reused = self._smtp is not None
         outcome, stale = self._transaction(from_addr, to_addr, message, reused)
         if stale:
             # The relay had closed our idle connection; nothing was handed over.
             self._drop()
             outcome, _ = self._transaction(from_addr, to_addr, message, reused=False)
+        self._last_used = time.monotonic()
         return outcome
 
     def _transaction(

@@ -187,3 +187,21 @@ def test_a_connection_the_relay_closed_while_idle_is_reopened_once(pipelining: b
 def test_dot_stuffing_matches_the_rule_smtplib_applies(message: bytes) -> None:
     # RFC 5321 4.5.2, as smtplib's data() writes it: a dot after every line start.
     assert dot_stuffed(message) == re.sub(rb"(?m)^\.", b"..", message)
+
+
+def test_a_connection_idle_too_long_is_replaced_before_use(relay: ScriptedSink) -> None:
+    # A connection a firewall silently forgot would cost a whole timeout: after
+    # max_idle the transport does not trust it and opens a new one.
+    with SmtpTransport(_target(relay), timeout=5, max_idle=0.2) as transport:
+        transport.send("a@ngo.example", "one@example.net", MESSAGE)
+        transport.send("a@ngo.example", "two@example.net", MESSAGE)
+        assert transport.connections == 1  # back to back: reused
+        time.sleep(0.4)
+        outcome = transport.send("a@ngo.example", "three@example.net", MESSAGE)
+        assert transport.connections == 2
+    assert outcome.verdict is Verdict.SENT
+    assert [r.rcpt_tos for r in relay.snapshot()] == [
+        ("one@example.net",),
+        ("two@example.net",),
+        ("three@example.net",),
+    ]
