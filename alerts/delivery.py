@@ -322,6 +322,16 @@ def record_fan_out(session: Session, item_id: int, matched: int, now: datetime) 
         fan_out.matched = matched
 
 
+def counts_for_item(session: Session, item_id: int) -> dict[str, int]:
+    """The item's deliveries by status (only the statuses it has)."""
+    rows = session.execute(
+        select(Delivery.status, func.count())
+        .where(Delivery.item_id == item_id)
+        .group_by(Delivery.status)
+    ).all()
+    return {str(status): int(count) for status, count in rows}
+
+
 def count_for_item(session: Session, item_id: int) -> int:
     return int(session.scalar(select(func.count()).where(Delivery.item_id == item_id)) or 0)
 

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.celery_app import create_celery
+from alerts.delivery import counts_for_item
 from alerts.mailbox_view import create_mailbox_app
 from alerts.migrate import upgrade
 from alerts.models import Delivery, DeliveryStatus, FanOut, Item, ItemStatus, Journalist, utcnow
@@ -195,13 +196,7 @@ def _wait(
                 raise DemoFailed(f"the worker stopped (exit {worker.returncode}); see {log_path}")
             with sessions() as session:
                 fanned = session.get(FanOut, item_id)
-                counts = dict(
-                    session.execute(
-                        select(Delivery.status, func.count())
-                        .where(Delivery.item_id == item_id)
-                        .group_by(Delivery.status)
-                    ).all()
-                )
+                counts = counts_for_item(session, item_id)
             total = sum(counts.values())
             done = total - sum(counts.get(s, 0) for s in OPEN)
             if fanned is not None:

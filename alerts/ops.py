@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from alerts.celery_app import QUEUES, AlertsCelery
+from alerts.delivery import counts_for_item
 from alerts.models import Delivery, DeliveryStatus, Item, ItemStatus
 
 
@@ -45,13 +46,7 @@ def recent_items(session: Session, limit: int = 10) -> list[dict[str, Any]]:
     ).all()
     result = []
     for item in items:
-        counts = dict(
-            session.execute(
-                select(Delivery.status, func.count())
-                .where(Delivery.item_id == item.id)
-                .group_by(Delivery.status)
-            ).all()
-        )
+        counts = counts_for_item(session, item.id)
         last_sent = session.scalar(
             select(func.max(Delivery.sent_at)).where(Delivery.item_id == item.id)
         )

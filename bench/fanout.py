@@ -42,17 +42,17 @@ from typing import Any
 
 import psycopg
 import redis
-from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy import Engine, insert, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.celery_app import AlertsCelery, create_celery
+from alerts.delivery import counts_for_item
 from alerts.dkim_signing import generate
 from alerts.fanout import fan_out_in_slices
 from alerts.migrate import upgrade
 from alerts.models import (
     Base,
     Cadence,
-    Delivery,
     DeliveryStatus,
     FanOut,
     Item,
@@ -314,12 +314,7 @@ def seed(engine: Engine, n: int, share: float) -> int:
 
 def delivery_counts(sessions: sessionmaker[Session], item_id: int) -> dict[str, int]:
     with sessions() as session:
-        rows = session.execute(
-            select(Delivery.status, func.count())
-            .where(Delivery.item_id == item_id)
-            .group_by(Delivery.status)
-        ).all()
-    return {str(status): int(count) for status, count in rows}
+        return counts_for_item(session, item_id)
 
 
 def create_published_item(app: AlertsCelery) -> tuple[int, float, float]:

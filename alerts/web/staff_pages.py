@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from alerts import publishing
 from alerts.celery_app import AlertsCelery
+from alerts.delivery import counts_for_item
 from alerts.matching import reach
 from alerts.models import Delivery, Item, utcnow
 from alerts.publishing import ITEM_KINDS, InvalidItem
@@ -252,13 +253,7 @@ def show(request: Request, item_id: int, note: str = "") -> Response:
             "corrects_id": item.corrects_id,
         }
         estimate = reach(session, item.id, item.countries, item.topics)
-        counts = dict(
-            session.execute(
-                select(Delivery.status, func.count())
-                .where(Delivery.item_id == item_id)
-                .group_by(Delivery.status)
-            ).all()
-        )
+        counts = counts_for_item(session, item_id)
     return _render(
         request,
         "item.html",

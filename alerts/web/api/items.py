@@ -254,13 +254,7 @@ def deliveries(
     per_page: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> schemas.Progress:
     _item(db, item_id)
-    counts = {s: 0 for s in DeliveryStatus} | dict(
-        db.execute(
-            select(Delivery.status, func.count())
-            .where(Delivery.item_id == item_id)
-            .group_by(Delivery.status)
-        ).all()
-    )
+    counts = {s: 0 for s in DeliveryStatus} | delivery.counts_for_item(db, item_id)
     query = (
         select(Delivery, Journalist.email)
         .join(Journalist, Journalist.id == Delivery.journalist_id)
