@@ -32,6 +32,8 @@ SEND_TEST = "alerts.send_test"
 PUBLISH_DUE = "alerts.publish_due"
 POLL_FEEDS = "alerts.poll_feeds"
 RETENTION = "alerts.retention"
+PLAN_DIGESTS = "alerts.plan_digests"
+SEND_DIGEST = "alerts.send_digest"
 
 
 class AlertsCelery(Celery):
@@ -50,6 +52,11 @@ class AlertsCelery(Celery):
         size = self.runtime.settings.batch_size
         for start in range(0, len(delivery_ids), size):
             self.enqueue_batch(delivery_ids[start : start + size], queue)
+
+    def enqueue_digests(self, digest_ids: list[int]) -> None:
+        # Digests can wait: they never hold up an alert.
+        for digest_id in digest_ids:
+            self.send_task(SEND_DIGEST, args=[digest_id], queue=BULK)
 
     def enqueue_test_send(self, item_id: int, address: str) -> None:
         self.send_task(SEND_TEST, args=[item_id, address], queue=BULK)
@@ -98,6 +105,8 @@ def create_celery(settings: Settings) -> AlertsCelery:
             PUBLISH_DUE: {"queue": PERIODIC},
             POLL_FEEDS: {"queue": PERIODIC},
             RETENTION: {"queue": PERIODIC},
+            PLAN_DIGESTS: {"queue": PERIODIC},
+            SEND_DIGEST: {"queue": BULK},
             FAN_OUT: {"queue": URGENT},
             SEND_BATCH: {"queue": URGENT},
             SWEEP: {"queue": PERIODIC},
@@ -117,6 +126,11 @@ def create_celery(settings: Settings) -> AlertsCelery:
                 "task": PUBLISH_DUE,
                 "schedule": settings.schedule_poll_seconds,
                 "options": {"queue": PERIODIC, "expires": settings.schedule_poll_seconds},
+            },
+            "plan-digests": {
+                "task": PLAN_DIGESTS,
+                "schedule": settings.digest_poll_seconds,
+                "options": {"queue": PERIODIC, "expires": settings.digest_poll_seconds},
             },
             "sweep": {
                 "task": SWEEP,

@@ -68,6 +68,8 @@ class Base(DeclarativeBase):
 class ItemStatus(StrEnum):
     DRAFT = "draft"
     SCHEDULED = "scheduled"
+    # Sent at once to verified press only; everyone else hears of it when it lifts.
+    EMBARGOED = "embargoed"
     PUBLISHED = "published"
     WITHDRAWN = "withdrawn"
 
@@ -83,6 +85,9 @@ class Cadence(StrEnum):
     IMMEDIATE = "immediate"
     DAILY = "daily"
     WEEKLY = "weekly"
+
+
+DIGEST_CADENCES = (Cadence.DAILY, Cadence.WEEKLY)
 
 
 class DeliveryStatus(StrEnum):
@@ -111,6 +116,8 @@ class Item(Base):
     )
     status: Mapped[str] = mapped_column(String(16), default=ItemStatus.DRAFT, index=True)
     publish_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # While embargoed: when it lifts. Kept afterwards, for the record.
+    embargo_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -178,6 +185,14 @@ class Journalist(Base):
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     confirmation_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Digests go out at this local time (minutes after midnight) in this IANA zone;
+    # weekly ones on this weekday (0 = Monday).
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    digest_minute: Mapped[int] = mapped_column(Integer, default=480, server_default="480")
+    digest_weekday: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Verified press receive embargoed items before they lift.
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    verified_by: Mapped[str | None] = mapped_column(String(200))
 
     subscriptions: Mapped[list[Subscription]] = relationship(
         back_populates="journalist", cascade="all, delete-orphan"
@@ -250,6 +265,52 @@ class Delivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # When a send_batch message was last published for this row (a hint, see sweep).
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_reply: Mapped[str | None] = mapped_column(String(1000))
+    message_id: Mapped[str | None] = mapped_column(String(300))
+    # Set when the item went out in a digest: the digest is what is sent, and
+    # this row records (and reserves) the item for the journalist.
+    digest_id: Mapped[int | None] = mapped_column(
+        ForeignKey("digests.id", ondelete="SET NULL"), index=True
+    )
+
+
+class DigestStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    EMPTY = "empty"  # nothing matched this period: recorded, no email
+
+
+class Digest(Base):
+    """One journalist's digest for one period: at most one per (journalist, cadence, period).
+
+    ``period`` is the local date the digest is due (ISO), so a DST change can
+    neither make two of one day nor skip one. It lists the matching items
+    published in (``since``, ``cutoff``].
+    """
+
+    __tablename__ = "digests"
+    __table_args__ = (
+        UniqueConstraint("journalist_id", "cadence", "period", name="uq_digests_period"),
+        Index("ix_digests_status_next_attempt", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    journalist_id: Mapped[int] = mapped_column(ForeignKey("journalists.id", ondelete="CASCADE"))
+    cadence: Mapped[str] = mapped_column(String(16))
+    period: Mapped[str] = mapped_column(String(10))
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+    cutoff: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default=DigestStatus.PENDING)
+    items: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

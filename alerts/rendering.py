@@ -114,8 +114,12 @@ class Sender:
         tag = hmac.new(self.secret.encode(), f"{item_id}.{delivery_id}".encode(), hashlib.sha256)
         return f"<alert.{item_id}.{delivery_id}.{tag.hexdigest()[:12]}@{self.domain}>"
 
+    def digest_message_id(self, digest_id: int) -> str:
+        tag = hmac.new(self.secret.encode(), f"digest.{digest_id}".encode(), hashlib.sha256)
+        return f"<digest.{digest_id}.{tag.hexdigest()[:12]}@{self.domain}>"
 
-_FIELDS = ("name", "unsubscribe_url", "preferences_url")
+
+FIELDS = ("name", "unsubscribe_url", "preferences_url")
 
 
 class RenderedItem:
@@ -129,13 +133,13 @@ class RenderedItem:
         self.subject = subject
         self._text = text
         self._html = html
-        self._pattern = re.compile(rf"@@{nonce}\.({'|'.join(_FIELDS)})@@")
+        self._pattern = re.compile(rf"@@{nonce}\.({'|'.join(FIELDS)})@@")
         # Wire-format skeletons by (subject, sender): a copy with another subject
         # (the [TEST] send) gets its own.
         self._skeletons: dict[tuple[str, Sender], MessageSkeleton] = {}
 
     def bodies(self, recipient: Recipient) -> tuple[str, str]:
-        values = {f: getattr(recipient, f) for f in _FIELDS}
+        values = {f: getattr(recipient, f) for f in FIELDS}
         text = self._pattern.sub(lambda m: values[m.group(1)], self._text)
         html = self._pattern.sub(lambda m: str(escape(values[m.group(1)])), self._html)
         return text, html
@@ -199,7 +203,7 @@ def render_item(
     nonce = secrets.token_hex(8)
     context = {
         "item": item_context(item, taxonomy, language),
-        "recipient": {f: f"@@{nonce}.{f}@@" for f in _FIELDS},
+        "recipient": {f: f"@@{nonce}.{f}@@" for f in FIELDS},
         "press": {"name": parseaddr(sender.from_address)[0], "reply_to": sender.reply_to},
         "base_url": base_url,
         "lang": language,  # the chrome's language, for <html lang>

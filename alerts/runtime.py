@@ -117,13 +117,17 @@ class Runtime:
         email: str,
         name: str,
         in_reply_to: str | None = None,
+        digest: str | None = None,
     ) -> Recipient:
+        """``digest``: a digest email's cadence; its unsubscribe link ends only that digest."""
         return Recipient(
             delivery_id=delivery_id,
             journalist_id=journalist_id,
             email=email,
             name=name or "colleague",
-            unsubscribe_url=self.link(Purpose.UNSUBSCRIBE, journalist_id),
+            unsubscribe_url=self.link(
+                Purpose.UNSUBSCRIBE, journalist_id, {"digest": digest} if digest else None
+            ),
             preferences_url=self.link(Purpose.PREFERENCES, journalist_id),
             in_reply_to=in_reply_to,
             return_path=(

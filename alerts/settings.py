@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     # How often the beat looks for scheduled items that are due, and polls feeds.
     schedule_poll_seconds: float = Field(default=15.0, gt=0)
     feed_poll_seconds: float = Field(default=300.0, gt=0)
+    # How often the beat plans the digests that have come due (and lifts embargoes).
+    digest_poll_seconds: float = Field(default=60.0, gt=0)
 
     # Operations.
     metrics_dir: Path | None = None  # default DATA_DIR/metrics, shared by a host's processes

@@ -12,18 +12,21 @@ from celery import Task, shared_task
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from alerts import breaker, delivery, metrics, retention
+from alerts import breaker, delivery, digests, metrics, retention
 from alerts.celery_app import (
     FAN_OUT,
+    PLAN_DIGESTS,
     POLL_FEEDS,
     PUBLISH_DUE,
     RETENTION,
     SEND_BATCH,
+    SEND_DIGEST,
     SEND_NOTICE,
     SEND_TEST,
     SWEEP,
     AlertsCelery,
 )
+from alerts.digest_email import render_digest
 from alerts.fanout import fan_out_in_slices
 from alerts.feeds import make_client, poll_all
 from alerts.mailer import Outcome, SmtpTransport, Verdict
@@ -182,13 +185,18 @@ def sweep_task(self: Task[Any, Any]) -> dict[str, int]:
         result = delivery.sweep(
             session, utcnow(), timedelta(seconds=settings.requeue_after_seconds)
         )
+        digests_due = digests.sweep(
+            session, utcnow(), timedelta(seconds=settings.requeue_after_seconds)
+        )
     for item_id in result.items_to_fan_out:
         app.enqueue_fan_out(item_id)
     app.enqueue_batches(result.requeue)
+    app.enqueue_digests(digests_due)
     summary = {
         "released_leases": result.released_leases,
         "fan_outs": len(result.items_to_fan_out),
         "requeued": len(result.requeue),
+        "digests_requeued": len(digests_due),
     }
     log.info("sweep %s", summary)
     return summary
@@ -307,3 +315,69 @@ def retention_task(self: Task[Any, Any]) -> dict[str, int]:
     )
     log.info("retention %s", result)
     return result
+
+
+@shared_task(name=PLAN_DIGESTS, bind=True)
+def plan_digests_task(self: Task[Any, Any]) -> int:
+    """Beat: record the digests that have come due and queue those with items."""
+    app = _app(self)
+    with app.runtime.sessions() as session, session.begin():
+        due = digests.plan(session, utcnow())
+    # Committed first: a lost message is found again by the sweep, never sent twice.
+    app.enqueue_digests(due)
+    if due:
+        log.info("digests planned count=%d", len(due))
+    return len(due)
+
+
+@shared_task(name=SEND_DIGEST, bind=True)
+def send_digest_task(self: Task[Any, Any], digest_id: int) -> str:
+    """One journalist's digest, over the process's relay connection."""
+    runtime = _app(self).runtime
+    settings = runtime.settings
+    with runtime.sessions() as session, session.begin():
+        claimed = digests.claim(
+            session, digest_id, utcnow(), timedelta(seconds=settings.lease_seconds)
+        )
+        paused_until, _ = breaker.state(session, settings.smtp.label, utcnow())
+    if claimed is None:
+        return "not claimed"
+    message_id = runtime.sender.digest_message_id(digest_id)
+    if paused_until is not None:
+        outcome = RELAY_PAUSED
+    else:
+        rendered = render_digest(
+            runtime.templates_for(claimed.language),
+            claimed,
+            runtime.taxonomy,
+            runtime.sender,
+            runtime.settings.base_url,
+        )
+        recipient = runtime.recipient(
+            claimed.delivery_id,
+            claimed.journalist_id,
+            claimed.email,
+            claimed.name,
+            digest=claimed.cadence,
+        )
+        message = build_message(rendered, recipient, runtime.sender, message_id)
+        transport = runtime.transport()
+        try:
+            outcome = transport.send(recipient.return_path, claimed.email, message)
+        except Exception as exc:  # recorded like any failure: the lease must not dangle
+            log.exception("digest error digest_id=%s", digest_id)
+            transport.close()
+            outcome = Outcome(Verdict.FAILED, f"error: {type(exc).__name__}: {exc}"[:1000])
+    with runtime.sessions() as session, session.begin():
+        status = digests.record(
+            session, claimed, outcome, message_id, utcnow(), _policy(runtime), paused_until
+        )
+    log.info(
+        "digest digest_id=%s journalist_id=%s items=%d verdict=%s reply=%r",
+        digest_id,
+        claimed.journalist_id,
+        len(claimed.items),
+        outcome.verdict.value,
+        outcome.reply,
+    )
+    return status
