@@ -14,13 +14,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
+from alerts.digest_schedule import check_weekday, check_zone, format_minute, parse_minute
 from alerts.models import (
     Delivery,
     DeliveryStatus,
     Item,
+    ItemStatus,
     Journalist,
     JournalistStatus,
     Subscription,
@@ -230,6 +232,13 @@ def update_profile(journalist: Journalist, name: str, outlet: str, language: str
     journalist.language = language
 
 
+def set_digest_schedule(journalist: Journalist, timezone: str, time: str, weekday: int) -> None:
+    """When their digests arrive; :class:`InvalidSchedule` (a ValueError) names a bad value."""
+    journalist.timezone = check_zone(timezone)
+    journalist.digest_minute = parse_minute(time)
+    journalist.digest_weekday = check_weekday(weekday)
+
+
 def set_subscription(
     journalist: Journalist, subscription_id: int | None, spec: SubscriptionSpec
 ) -> Subscription:
@@ -264,7 +273,11 @@ def export(session: Session, journalist: Journalist) -> dict[str, Any]:
     deliveries = session.execute(
         select(Delivery, Item.title)
         .join(Item, Item.id == Delivery.item_id)
-        .where(Delivery.journalist_id == journalist.id)
+        .where(
+            Delivery.journalist_id == journalist.id,
+            # An embargoed item is theirs to see only once it reached them.
+            or_(Item.status != ItemStatus.EMBARGOED, Delivery.status == DeliveryStatus.SENT),
+        )
         .order_by(Delivery.id)
     ).all()
     events = session.scalars(
@@ -281,6 +294,10 @@ def export(session: Session, journalist: Journalist) -> dict[str, Any]:
             "created_at": when(journalist.created_at),
             "confirmed_at": when(journalist.confirmed_at),
             "unsubscribed_at": when(journalist.unsubscribed_at),
+            "timezone": journalist.timezone,
+            "digest_time": format_minute(journalist.digest_minute),
+            "digest_weekday": journalist.digest_weekday,
+            "verified_press_since": when(journalist.verified_at),
         },
         "subscriptions": [
             {

@@ -10,6 +10,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment
 
+from alerts.digest_schedule import WEEKDAYS, zone_names
 from alerts.i18n import LANGUAGES
 from alerts.models import Cadence
 from alerts.rendering import make_environment
@@ -31,8 +32,9 @@ class Pages:
             "languages": LANGUAGES,
             "regions": sorted((slug, name) for slug, (name, _) in regions().items()),
             "topics": sorted(taxonomy.topics.items(), key=lambda pair: pair[1]),
-            # Digests are not sent yet (a later issue): offer only what is delivered.
-            "cadences": [Cadence.IMMEDIATE.value],
+            "cadences": [c.value for c in Cadence],
+            "zones": ["UTC", *zone_names()],
+            "weekdays": WEEKDAYS,
             "topic_names": dict(taxonomy.topics),
             "csrf_field": FIELD,
             # Optional parts of pages (templates are strict about undefined names).

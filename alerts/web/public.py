@@ -14,10 +14,18 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from alerts import membership
+from alerts import digests, membership
+from alerts.digest_schedule import format_minute
 from alerts.i18n import LANGUAGES, N_, negotiate
 from alerts.membership import Notice, SignUp
-from alerts.models import Journalist, JournalistStatus, UnsubscribeMethod, utcnow
+from alerts.models import (
+    DIGEST_CADENCES,
+    Cadence,
+    Journalist,
+    JournalistStatus,
+    UnsubscribeMethod,
+    utcnow,
+)
 from alerts.subscriptions import InvalidAddress, normalise_email, parse_spec
 from alerts.taxonomy import TaxonomyError
 from alerts.tokens import InvalidToken, Purpose
@@ -54,8 +62,15 @@ def _message(
 
 
 def _read_token(request: Request, purpose: Purpose, token: str) -> int:
+    return _read_token_with_request(request, purpose, token)[0]
+
+
+def _read_token_with_request(
+    request: Request, purpose: Purpose, token: str
+) -> tuple[int, dict[str, Any] | None]:
     try:
-        return _runtime(request).signer.read(purpose, token)
+        journalist_id, carried, _ = _runtime(request).signer.read_with_request(purpose, token)
+        return journalist_id, carried
     except InvalidToken as exc:
         expired = "expired" in str(exc)
         raise PageError(
@@ -273,7 +288,7 @@ def confirm(
 @router.get("/u/{token}", response_class=HTMLResponse)
 @page_errors
 def unsubscribe_page(request: Request, token: str) -> Response:
-    journalist_id = _read_token(request, Purpose.UNSUBSCRIBE, token)
+    journalist_id, carried = _read_token_with_request(request, Purpose.UNSUBSCRIBE, token)
     with _runtime(request).sessions() as session:
         journalist = session.get(Journalist, journalist_id)
         language = journalist.language if journalist else None
@@ -282,7 +297,14 @@ def unsubscribe_page(request: Request, token: str) -> Response:
         "unsubscribe.html",
         _language(request, language),
         action=f"{_pages(request).root}/u/{token}",
+        digest=_digest_of(carried),
     )
+
+
+def _digest_of(carried: dict[str, Any] | None) -> str | None:
+    """The cadence a digest email's unsubscribe link ends (None: everything)."""
+    cadence = (carried or {}).get("digest")
+    return cadence if cadence in DIGEST_CADENCES else None
 
 
 @router.post("/u/{token}", response_class=HTMLResponse)
@@ -298,14 +320,28 @@ def unsubscribe(
     RFC 8058: no cookie, no CSRF token, any 2xx answer; the signed token in the
     URL is the only credential, and unsubscribing twice changes nothing.
     """
-    journalist_id = _read_token(request, Purpose.UNSUBSCRIBE, token)
+    journalist_id, carried = _read_token_with_request(request, Purpose.UNSUBSCRIBE, token)
     method = UnsubscribeMethod.PAGE if via == "page" else UnsubscribeMethod.ONE_CLICK
     runtime = _runtime(request)
+    digest = _digest_of(carried)
     with runtime.sessions() as session:
         journalist = session.get(Journalist, journalist_id)
         language = journalist.language if journalist else None
-        membership.unsubscribe_all(session, journalist_id, method, utcnow())
+        if digest is not None:
+            digests.end_digest(session, journalist_id, digest)
+        else:
+            membership.unsubscribe_all(session, journalist_id, method, utcnow())
         session.commit()
+    if digest is not None:
+        return _message(
+            request,
+            _language(request, language),
+            200,
+            N_("Your daily digest is stopped")
+            if digest == Cadence.DAILY
+            else N_("Your weekly digest is stopped"),
+            N_("We will not send you this digest any more. Other alerts you chose keep coming."),
+        )
     return _message(
         request,
         _language(request, language),
@@ -343,11 +379,14 @@ def _preferences(
             "outlet": journalist.outlet,
             "language": journalist.language,
             "status": journalist.status,
+            "timezone": journalist.timezone,
+            "digest_time": format_minute(journalist.digest_minute),
+            "digest_weekday": journalist.digest_weekday,
         }
     return _pages(request).render(
         request,
         "preferences.html",
-        _language(request, person["language"]),
+        _language(request, str(person["language"])),
         status=status,
         person=person,
         subscriptions=subscriptions,
@@ -404,6 +443,25 @@ def update_profile(
         csrf_token,
         "profile",
         lambda s, j: membership.update_profile(j, name, outlet, language),
+    )
+
+
+@router.post("/preferences/{token}/schedule", response_class=HTMLResponse)
+@page_errors
+def update_schedule(
+    request: Request,
+    token: str,
+    timezone: Annotated[str, Form(max_length=64)] = "UTC",
+    digest_time: Annotated[str, Form(max_length=8)] = "08:00",
+    digest_weekday: Annotated[int, Form()] = 0,
+    csrf_token: Annotated[str | None, Form(alias=FIELD)] = None,
+) -> Response:
+    return _change(
+        request,
+        token,
+        csrf_token,
+        "schedule",
+        lambda s, j: membership.set_digest_schedule(j, timezone, digest_time, digest_weekday),
     )
 
 
