@@ -54,7 +54,8 @@ def make_session_factory(
     @event.listens_for(factory, "after_flush")
     def _collect(session: Session, _ctx: Any) -> None:
         for obj in list(session.new) + list(session.dirty):
-            if isinstance(obj, Item) and obj.status == ItemStatus.PUBLISHED:
+            # Embargoed items go out too: to verified press, before the rest.
+            if isinstance(obj, Item) and obj.status in (ItemStatus.PUBLISHED, ItemStatus.EMBARGOED):
                 history = inspect(obj).attrs.status.history
                 if obj in session.new or history.has_changes():
                     session.info.setdefault(_PUBLISHED_KEY, set()).add(obj.id)

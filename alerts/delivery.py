@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Update, bindparam, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Update, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -38,6 +38,7 @@ class Claimed:
     attempts: int
     created_at: datetime
     language: str = "en"
+    timezone: str = "UTC"
 
 
 @dataclass(frozen=True)
@@ -80,10 +81,21 @@ def claim(session: Session, ids: Sequence[int], now: datetime, lease: timedelta)
     if not ids:
         return []
     blocked = exists().where(Journalist.id == Delivery.journalist_id, _not_mailable())
-    withdrawn = exists().where(Item.id == Delivery.item_id, Item.status != ItemStatus.PUBLISHED)
+    withdrawn = exists().where(
+        Item.id == Delivery.item_id,
+        Item.status.not_in([ItemStatus.PUBLISHED, ItemStatus.EMBARGOED]),
+    )
+    # Embargoed content reaches verified press only, whatever became of the verification.
+    unverified = exists().where(
+        Item.id == Delivery.item_id,
+        Item.status == ItemStatus.EMBARGOED,
+        Journalist.id == Delivery.journalist_id,
+        Journalist.verified_at.is_(None),
+    )
     for reason, condition in (
         ("cancelled: recipient unsubscribed or suppressed", blocked),
         ("cancelled: item no longer published", withdrawn),
+        ("cancelled: embargoed, and the recipient is not verified press", unverified),
     ):
         session.execute(
             update(Delivery)
@@ -118,6 +130,7 @@ def claim(session: Session, ids: Sequence[int], now: datetime, lease: timedelta)
             Delivery.attempts,
             Delivery.created_at,
             Journalist.language,
+            Journalist.timezone,
         )
         .join(Journalist, Journalist.id == Delivery.journalist_id)
         .where(Delivery.id.in_(claimed_ids))
@@ -133,6 +146,7 @@ def claim(session: Session, ids: Sequence[int], now: datetime, lease: timedelta)
             r.attempts,
             r.created_at,
             r.language,
+            r.timezone,
         )
         for r in rows
     ]
@@ -280,17 +294,27 @@ def sweep(
         session.scalars(
             select(Item.id)
             .where(
-                Item.status == ItemStatus.PUBLISHED,
-                Item.published_at <= now - requeue_after,
+                or_(
+                    and_(
+                        Item.status == ItemStatus.PUBLISHED,
+                        Item.published_at <= now - requeue_after,
+                    ),
+                    and_(
+                        Item.status == ItemStatus.EMBARGOED,
+                        Item.updated_at <= now - requeue_after,
+                    ),
+                ),
                 ~exists().where(FanOut.item_id == Item.id),
             )
-            .order_by(Item.published_at)
+            .order_by(Item.id)
         )
     )
     due = (
         select(Delivery.id)
         .where(
             Delivery.status == DeliveryStatus.PENDING,
+            # A digest's rows travel in the digest, never on their own.
+            Delivery.digest_id.is_(None),
             or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
             or_(Delivery.queued_at.is_(None), Delivery.queued_at < now - requeue_after),
         )
@@ -373,6 +397,7 @@ def retry_failed(
                 Delivery.item_id == item_id if item_id is not None else Delivery.id.is_not(None),
                 Delivery.created_at >= since if since is not None else Delivery.id.is_not(None),
                 Delivery.status == DeliveryStatus.FAILED,
+                Delivery.digest_id.is_(None),
                 ~Delivery.journalist_id.in_(select(Journalist.id).where(_not_mailable())),
             )
             .values(

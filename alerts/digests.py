@@ -32,13 +32,18 @@ from alerts.models import (
     ItemTopic,
     Journalist,
     JournalistStatus,
+    NoticeKind,
     Subscription,
     SubscriptionCountry,
     SubscriptionTopic,
     Suppression,
 )
 
-NOTICE_KINDS = ("embargo_moved", "embargo_lifted", "withdrawal")
+NOTICE_KINDS = tuple(kind.value for kind in NoticeKind)
+# A digest is planned this long after its cutoff, so that an item published just
+# before the cutoff has committed and is seen; later is harmless, the window is
+# by publication time.
+SETTLE = timedelta(minutes=2)
 
 
 def _insert(session: Session) -> Any:
@@ -90,7 +95,7 @@ def due_digests(session: Session, now: datetime) -> list[Due]:
     }
     due = []
     for journalist_id, tz_name, minute, weekday, cadence in candidates:
-        day, cutoff = due_period(now, cadence, tz_name, minute, weekday)
+        day, cutoff = due_period(now - SETTLE, cadence, tz_name, minute, weekday)
         previous = last.get((journalist_id, cadence))
         if previous is not None and previous[0] >= day.isoformat():
             continue

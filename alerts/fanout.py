@@ -27,7 +27,8 @@ def _published(session: Session, item_id: int) -> Item | None:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(select(func.pg_advisory_xact_lock(_LOCK_NAMESPACE, item_id)))
     item = session.get(Item, item_id)
-    return item if item is not None and item.status == ItemStatus.PUBLISHED else None
+    live = (ItemStatus.PUBLISHED, ItemStatus.EMBARGOED)
+    return item if item is not None and item.status in live else None
 
 
 def _slice_column(item: Item) -> InstrumentedAttribute[int]:
@@ -92,7 +93,8 @@ def fan_out_slice(
         return []
     if item.corrects_id is not None:
         return insert_correction_deliveries(session, item_id, item.corrects_id, now, ids)
-    return insert_deliveries(session, item_id, now, ids)
+    # Under embargo, verified press only; the rest are matched again when it lifts.
+    return insert_deliveries(session, item_id, now, ids, item.status == ItemStatus.EMBARGOED)
 
 
 def finish_fan_out(session: Session, item_id: int, now: datetime) -> int:

@@ -26,7 +26,7 @@ from alerts.models import (
 
 def matching_journalists(
     item_id: int,
-    cadence: str = Cadence.IMMEDIATE,
+    cadence: str | None = Cadence.IMMEDIATE,
     only_country: str | None = None,
     only_topic: str | None = None,
     subscriptions: tuple[int, int] | None = None,
@@ -41,7 +41,8 @@ def matching_journalists(
     fan-out in slices, and ``journalists`` to the journalist ids those
     subscriptions hold: every table is read only within the slice. DISTINCT
     makes a journalist with several matching subscriptions one row, hence one
-    email.
+    email. ``cadence`` None: verified press of any cadence, for an embargoed item
+    (it cannot wait for a digest).
     """
     within = subscriptions or (None, None)
     country_hit = exists().where(
@@ -63,7 +64,9 @@ def matching_journalists(
         select(Subscription.journalist_id)
         .join(Journalist, Journalist.id == Subscription.journalist_id)
         .where(
-            Subscription.cadence == cadence,
+            Subscription.cadence == cadence
+            if cadence is not None
+            else Journalist.verified_at.is_not(None),
             Journalist.status == JournalistStatus.ACTIVE,
             Journalist.email.is_not(None),
             ~suppressed,
@@ -118,9 +121,13 @@ def _insert_new(session: Session, rows: Select[Any]) -> list[int]:
 
 
 def insert_deliveries(
-    session: Session, item_id: int, now: datetime, subscriptions: tuple[int, int] | None = None
+    session: Session,
+    item_id: int,
+    now: datetime,
+    subscriptions: tuple[int, int] | None = None,
+    verified_only: bool = False,
 ) -> list[int]:
-    """A pending delivery for every matching journalist; the new ids.
+    """A pending delivery for every matching journalist (or verified one); the new ids.
 
     In slices of subscriptions, a journalist whose matching subscriptions fall in
     two slices is inserted by the first and skipped (ON CONFLICT) by the second.
@@ -136,7 +143,10 @@ def insert_deliveries(
         if journalists[0] is None:
             return []
     source = matching_journalists(
-        item_id, subscriptions=subscriptions, journalists=journalists
+        item_id,
+        None if verified_only else Cadence.IMMEDIATE,
+        subscriptions=subscriptions,
+        journalists=journalists,
     ).subquery()
     return _insert_new(
         session,

@@ -232,6 +232,18 @@ def update_profile(journalist: Journalist, name: str, outlet: str, language: str
     journalist.language = language
 
 
+def verify(journalist: Journalist, by: str, now: datetime) -> None:
+    """Verified press (who vouched, and when); verifying again keeps the first record."""
+    if journalist.verified_at is None:
+        journalist.verified_at = now
+        journalist.verified_by = by[:200]
+
+
+def unverify(journalist: Journalist) -> None:
+    journalist.verified_at = None
+    journalist.verified_by = None
+
+
 def set_digest_schedule(journalist: Journalist, timezone: str, time: str, weekday: int) -> None:
     """When their digests arrive; :class:`InvalidSchedule` (a ValueError) names a bad value."""
     journalist.timezone = check_zone(timezone)

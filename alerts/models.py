@@ -74,6 +74,14 @@ class ItemStatus(StrEnum):
     WITHDRAWN = "withdrawn"
 
 
+class NoticeKind(StrEnum):
+    """Kinds of item the system writes itself, about an embargoed item, to its recipients."""
+
+    EMBARGO_MOVED = "embargo_moved"
+    EMBARGO_LIFTED = "embargo_lifted"
+    WITHDRAWAL = "withdrawal"
+
+
 class JournalistStatus(StrEnum):
     PENDING = "pending"
     ACTIVE = "active"

@@ -8,16 +8,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from alerts.models import (
     Delivery,
     DeliveryStatus,
+    FanOut,
     Item,
     ItemCountry,
     ItemStatus,
     ItemTopic,
+    NoticeKind,
     utcnow,
 )
 from alerts.taxonomy import Taxonomy, TaxonomyError
@@ -185,6 +187,119 @@ def cancel_schedule(item: Item) -> Item:
     return item
 
 
+def _future(until: datetime, now: datetime) -> datetime:
+    if until.tzinfo is None:
+        raise InvalidItem("the embargo time needs a time zone (e.g. 2026-12-01T09:00:00+00:00)")
+    if until <= now:
+        raise InvalidItem("the embargo time is in the past: lift the embargo or publish instead")
+    return until
+
+
+def embargo(item: Item, until: datetime, now: datetime) -> Item:
+    """Send to verified press at once, marked embargoed; to everyone else when it lifts.
+
+    The after-commit hook queues the fan-out, which reaches verified journalists only.
+    """
+    if item.status not in (ItemStatus.DRAFT, ItemStatus.SCHEDULED):
+        raise InvalidItem(f"item {item.id} is {item.status}: only drafts can go out under embargo")
+    if item.corrects_id is not None:
+        raise InvalidItem("a correction goes to those who received the original: no embargo")
+    item.embargo_until = _future(until, now)
+    item.status = ItemStatus.EMBARGOED
+    item.publish_at = None
+    item.updated_at = now
+    return item
+
+
+def _embargoed(item: Item) -> Item:
+    if item.status != ItemStatus.EMBARGOED:
+        raise InvalidItem(f"item {item.id} is {item.status}, not under embargo")
+    return item
+
+
+def move_embargo(session: Session, item: Item, until: datetime, now: datetime) -> Item:
+    """A new lifting time; those who already received the item are told."""
+    _embargoed(item).embargo_until = _future(until, now)
+    # A new version: emails still to be sent are rendered with the new time.
+    item.updated_at = now
+    _notify_recipients(session, item, NoticeKind.EMBARGO_MOVED, now)
+    return item
+
+
+def lift_embargo(session: Session, item: Item, now: datetime) -> Item:
+    """Lift it now: published for everyone; those who received it are told."""
+    _embargoed(item)
+    _notify_recipients(session, item, NoticeKind.EMBARGO_LIFTED, now)
+    _lift(session, item, now)
+    return item
+
+
+def _lift(session: Session, item: Item, now: datetime) -> None:
+    item.status = ItemStatus.PUBLISHED
+    item.published_at = now
+    item.embargo_until = min(item.embargo_until or now, now)
+    item.updated_at = now
+    # The embargoed fan-out reached verified press only: the lifted one must run.
+    session.execute(delete(FanOut).where(FanOut.item_id == item.id))
+
+
+def lift_due(session: Session, now: datetime) -> list[int]:
+    """Lift every embargo whose time has come; the caller commits, then fans them out.
+
+    ``published_at`` is the time of lifting, not the planned time: a digest already
+    planned for a cutoff before now must not be the only one that could list it.
+    """
+    # One guarded statement, like publish_due: two beats lift an item once.
+    lifted = list(
+        session.scalars(
+            update(Item)
+            .where(Item.status == ItemStatus.EMBARGOED, Item.embargo_until <= now)
+            .values(status=ItemStatus.PUBLISHED, published_at=now, updated_at=now)
+            .returning(Item.id)
+            .execution_options(synchronize_session=False)
+        ).all()
+    )
+    if lifted:
+        session.execute(delete(FanOut).where(FanOut.item_id.in_(lifted)))
+    return lifted
+
+
+def embargoed_item_ids(session: Session) -> list[int]:
+    """Items under embargo now: a journalist just verified is owed each that matches."""
+    return list(session.scalars(select(Item.id).where(Item.status == ItemStatus.EMBARGOED)))
+
+
+def _notify_recipients(session: Session, item: Item, kind: NoticeKind, now: datetime) -> None:
+    """A notice about the item to those it was sent to, threaded under it.
+
+    It is an item of its own that corrects the original: its fan-out reaches
+    exactly the journalists recorded as sent the original, nobody else.
+    """
+    sent = session.scalar(
+        select(func.count())
+        .select_from(Delivery)
+        .where(Delivery.item_id == item.id, Delivery.status == DeliveryStatus.SENT)
+    )
+    if not sent:
+        return
+    notice = Item(
+        title=item.title,
+        summary="",
+        body="",
+        url=None,
+        kind=kind.value,
+        language=item.language,
+        campaign=item.campaign,
+        corrects_id=item.id,
+        embargo_until=item.embargo_until,
+        status=ItemStatus.DRAFT,
+        country_rows=[ItemCountry(country=c) for c in item.countries],
+        topic_rows=[ItemTopic(topic=t) for t in item.topics],
+    )
+    session.add(notice)
+    publish_item(session, notice, now)
+
+
 def publish_due(session: Session, now: datetime) -> list[int]:
     """Publish every scheduled item whose time has come (one guarded statement).
 
@@ -203,9 +318,15 @@ def publish_due(session: Session, now: datetime) -> list[int]:
 
 
 def withdraw(session: Session, item: Item, now: datetime) -> int:
-    """Withdraw an item: every delivery not yet sent is cancelled; returns how many."""
+    """Withdraw an item: every delivery not yet sent is cancelled; returns how many.
+
+    Withdrawn under embargo, it is as if it never was for everyone but those who
+    received it: they get a withdrawal notice.
+    """
     if item.status == ItemStatus.WITHDRAWN:
         return 0
+    if item.status == ItemStatus.EMBARGOED:
+        _notify_recipients(session, item, NoticeKind.WITHDRAWAL, now)
     item.status = ItemStatus.WITHDRAWN
     item.updated_at = now
     # Rows already claimed by a worker finish; pending and queued ones stop here,

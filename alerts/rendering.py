@@ -7,10 +7,12 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.charset import QP, Charset
 from email.policy import compat32
 from email.utils import formatdate, parseaddr
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import css_inline
 from babel.dates import format_date
@@ -20,7 +22,7 @@ from markupsafe import escape
 from alerts.dkim_signing import DkimKey
 from alerts.i18n import N_, translations
 from alerts.message_skeleton import MessageSkeleton, address_line, header_line, qp_encode
-from alerts.models import Item
+from alerts.models import Item, ItemStatus, NoticeKind, utcnow
 from alerts.taxonomy import Taxonomy, localised_countries
 
 # Quoted-printable keeps the bodies readable to humans and content filters alike.
@@ -192,6 +194,49 @@ def item_context(item: Item, taxonomy: Taxonomy, language: str = "en") -> dict[s
     }
 
 
+def local_and_utc(when: datetime, zone: str, language: str) -> str:
+    """ "3 December 2026, 10:00 CET (09:00 UTC)": the reader's clock first, then UTC.
+
+    The UTC part repeats the date only when it differs from the local one.
+    """
+    local = when.astimezone(ZoneInfo(zone))
+    text = f"{format_date(local, 'long', locale=language)}, {local:%H:%M} {local.tzname()}"
+    if zone == "UTC":
+        return text
+    utc = when.astimezone(UTC)
+    day = "" if utc.date() == local.date() else f"{format_date(utc, 'long', locale=language)}, "
+    return f"{text} ({day}{utc:%H:%M} UTC)"
+
+
+def needs_zone(item: Item) -> bool:
+    """Whether the item's email names a time, so it differs by the reader's time zone."""
+    return item.status == ItemStatus.EMBARGOED or item.kind == NoticeKind.EMBARGO_MOVED
+
+
+def _notice_context(item: Item, zone: str, language: str) -> tuple[str, dict[str, str]]:
+    """Subject and wording of a notice about an embargoed item, in the reader's language."""
+    gettext = translations(language).gettext
+    title = header_safe(item.title)
+    if item.kind == NoticeKind.WITHDRAWAL:
+        return gettext("Withdrawn: %(title)s") % {"title": title}, {
+            "heading": gettext("This release is withdrawn"),
+            "text": gettext(
+                "The embargoed release below has been withdrawn. Please do not publish it "
+                "or anything from it; the embargo now applies without end."
+            ),
+        }
+    if item.kind == NoticeKind.EMBARGO_LIFTED:
+        return gettext("Embargo lifted: %(title)s") % {"title": title}, {
+            "heading": gettext("The embargo is lifted"),
+            "text": gettext("The release below may be published now."),
+        }
+    until = local_and_utc(item.embargo_until or utcnow(), zone, language)
+    return gettext("Embargo moved: %(title)s") % {"title": title}, {
+        "heading": gettext("The embargo has moved"),
+        "text": gettext("The release below is now under embargo until %(when)s.") % {"when": until},
+    }
+
+
 def render_item(
     env: Environment,
     item: Item,
@@ -199,18 +244,30 @@ def render_item(
     sender: Sender,
     base_url: str,
     language: str = "en",
+    zone: str = "UTC",
 ) -> RenderedItem:
+    """The item's email in ``language``; ``zone``: the reader's, for the times it names."""
     nonce = secrets.token_hex(8)
+    subject = header_safe(item.title)
+    embargo = None
+    notice = None
+    if item.kind in set(NoticeKind):
+        subject, notice = _notice_context(item, zone, language)
+    elif item.status == ItemStatus.EMBARGOED and item.embargo_until is not None:
+        when = local_and_utc(item.embargo_until, zone, language)
+        embargo = translations(language).gettext("EMBARGOED UNTIL %(when)s") % {"when": when}
+        subject = f"{embargo}: {subject}"
     context = {
-        "item": item_context(item, taxonomy, language),
+        "item": item_context(item, taxonomy, language) | {"embargo": embargo, "notice": notice},
         "recipient": {f: f"@@{nonce}.{f}@@" for f in FIELDS},
         "press": {"name": parseaddr(sender.from_address)[0], "reply_to": sender.reply_to},
         "base_url": base_url,
         "lang": language,  # the chrome's language, for <html lang>
     }
-    text = env.get_template("email/item.txt").render(context)
-    html = css_inline.inline(env.get_template("email/item.html").render(context))
-    return RenderedItem(item.id, header_safe(item.title), text, html, nonce)
+    template = "email/notice" if notice else "email/item"
+    text = env.get_template(f"{template}.txt").render(context)
+    html = css_inline.inline(env.get_template(f"{template}.html").render(context))
+    return RenderedItem(item.id, header_safe(subject), text, html, nonce)
 
 
 def build_message(

@@ -33,7 +33,9 @@ class Runtime:
     ) -> None:
         self.settings = settings
         self._on_published = on_published
-        self._rendered: OrderedDict[tuple[int, datetime, str], RenderedItem] = OrderedDict()
+        self._rendered: OrderedDict[tuple[int, datetime, str, str, str], RenderedItem] = (
+            OrderedDict()
+        )
         self._render_lock = Lock()
         self._localised: dict[str, Environment] = {}
         self._local = local()
@@ -137,9 +139,10 @@ class Runtime:
             ),
         )
 
-    def rendered(self, item: Item, language: str = "en") -> RenderedItem:
-        """Render once per item version and language; keep the last few (CSS inlining costs)."""
-        key = (item.id, item.updated_at, language)
+    def rendered(self, item: Item, language: str = "en", zone: str = "UTC") -> RenderedItem:
+        """Render once per item version, language and zone; keep the last few (CSS inlining
+        costs). ``zone`` matters only to an email that names a time (see needs_zone)."""
+        key = (item.id, item.updated_at, item.status, language, zone)
         with self._render_lock:
             cached = self._rendered.get(key)
             if cached is not None:
@@ -152,6 +155,7 @@ class Runtime:
             self.sender,
             self.settings.base_url,
             language,
+            zone,
         )
         with self._render_lock:
             self._rendered[key] = rendered

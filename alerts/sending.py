@@ -25,7 +25,7 @@ RELAY_PAUSED = Outcome(Verdict.RETRY, "not attempted: the relay's breaker is ope
 
 def send_batch(
     batch: Sequence[Claimed],
-    rendered: dict[tuple[int, str], RenderedItem],
+    rendered: Callable[[Claimed], RenderedItem],
     recipient_for: Callable[[Claimed], Recipient],
     sender: Sender,
     transport: SmtpTransport,
@@ -34,6 +34,9 @@ def send_batch(
 ) -> list[tuple[Claimed, Outcome, str]]:
     """Send each claimed delivery; returns every one's outcome, attempted or not.
 
+    ``rendered`` gives the delivery's rendered item (by item, language and,
+    for an email that names a time, the reader's time zone).
+
     ``stop_at`` (a time.monotonic() value) is when the claim's lease is nearly
     over: past it the rest is handed back untried, so no row is ever sent by a
     worker that no longer holds it.
@@ -41,7 +44,7 @@ def send_batch(
     results: list[tuple[Claimed, Outcome, str]] = []
     connection_errors = 0
     for claimed in batch:
-        item = rendered[(claimed.item_id, claimed.language)]
+        item = rendered(claimed)
         message_id = sender.message_id(claimed.item_id, claimed.delivery_id)
         if connection_errors >= MAX_CONSECUTIVE_CONNECTION_ERRORS:
             results.append((claimed, NOT_ATTEMPTED_RELAY, message_id))

@@ -33,8 +33,8 @@ from alerts.mailer import Outcome, SmtpTransport, Verdict
 from alerts.membership import Notice
 from alerts.models import Item, Journalist, JournalistStatus, utcnow
 from alerts.notices import build_notice
-from alerts.publishing import publish_due
-from alerts.rendering import build_message
+from alerts.publishing import lift_due, publish_due
+from alerts.rendering import build_message, needs_zone
 from alerts.runtime import Runtime
 from alerts.sending import MAX_CONSECUTIVE_CONNECTION_ERRORS, RELAY_PAUSED, send_batch
 from alerts.tokens import Purpose
@@ -77,11 +77,17 @@ def send_batch_task(self: Task[Any, Any], delivery_ids: list[int]) -> dict[str, 
         )
         item_ids = {c.item_id for c in claimed}
         items = session.scalars(select(Item).where(Item.id.in_(item_ids))).all()
-        # Rendered once per item and language: the footer speaks the journalist's.
+        # Rendered once per item and language (the footer speaks the journalist's), and
+        # per time zone for an email that names a time (an embargo's).
+        zoned = {item.id for item in items if needs_zone(item)}
+
+        def version(c: delivery.Claimed) -> tuple[int, str, str]:
+            return (c.item_id, c.language, c.timezone if c.item_id in zoned else "UTC")
+
+        by_id = {item.id: item for item in items}
         rendered = {
-            (item.id, language): runtime.rendered(item, language)
-            for item in items
-            for language in {c.language for c in claimed if c.item_id == item.id}
+            key: runtime.rendered(by_id[key[0]], key[1], key[2])
+            for key in {version(c) for c in claimed}
         }
         originals = delivery.original_message_ids(session, items, claimed)
         published_at = {item.id: item.published_at for item in items if item.published_at}
@@ -98,7 +104,7 @@ def send_batch_task(self: Task[Any, Any], delivery_ids: list[int]) -> dict[str, 
     # The process's connection, reused across batches: connecting costs more than a message.
     results = send_batch(
         claimed,
-        rendered,
+        lambda c: rendered[version(c)],
         lambda c: runtime.recipient(
             c.delivery_id,
             c.journalist_id,
@@ -257,15 +263,18 @@ def send_notice_task(
 
 @shared_task(name=PUBLISH_DUE, bind=True)
 def publish_due_task(self: Task[Any, Any]) -> list[int]:
-    """Beat: publish scheduled items whose time has come, then fan them out."""
+    """Beat: publish scheduled items and lift embargoes whose time has come, then fan out."""
     app = _app(self)
     with app.runtime.sessions() as session, session.begin():
         published = publish_due(session, utcnow())
-    for item_id in published:
+        lifted = lift_due(session, utcnow())
+    for item_id in published + lifted:
         app.enqueue_fan_out(item_id)
     if published:
         log.info("published scheduled items %s", published)
-    return published
+    if lifted:
+        log.info("lifted embargoes on items %s", lifted)
+    return published + lifted
 
 
 @shared_task(name=SEND_TEST, bind=True, max_retries=3)

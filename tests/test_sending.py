@@ -53,7 +53,9 @@ def test_a_failing_message_is_recorded_and_the_batch_goes_on() -> None:
     ]
     try:
         with SmtpTransport(parse_smtp_url(f"smtp://127.0.0.1:{controller.port}"), 5) as t:
-            results = send_batch(batch, rendered, recipient, SENDER, t)
+            results = send_batch(
+                batch, lambda c: rendered[(c.item_id, c.language)], recipient, SENDER, t
+            )
     finally:
         controller.stop()
     verdicts = {c.email: o.verdict for c, o, _ in results}

@@ -217,6 +217,41 @@ def cancel_schedule(item_id: Id, db: Db, _: Writer) -> schemas.ItemOut:
     return schemas.ItemOut.of(item)
 
 
+@router.post("/{item_id}/embargo", response_model=schemas.ItemOut, responses=NOT_FOUND | CONFLICT)
+def embargo(item_id: Id, body: schemas.Embargo, db: Db, _: Writer) -> schemas.ItemOut:
+    """Send a draft to verified press now, marked embargoed; to everyone else when it lifts."""
+    item = _item(db, item_id)
+    if body.until <= utcnow():
+        raise field_error("until", "must be in the future (publish now instead)")
+    _apply(lambda: publishing.embargo(item, body.until, utcnow()))
+    db.commit()  # the session hook enqueues the fan-out to verified press
+    return schemas.ItemOut.of(item)
+
+
+@router.post(
+    "/{item_id}/embargo/move", response_model=schemas.ItemOut, responses=NOT_FOUND | CONFLICT
+)
+def move_embargo(item_id: Id, body: schemas.Embargo, db: Db, _: Writer) -> schemas.ItemOut:
+    """A new lifting time; those who received the item are told."""
+    item = _item(db, item_id)
+    if body.until <= utcnow():
+        raise field_error("until", "must be in the future (lift the embargo instead)")
+    _apply(lambda: publishing.move_embargo(db, item, body.until, utcnow()))
+    db.commit()
+    return schemas.ItemOut.of(item)
+
+
+@router.post(
+    "/{item_id}/embargo/lift", response_model=schemas.ItemOut, responses=NOT_FOUND | CONFLICT
+)
+def lift_embargo(item_id: Id, db: Db, _: Writer) -> schemas.ItemOut:
+    """Lift now: everyone matching gets the alert; those who had it are told it is lifted."""
+    item = _item(db, item_id)
+    _apply(lambda: publishing.lift_embargo(db, item, utcnow()))
+    db.commit()
+    return schemas.ItemOut.of(item)
+
+
 @router.post(
     "/{item_id}/correct",
     status_code=201,

@@ -10,12 +10,12 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from alerts import membership
+from alerts import membership, publishing
 from alerts.models import Journalist, utcnow
 from alerts.runtime import Runtime
 from alerts.subscriptions import CSV_COLUMNS, ImportFailed, import_rows, parse_csv
 from alerts.web.api import schemas
-from alerts.web.api.deps import Id, Staff, require, runtime, session
+from alerts.web.api.deps import Id, Staff, celery, require, runtime, session
 
 router = APIRouter(prefix="/journalists", tags=["journalists"])
 
@@ -57,24 +57,7 @@ def list_journalists(
         total=total,
         page=page,
         per_page=per_page,
-        journalists=[
-            schemas.JournalistOut(
-                id=j.id,
-                email=j.email,
-                name=j.name,
-                outlet=j.outlet,
-                language=j.language,
-                status=j.status,
-                created_at=j.created_at,
-                subscriptions=[
-                    schemas.SubscriptionOut(
-                        countries=s.countries, topics=s.topics, cadence=s.cadence
-                    )
-                    for s in j.subscriptions
-                ],
-            )
-            for j in rows
-        ],
+        journalists=[schemas.JournalistOut.of(j) for j in rows],
     )
 
 
@@ -163,3 +146,48 @@ def erase(
     membership.erase(db, journalist_id, utcnow(), rt.address_hasher)
     db.commit()
     return Response(status_code=204)
+
+
+NOT_FOUND: dict[int | str, dict[str, object]] = {404: {"model": schemas.Problem}}
+
+
+@router.post(
+    "/{journalist_id}/verification", response_model=schemas.JournalistOut, responses=NOT_FOUND
+)
+def verify(
+    journalist_id: Id,
+    db: Db,
+    request: Request,
+    staff: Annotated[Staff, Depends(require("journalists:write"))],
+) -> schemas.JournalistOut:
+    """Mark the journalist verified press: they receive embargoed items before they lift.
+
+    Items under embargo now that match their subscriptions are sent to them at once.
+    """
+    journalist = _journalist(db, journalist_id)
+    membership.verify(journalist, staff.name, utcnow())
+    db.commit()
+    app = celery(request)
+    for item_id in publishing.embargoed_item_ids(db):
+        app.enqueue_fan_out(item_id)  # idempotent: only what they lack is added
+    return schemas.JournalistOut.of(journalist)
+
+
+@router.delete(
+    "/{journalist_id}/verification", response_model=schemas.JournalistOut, responses=NOT_FOUND
+)
+def unverify(
+    journalist_id: Id, db: Db, _: Annotated[Staff, Depends(require("journalists:write"))]
+) -> schemas.JournalistOut:
+    """No longer verified press: embargoed items not yet sent to them are not sent."""
+    journalist = _journalist(db, journalist_id)
+    membership.unverify(journalist)
+    db.commit()
+    return schemas.JournalistOut.of(journalist)
+
+
+def _journalist(db: Session, journalist_id: int) -> Journalist:
+    journalist = db.get(Journalist, journalist_id)
+    if journalist is None or journalist.email is None:
+        raise HTTPException(404, f"no journalist {journalist_id}")
+    return journalist

@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl
 
-from alerts.models import Item
+from alerts.digest_schedule import format_minute
+from alerts.models import Item, Journalist
 
 Kind = Literal["press_release", "report", "statement", "news"]
 Language = Field(default="en", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
@@ -58,6 +59,9 @@ class ItemOut(BaseModel):
     topics: list[str]
     publish_at: datetime | None
     published_at: datetime | None
+    embargo_until: datetime | None = Field(
+        description="While `embargoed`: when it lifts. Verified press already have it."
+    )
     corrects_id: int | None
     created_at: datetime
     updated_at: datetime
@@ -79,6 +83,7 @@ class ItemOut(BaseModel):
             topics=item.topics,
             publish_at=item.publish_at,
             published_at=item.published_at,
+            embargo_until=item.embargo_until,
             corrects_id=item.corrects_id,
             created_at=item.created_at,
             updated_at=item.updated_at,
@@ -96,6 +101,12 @@ class Schedule(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     publish_at: AwareDatetime
+
+
+class Embargo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    until: AwareDatetime = Field(description="When the embargo lifts; in the future.")
 
 
 class TestSend(BaseModel):
@@ -164,6 +175,32 @@ class JournalistOut(BaseModel):
     status: str
     created_at: datetime
     subscriptions: list[SubscriptionOut]
+    timezone: str = Field(description="IANA time zone: digests arrive on its clock.")
+    digest_time: str = Field(description="Local time of the digests, HH:MM.")
+    digest_weekday: int = Field(description="Day of the weekly digest, 0 = Monday.")
+    verified_at: datetime | None = Field(description="Verified press since (embargoed items).")
+    verified_by: str | None
+
+    @classmethod
+    def of(cls, j: Journalist) -> JournalistOut:
+        return cls(
+            id=j.id,
+            email=j.email,
+            name=j.name,
+            outlet=j.outlet,
+            language=j.language,
+            status=j.status,
+            created_at=j.created_at,
+            subscriptions=[
+                SubscriptionOut(countries=s.countries, topics=s.topics, cadence=s.cadence)
+                for s in j.subscriptions
+            ],
+            timezone=j.timezone,
+            digest_time=format_minute(j.digest_minute),
+            digest_weekday=j.digest_weekday,
+            verified_at=j.verified_at,
+            verified_by=j.verified_by,
+        )
 
 
 class JournalistPage(BaseModel):
