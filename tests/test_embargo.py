@@ -110,7 +110,8 @@ def test_verified_press_first_everyone_else_at_lift(
     _settle(pipeline, item_id)
     assert _mail(pipeline, NOOR) == []
     paris = until.astimezone(ZoneInfo("Europe/Paris"))
-    marker = f"EMBARGOED UNTIL {paris:%B} {paris.day}, {paris.year}, {paris:%H:%M %Z} ({until:%H:%M} UTC)"
+    local = f"{paris:%B} {paris.day}, {paris.year}, {paris:%H:%M %Z}"
+    marker = f"EMBARGOED UNTIL {local} ({until:%H:%M} UTC)"
     assert str(embargoed["Subject"]) == f"{marker}: Mexico: embargoed report"
     text = text_of(embargoed)
     assert text.splitlines()[2] == f"*** {marker} ***"  # after the masthead, before anything else
@@ -124,9 +125,8 @@ def test_verified_press_first_everyone_else_at_lift(
     for path in (f"/api/items/{item_id}", f"/api/items/{item_id}/preview", "/api/items"):
         assert api.get(path).status_code == 401
     assert api.get(f"/ops/items/{item_id}", follow_redirects=False).status_code in (303, 401)
-    noor_export = api.get(
-        f"/preferences/{pipeline.app.runtime.signer.sign(Purpose.PREFERENCES, _id(pipeline, NOOR))}/export"
-    )
+    token = pipeline.app.runtime.signer.sign(Purpose.PREFERENCES, _id(pipeline, NOOR))
+    noor_export = api.get(f"/preferences/{token}/export")
     assert noor_export.status_code == 200 and "embargoed report" not in noor_export.text
 
     while utcnow() < until:
