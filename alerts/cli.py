@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -15,7 +16,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from alerts import bounces_cli, feeds_cli
 from alerts.celery_app import QUEUES, AlertsCelery, create_celery
 from alerts.models import utcnow
-from alerts.publishing import InvalidItem, create_and_publish, parse_draft
+from alerts.publishing import InvalidItem, create_and_publish, create_item, embargo, parse_draft
 from alerts.settings import SettingsError, load_settings
 
 app = typer.Typer(
@@ -84,12 +85,22 @@ def publish(
         str | None, typer.Option(help="Your id; publishing twice is a no-op.")
     ] = None,
     file: Annotated[Path | None, typer.Option(help="JSON items in the seed's shape.")] = None,
+    embargo_until: Annotated[
+        datetime | None,
+        typer.Option(
+            help="Under embargo until this time (ISO 8601 with a UTC offset): verified "
+            "press get it now, everyone else then.",
+            formats=["%Y-%m-%dT%H:%M%z", "%Y-%m-%dT%H:%M:%S%z"],
+        ),
+    ] = None,
 ) -> None:
     """Publish an item now (or every item in --file); prints the item ids."""
     from alerts.seed import drafts_from_json
 
     if file is not None and title is not None:
         fail("give either --file or --title, not both", 2)
+    if embargo_until is not None and file is not None:
+        fail("--embargo-until applies to one item: use --title", 2)
     try:
         if file is not None:
             try:
@@ -118,7 +129,11 @@ def publish(
     runtime = celery_app().runtime
     try:
         with runtime.sessions() as session:
-            items = create_and_publish(session, runtime.taxonomy, drafts)
+            if embargo_until is not None:
+                item = create_item(session, runtime.taxonomy, drafts[0])
+                items = [embargo(item, embargo_until, utcnow())]
+            else:
+                items = create_and_publish(session, runtime.taxonomy, drafts)
             session.commit()
     except InvalidItem as exc:
         fail(str(exc), 2)
@@ -126,6 +141,52 @@ def publish(
         _schema_hint(exc)
     for item in items:
         console.print(item.id)
+
+
+def _verification(email: str, by: str | None) -> None:
+    from sqlalchemy import select
+
+    from alerts import membership
+    from alerts.models import Journalist
+    from alerts.publishing import embargoed_item_ids
+    from alerts.subscriptions import InvalidAddress, normalise_email
+
+    try:
+        address = normalise_email(email)
+    except InvalidAddress as exc:
+        fail(str(exc), 2)
+    celery = celery_app()
+    try:
+        with celery.runtime.sessions() as session:
+            journalist = session.scalar(select(Journalist).where(Journalist.email == address))
+            if journalist is None:
+                fail(f"no journalist {address}")
+            if by is None:
+                membership.unverify(journalist)
+            else:
+                membership.verify(journalist, by, utcnow())
+            session.commit()
+            owed = embargoed_item_ids(session) if by is not None else []
+    except (OperationalError, ProgrammingError) as exc:
+        _schema_hint(exc)
+    for item_id in owed:
+        celery.enqueue_fan_out(item_id)  # what is under embargo now and matches them
+    console.print(f"{address}: {'verified press' if by else 'no longer verified press'}")
+
+
+@journalists_app.command("verify")
+def journalists_verify(
+    email: Annotated[str, typer.Argument(help="The journalist's address.")],
+    by: Annotated[str, typer.Option(help="Who verified them (kept on record).")],
+) -> None:
+    """Mark a journalist verified press: embargoed items reach them before they lift."""
+    _verification(email, by)
+
+
+@journalists_app.command("unverify")
+def journalists_unverify(email: Annotated[str, typer.Argument(help="The address.")]) -> None:
+    """No longer verified press: embargoed items not yet sent to them are not sent."""
+    _verification(email, None)
 
 
 @journalists_app.command("import")

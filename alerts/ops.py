@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from alerts.celery_app import QUEUES, AlertsCelery
 from alerts.delivery import counts_for_item
-from alerts.models import Delivery, DeliveryStatus, Item, ItemStatus
+from alerts.models import Delivery, DeliveryStatus, Digest, DigestStatus, Item, ItemStatus
 
 
 def delivery_counts(session: Session, since: datetime) -> dict[str, int]:
@@ -25,6 +25,16 @@ def delivery_counts(session: Session, since: datetime) -> dict[str, int]:
         .group_by(Delivery.status)
     ).all()
     return {status.value: 0 for status in DeliveryStatus} | {s: n for s, n in rows}
+
+
+def digest_counts(session: Session, since: datetime) -> dict[str, int]:
+    """Digests by status among those planned since ``since`` (``empty``: nothing to send)."""
+    rows = session.execute(
+        select(Digest.status, func.count())
+        .where(Digest.created_at >= since)
+        .group_by(Digest.status)
+    ).all()
+    return {status.value: 0 for status in DigestStatus} | {s: n for s, n in rows}
 
 
 def oldest_pending_age(session: Session, now: datetime) -> float | None:
@@ -83,6 +93,7 @@ def database_part(session: Session, now: datetime) -> dict[str, Any]:
         "deliveries_last_day": day,
         "failure_rate_last_day": round(day["failed"] / finished, 4) if finished else 0.0,
         "oldest_pending_seconds": oldest_pending_age(session, now),
+        "digests_last_day": digest_counts(session, now - timedelta(days=1)),
         "recent_items": recent_items(session),
     }
 

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts.models import Delivery, Journalist, JournalistStatus, Suppression
+from alerts.models import Delivery, Digest, Journalist, JournalistStatus, Suppression
 
 BATCH = 2_000
 
@@ -31,6 +31,14 @@ def delete_old_deliveries(
                 return total
             session.execute(delete(Delivery).where(Delivery.id.in_(ids)))
         total += len(ids)
+
+
+def delete_old_digests(sessions: sessionmaker[Session], before: datetime) -> int:
+    """Digest records go with their deliveries; planning needs only the latest period,
+    and a journalist with none left simply starts again one period back."""
+    with sessions() as session, session.begin():
+        result = session.execute(delete(Digest).where(Digest.created_at < before))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def forget_unsubscribed(
@@ -82,5 +90,6 @@ def run(
 ) -> dict[str, int]:
     return {
         "deliveries_deleted": delete_old_deliveries(sessions, now - keep_deliveries),
+        "digests_deleted": delete_old_digests(sessions, now - keep_deliveries),
         "addresses_forgotten": forget_unsubscribed(sessions, now - forget_after, hasher, now),
     }

@@ -41,6 +41,8 @@ def render(s: dict[str, Any]) -> Group:
     deliveries = Table("", *s["deliveries_last_day"].keys(), title="Deliveries")
     deliveries.add_row("last hour", *(str(v) for v in s["deliveries_last_hour"].values()))
     deliveries.add_row("last day", *(str(v) for v in s["deliveries_last_day"].values()))
+    digests = Table(*s["digests_last_day"].keys(), title="Digests planned in the last day")
+    digests.add_row(*(str(v) for v in s["digests_last_day"].values()))
 
     items = Table(
         "#",
@@ -63,4 +65,4 @@ def render(s: dict[str, Any]) -> Group:
             str(item["failed"]),
             "" if seconds is None else f"{seconds:.1f} s",
         )
-    return Group(Panel(head, title="newsroom-alerts"), queues, deliveries, items)
+    return Group(Panel(head, title="newsroom-alerts"), queues, deliveries, digests, items)

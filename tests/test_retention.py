@@ -12,7 +12,16 @@ from alerts.db import make_engine, make_session_factory
 from alerts.fanout import fan_out
 from alerts.membership import address_hasher
 from alerts.migrate import upgrade
-from alerts.models import Delivery, Journalist, JournalistStatus, Suppression, utcnow
+from alerts.models import (
+    Cadence,
+    Delivery,
+    Digest,
+    DigestStatus,
+    Journalist,
+    JournalistStatus,
+    Suppression,
+    utcnow,
+)
 from alerts.subscriptions import import_rows, parse_csv
 from tests.factories import TAXONOMY, journalist, published_item
 
@@ -35,6 +44,18 @@ def test_retention(tmp_path: Path) -> None:
         fan_out(session, old_item, now)
         new_item = published_item(session, title="New")
         fan_out(session, new_item, now)
+        for age in (400, 3):  # one digest record past retention, one recent
+            session.add(
+                Digest(
+                    journalist_id=1,
+                    cadence=Cadence.DAILY,
+                    period=(now - timedelta(days=age)).date().isoformat(),
+                    since=now - timedelta(days=age + 1),
+                    cutoff=now - timedelta(days=age),
+                    status=DigestStatus.EMPTY,
+                    created_at=now - timedelta(days=age),
+                )
+            )
         session.execute(
             update(Delivery)
             .where(Delivery.item_id == old_item)
@@ -53,7 +74,7 @@ def test_retention(tmp_path: Path) -> None:
         session.commit()
 
     result = retention.run(sessions, now, timedelta(days=365), timedelta(days=28), HASHER)
-    assert result == {"deliveries_deleted": 5, "addresses_forgotten": 1}
+    assert result == {"deliveries_deleted": 5, "digests_deleted": 1, "addresses_forgotten": 1}
     with sessions() as session:
         kept = session.scalars(select(Delivery.item_id).distinct()).all()
         emails = set(session.scalars(select(Journalist.email)))
@@ -73,5 +94,6 @@ def test_retention(tmp_path: Path) -> None:
     # A second run finds nothing more to do.
     assert retention.run(sessions, now, timedelta(days=365), timedelta(days=28), HASHER) == {
         "deliveries_deleted": 0,
+        "digests_deleted": 0,
         "addresses_forgotten": 0,
     }

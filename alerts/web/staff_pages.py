@@ -250,6 +250,7 @@ def show(request: Request, item_id: int, note: str = "") -> Response:
             "status": item.status,
             "publish_at": item.publish_at,
             "published_at": item.published_at,
+            "embargo_until": item.embargo_until,
             "corrects_id": item.corrects_id,
         }
         estimate = reach(session, item.id, item.countries, item.topics)
@@ -315,6 +316,13 @@ def publish(request: Request, item_id: int, csrf_token: Csrf = None) -> Response
     )
 
 
+def _utc_minute(value: str) -> datetime:
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise InvalidItem("give the time as YYYY-MM-DDTHH:MM (UTC)") from exc
+
+
 @router.post("/items/{item_id}/schedule")
 @signed_in
 def schedule(
@@ -323,14 +331,59 @@ def schedule(
     publish_at: Annotated[str, Form(description="UTC, YYYY-MM-DDTHH:MM")] = "",
     csrf_token: Csrf = None,
 ) -> Response:
-    def action(session: Any, item: Item) -> Item:
-        try:
-            when = datetime.fromisoformat(publish_at).replace(tzinfo=UTC)
-        except ValueError as exc:
-            raise InvalidItem("give the time as YYYY-MM-DDTHH:MM (UTC)") from exc
-        return publishing.schedule(item, when, utcnow())
+    return _act(
+        request,
+        item_id,
+        csrf_token,
+        "scheduled",
+        lambda s, item: publishing.schedule(item, _utc_minute(publish_at), utcnow()),
+    )
 
-    return _act(request, item_id, csrf_token, "scheduled", action)
+
+@router.post("/items/{item_id}/embargo")
+@signed_in
+def embargo(
+    request: Request,
+    item_id: int,
+    until: Annotated[str, Form(description="UTC, YYYY-MM-DDTHH:MM")] = "",
+    csrf_token: Csrf = None,
+) -> Response:
+    return _act(
+        request,
+        item_id,
+        csrf_token,
+        "sent to verified press under embargo",
+        lambda s, item: publishing.embargo(item, _utc_minute(until), utcnow()),
+    )
+
+
+@router.post("/items/{item_id}/embargo/move")
+@signed_in
+def move_embargo(
+    request: Request,
+    item_id: int,
+    until: Annotated[str, Form(description="UTC, YYYY-MM-DDTHH:MM")] = "",
+    csrf_token: Csrf = None,
+) -> Response:
+    return _act(
+        request,
+        item_id,
+        csrf_token,
+        "embargo moved; recipients are told",
+        lambda s, item: publishing.move_embargo(s, item, _utc_minute(until), utcnow()),
+    )
+
+
+@router.post("/items/{item_id}/embargo/lift")
+@signed_in
+def lift_embargo(request: Request, item_id: int, csrf_token: Csrf = None) -> Response:
+    return _act(
+        request,
+        item_id,
+        csrf_token,
+        "embargo lifted",
+        lambda s, item: publishing.lift_embargo(s, item, utcnow()),
+    )
 
 
 @router.post("/items/{item_id}/cancel-schedule")
