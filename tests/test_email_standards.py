@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from tests.seed_emails import LANGUAGES, SEED, seed_message
+from tests.seed_emails import EXTRAS, LANGUAGES, SEED, extra_message, seed_message
 from tests.test_rendering import _recipient
 
 
@@ -104,5 +104,29 @@ def test_seed_emails_suit_mail_clients(index: int, language: str) -> None:
     # The text part: wrapped for reading, and every link of the HTML spelt out.
     for line in text.splitlines():
         assert len(line) <= 78 or re.fullmatch(r"https?://\S+", line), line
+    for href in markup.links:
+        assert href in text, href
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("name", EXTRAS)
+def test_digests_embargoes_and_notices_are_as_well_formed(name: str, language: str) -> None:
+    """The same rules for the other emails: strict parse, headers, wrapping, links."""
+    raw = extra_message(name, language, _recipient(name="Júlia Núñez 📰"))
+    message = message_from_bytes(raw, policy=policy.strict)
+    assert isinstance(message, EmailMessage)
+    assert not message.defects and all(not part.defects for part in message.walk())
+    for header in ("Date", "Message-ID", "From", "List-Unsubscribe", "List-Unsubscribe-Post"):
+        assert message[header], header
+    assert all(line.isascii() for line in raw.split(b"\r\n"))
+    html_part, text_part = message.get_body(("html",)), message.get_body(("plain",))
+    assert html_part is not None and text_part is not None
+    html, text = str(html_part.get_content()), str(text_part.get_content())
+    assert 'class="preheader"' in html
+    markup = _Markup()
+    markup.feed(html)
+    assert markup.tables and all(t.get("role") == "presentation" for t in markup.tables)
+    for line in text.splitlines():
+        assert len(line) <= 78 or re.fullmatch(r"\s*https?://\S+", line), line
     for href in markup.links:
         assert href in text, href

@@ -57,8 +57,8 @@ def test_spanish_catalogue_is_complete_and_current(tmp_path: Path) -> None:
             assert tuple(sorted(re.findall(r"%\(\w+\)[sd]", form))) in placeholders, msgid
 
 
-def _forms(message: str | tuple[str, ...]) -> tuple[str, ...]:
-    return message if isinstance(message, tuple) else (message,)
+def _forms(message: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    return (message,) if isinstance(message, str) else tuple(message)
 
 
 def test_language_negotiation() -> None:

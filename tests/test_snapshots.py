@@ -22,7 +22,7 @@ import pytest
 from alerts.membership import Notice
 from alerts.notices import build_notice
 from alerts.rendering import Recipient, make_environment
-from tests.seed_emails import BASE_URL, LANGUAGES, SEED, seed_message
+from tests.seed_emails import BASE_URL, EXTRAS, LANGUAGES, SEED, extra_message, seed_message
 from tests.test_rendering import SENDER
 
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
@@ -54,6 +54,8 @@ def _message(name: str) -> bytes:
     language, _, what = name.partition("/")
     if what.startswith("item-"):
         return seed_message(int(what.removeprefix("item-")) - 1, language, RECIPIENT)
+    if what in EXTRAS:
+        return extra_message(what, language, RECIPIENT)
     notice = Notice(what.removeprefix("notice-"))
     return build_notice(
         make_environment(None, language),
@@ -87,9 +89,11 @@ def _snapshot(raw: bytes) -> dict[str, str]:
     }
 
 
-NAMES = [
-    f"{language}/item-{index + 1:02d}" for language in LANGUAGES for index in range(len(SEED))
-] + [f"{language}/notice-{notice.value}" for language in LANGUAGES for notice in NOTICES]
+NAMES = (
+    [f"{language}/item-{index + 1:02d}" for language in LANGUAGES for index in range(len(SEED))]
+    + [f"{language}/notice-{notice.value}" for language in LANGUAGES for notice in NOTICES]
+    + [f"{language}/{extra}" for language in LANGUAGES for extra in EXTRAS]
+)
 
 
 @pytest.mark.parametrize("name", NAMES)
