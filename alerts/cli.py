@@ -131,7 +131,7 @@ def publish(
         with runtime.sessions() as session:
             if embargo_until is not None:
                 item = create_item(session, runtime.taxonomy, drafts[0])
-                items = [embargo(item, embargo_until, utcnow())]
+                items = [embargo(session, item, embargo_until, utcnow())]
             else:
                 items = create_and_publish(session, runtime.taxonomy, drafts)
             session.commit()

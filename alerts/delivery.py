@@ -11,7 +11,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Update, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Update,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -86,16 +97,22 @@ def claim(session: Session, ids: Sequence[int], now: datetime, lease: timedelta)
         Item.status.not_in([ItemStatus.PUBLISHED, ItemStatus.EMBARGOED]),
     )
     # Embargoed content reaches verified press only, whatever became of the verification.
+    # The row is deleted, not cancelled: it would hold the (item, journalist) key and
+    # keep the journalist from the alert when the embargo lifts.
     unverified = exists().where(
         Item.id == Delivery.item_id,
         Item.status == ItemStatus.EMBARGOED,
         Journalist.id == Delivery.journalist_id,
         Journalist.verified_at.is_(None),
     )
+    session.execute(
+        delete(Delivery)
+        .where(Delivery.id.in_(ids), _status_is(DeliveryStatus.PENDING), unverified)
+        .execution_options(synchronize_session=False)
+    )
     for reason, condition in (
         ("cancelled: recipient unsubscribed or suppressed", blocked),
         ("cancelled: item no longer published", withdrawn),
-        ("cancelled: embargoed, and the recipient is not verified press", unverified),
     ):
         session.execute(
             update(Delivery)
@@ -109,6 +126,8 @@ def claim(session: Session, ids: Sequence[int], now: datetime, lease: timedelta)
             Delivery.id.in_(ids),
             _status_is(DeliveryStatus.PENDING),
             or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
+            # A digest's rows go out in their digest, never on their own.
+            Delivery.digest_id.is_(None),
         )
         .values(
             status=DeliveryStatus.SENDING,
@@ -309,6 +328,7 @@ def sweep(
             .order_by(Item.id)
         )
     )
+    items += [i for i in _corrections_owed(session, now, requeue_after) if i not in items]
     due = (
         select(Delivery.id)
         .where(
@@ -332,6 +352,51 @@ def sweep(
         ).all()
     )
     return SweepResult(int(released or 0), items, sorted(requeue))
+
+
+# How long after a correction (or embargo notice) the sweep still looks for readers
+# of the original it has not reached: a weekly digest can deliver the original days
+# later, and an email in flight when the notice went out is recorded sent after it.
+CORRECTIONS_FOLLOW_FOR = timedelta(days=30)
+
+
+def _corrections_owed(session: Session, now: datetime, settle: timedelta) -> list[int]:
+    """Recent corrections and notices whose original has since been sent to someone
+    they have not reached (and may still be mailed): their fan-out runs again."""
+    original = Delivery.__table__.alias("original")
+    correction = Delivery.__table__.alias("correction")
+    missing = (
+        select(original.c.id)
+        .join(Journalist, Journalist.id == original.c.journalist_id)
+        .where(
+            original.c.item_id == Item.corrects_id,
+            original.c.status == DeliveryStatus.SENT,
+            Journalist.status == JournalistStatus.ACTIVE,
+            ~exists().where(Suppression.email == Journalist.email),
+            # Correlated by hand: from within a JOIN, both would be read afresh.
+            ~exists()
+            .where(
+                correction.c.item_id == Item.id,
+                correction.c.journalist_id == original.c.journalist_id,
+            )
+            .correlate(Item, original),
+        )
+        .correlate(Item)
+        .exists()
+    )
+    return list(
+        session.scalars(
+            select(Item.id)
+            .where(
+                Item.corrects_id.is_not(None),
+                Item.status == ItemStatus.PUBLISHED,
+                Item.published_at <= now - settle,
+                Item.published_at > now - CORRECTIONS_FOLLOW_FOR,
+                missing,
+            )
+            .order_by(Item.id)
+        )
+    )
 
 
 def record_fan_out(session: Session, item_id: int, matched: int, now: datetime) -> None:

@@ -9,6 +9,7 @@ running it twice, or in two workers at once, changes nothing the second time.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -18,10 +19,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from alerts.delivery import RetryPolicy, suppress_address
-from alerts.digest_schedule import due_period, lookback, previous_cutoff
+from alerts.digest_schedule import InvalidSchedule, due_period, lookback, previous_cutoff
 from alerts.mailer import Outcome, Verdict
 from alerts.models import (
     DIGEST_CADENCES,
+    Cadence,
     Delivery,
     DeliveryStatus,
     Digest,
@@ -38,6 +40,8 @@ from alerts.models import (
     SubscriptionTopic,
     Suppression,
 )
+
+log = logging.getLogger(__name__)
 
 NOTICE_KINDS = tuple(kind.value for kind in NoticeKind)
 # A digest is planned this long after its cutoff, so that an item published just
@@ -90,12 +94,20 @@ def due_digests(session: Session, now: datetime) -> list[Due]:
                 Digest.cadence,
                 func.max(Digest.period).label("period"),
                 func.max(Digest.cutoff).label("cutoff"),
-            ).group_by(Digest.journalist_id, Digest.cadence)
+            )
+            # Only what a lookback can reach: older records change nothing.
+            .where(Digest.cutoff >= now - 2 * lookback(Cadence.WEEKLY))
+            .group_by(Digest.journalist_id, Digest.cadence)
         )
     }
     due = []
     for journalist_id, tz_name, minute, weekday, cadence in candidates:
-        day, cutoff = due_period(now - SETTLE, cadence, tz_name, minute, weekday)
+        try:
+            day, cutoff = due_period(now - SETTLE, cadence, tz_name, minute, weekday)
+        except InvalidSchedule:
+            # A zone this system's tzdata lacks must not stop everyone else's digests.
+            log.warning("journalist_id=%s: unknown time zone %r, no digest", journalist_id, tz_name)
+            continue
         previous = last.get((journalist_id, cadence))
         if previous is not None and previous[0] >= day.isoformat():
             continue

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, inspect, select, update
 from sqlalchemy.orm import Session
 
 from alerts.models import (
@@ -106,6 +106,8 @@ def publish_item(session: Session, item: Item, now: datetime | None = None) -> I
         return item
     if item.status == ItemStatus.WITHDRAWN:
         raise InvalidItem(f"item {item.id} was withdrawn and cannot be published")
+    if item.status == ItemStatus.EMBARGOED:
+        raise InvalidItem(f"item {item.id} is under embargo: lift the embargo to publish it now")
     item.status = ItemStatus.PUBLISHED
     item.published_at = now or utcnow()
     item.publish_at = None
@@ -174,6 +176,8 @@ def schedule(item: Item, publish_at: datetime, now: datetime) -> Item:
         raise InvalidItem("publish_at needs a time zone (e.g. 2026-12-01T09:00:00+00:00)")
     if publish_at <= now:
         raise InvalidItem("publish_at is in the past: publish now instead")
+    if publish_at > now + MAX_AHEAD:
+        raise InvalidItem("publish_at is more than a year ahead")
     item.status = ItemStatus.SCHEDULED
     item.publish_at = publish_at
     return item
@@ -187,21 +191,38 @@ def cancel_schedule(item: Item) -> Item:
     return item
 
 
+# Embargoes and schedules reach at most this far ahead: a typo'd year would otherwise
+# hold an item back for good (and year 9999 cannot even be shown in every time zone).
+MAX_AHEAD = timedelta(days=366)
+
+
 def _future(until: datetime, now: datetime) -> datetime:
     if until.tzinfo is None:
         raise InvalidItem("the embargo time needs a time zone (e.g. 2026-12-01T09:00:00+00:00)")
     if until <= now:
         raise InvalidItem("the embargo time is in the past: lift the embargo or publish instead")
+    if until > now + MAX_AHEAD:
+        raise InvalidItem("the embargo time is more than a year ahead")
     return until
 
 
-def embargo(item: Item, until: datetime, now: datetime) -> Item:
+def _locked(session: Session, item: Item) -> Item:
+    """The item re-read under a row lock (PostgreSQL): the beat may be lifting it."""
+    if inspect(item).persistent:
+        session.refresh(item, with_for_update=True)
+    return item
+
+
+def embargo(session: Session, item: Item, until: datetime, now: datetime) -> Item:
     """Send to verified press at once, marked embargoed; to everyone else when it lifts.
 
     The after-commit hook queues the fan-out, which reaches verified journalists only.
     """
+    _locked(session, item)
     if item.status not in (ItemStatus.DRAFT, ItemStatus.SCHEDULED):
         raise InvalidItem(f"item {item.id} is {item.status}: only drafts can go out under embargo")
+    if item.status == ItemStatus.SCHEDULED:
+        raise InvalidItem(f"item {item.id} is scheduled: cancel the schedule first")
     if item.corrects_id is not None:
         raise InvalidItem("a correction goes to those who received the original: no embargo")
     item.embargo_until = _future(until, now)
@@ -219,7 +240,7 @@ def _embargoed(item: Item) -> Item:
 
 def move_embargo(session: Session, item: Item, until: datetime, now: datetime) -> Item:
     """A new lifting time; those who already received the item are told."""
-    _embargoed(item).embargo_until = _future(until, now)
+    _embargoed(_locked(session, item)).embargo_until = _future(until, now)
     # A new version: emails still to be sent are rendered with the new time.
     item.updated_at = now
     _notify_recipients(session, item, NoticeKind.EMBARGO_MOVED, now)
@@ -228,7 +249,7 @@ def move_embargo(session: Session, item: Item, until: datetime, now: datetime) -
 
 def lift_embargo(session: Session, item: Item, now: datetime) -> Item:
     """Lift it now: published for everyone; those who received it are told."""
-    _embargoed(item)
+    _embargoed(_locked(session, item))
     _notify_recipients(session, item, NoticeKind.EMBARGO_LIFTED, now)
     _lift(session, item, now)
     return item
@@ -275,12 +296,17 @@ def _notify_recipients(session: Session, item: Item, kind: NoticeKind, now: date
     It is an item of its own that corrects the original: its fan-out reaches
     exactly the journalists recorded as sent the original, nobody else.
     """
-    sent = session.scalar(
+    # Those still being sent count too: once recorded sent, the sweep sees that the
+    # notice has not reached them and runs its fan-out again.
+    reached = session.scalar(
         select(func.count())
         .select_from(Delivery)
-        .where(Delivery.item_id == item.id, Delivery.status == DeliveryStatus.SENT)
+        .where(
+            Delivery.item_id == item.id,
+            Delivery.status.in_([DeliveryStatus.SENT, DeliveryStatus.SENDING]),
+        )
     )
-    if not sent:
+    if not reached:
         return
     notice = Item(
         title=item.title,
@@ -323,7 +349,7 @@ def withdraw(session: Session, item: Item, now: datetime) -> int:
     Withdrawn under embargo, it is as if it never was for everyone but those who
     received it: they get a withdrawal notice.
     """
-    if item.status == ItemStatus.WITHDRAWN:
+    if _locked(session, item).status == ItemStatus.WITHDRAWN:
         return 0
     if item.status == ItemStatus.EMBARGOED:
         _notify_recipients(session, item, NoticeKind.WITHDRAWAL, now)

@@ -355,23 +355,23 @@ def send_digest_task(self: Task[Any, Any], digest_id: int) -> str:
     if paused_until is not None:
         outcome = RELAY_PAUSED
     else:
-        rendered = render_digest(
-            runtime.templates_for(claimed.language),
-            claimed,
-            runtime.taxonomy,
-            runtime.sender,
-            runtime.settings.base_url,
-        )
-        recipient = runtime.recipient(
-            claimed.delivery_id,
-            claimed.journalist_id,
-            claimed.email,
-            claimed.name,
-            digest=claimed.cadence,
-        )
-        message = build_message(rendered, recipient, runtime.sender, message_id)
         transport = runtime.transport()
         try:
+            rendered = render_digest(
+                runtime.templates_for(claimed.language),
+                claimed,
+                runtime.taxonomy,
+                runtime.sender,
+                runtime.settings.base_url,
+            )
+            recipient = runtime.recipient(
+                claimed.delivery_id,
+                claimed.journalist_id,
+                claimed.email,
+                claimed.name,
+                digest=claimed.cadence,
+            )
+            message = build_message(rendered, recipient, runtime.sender, message_id)
             outcome = transport.send(recipient.return_path, claimed.email, message)
         except Exception as exc:  # recorded like any failure: the lease must not dangle
             log.exception("digest error digest_id=%s", digest_id)

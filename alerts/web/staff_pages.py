@@ -317,8 +317,10 @@ def publish(request: Request, item_id: int, csrf_token: Csrf = None) -> Response
 
 
 def _utc_minute(value: str) -> datetime:
+    """The form's ``datetime-local`` value, read as UTC (an explicit offset is kept)."""
     try:
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+        when = datetime.fromisoformat(value)
+        return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
     except ValueError as exc:
         raise InvalidItem("give the time as YYYY-MM-DDTHH:MM (UTC)") from exc
 
@@ -353,7 +355,7 @@ def embargo(
         item_id,
         csrf_token,
         "sent to verified press under embargo",
-        lambda s, item: publishing.embargo(item, _utc_minute(until), utcnow()),
+        lambda s, item: publishing.embargo(s, item, _utc_minute(until), utcnow()),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Annotated, Any, Literal
@@ -58,6 +59,15 @@ def _check_codes(rt: Runtime, countries: list[str] | None, topics: list[str] | N
         raise field_error("topics", str(exc)) from exc
 
 
+def _check_ahead(field: str, when: datetime, otherwise: str) -> None:
+    """A time in the future, at most a year ahead: a 422 naming the field otherwise."""
+    now = utcnow()
+    if when <= now:
+        raise field_error(field, f"must be in the future ({otherwise})")
+    if when > now + publishing.MAX_AHEAD:
+        raise field_error(field, "must be at most a year ahead")
+
+
 def _apply(action: object) -> None:
     """Run a state change; a conflict with the item's state is a 409."""
     if callable(action):
@@ -71,7 +81,7 @@ def _apply(action: object) -> None:
 def list_items(
     db: Db,
     _: Reader,
-    status: Literal["draft", "scheduled", "published", "withdrawn"] | None = None,
+    status: Literal["draft", "scheduled", "embargoed", "published", "withdrawn"] | None = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> schemas.ItemPage:
@@ -200,8 +210,7 @@ def publish(item_id: Id, db: Db, _: Writer) -> schemas.ItemOut:
 @router.post("/{item_id}/schedule", response_model=schemas.ItemOut, responses=NOT_FOUND | CONFLICT)
 def schedule(item_id: Id, body: schemas.Schedule, db: Db, _: Writer) -> schemas.ItemOut:
     item = _item(db, item_id)
-    if body.publish_at <= utcnow():
-        raise field_error("publish_at", "must be in the future (publish now instead)")
+    _check_ahead("publish_at", body.publish_at, "publish now instead")
     _apply(lambda: publishing.schedule(item, body.publish_at, utcnow()))
     db.commit()
     return schemas.ItemOut.of(item)
@@ -221,9 +230,8 @@ def cancel_schedule(item_id: Id, db: Db, _: Writer) -> schemas.ItemOut:
 def embargo(item_id: Id, body: schemas.Embargo, db: Db, _: Writer) -> schemas.ItemOut:
     """Send a draft to verified press now, marked embargoed; to everyone else when it lifts."""
     item = _item(db, item_id)
-    if body.until <= utcnow():
-        raise field_error("until", "must be in the future (publish now instead)")
-    _apply(lambda: publishing.embargo(item, body.until, utcnow()))
+    _check_ahead("until", body.until, "publish now instead")
+    _apply(lambda: publishing.embargo(db, item, body.until, utcnow()))
     db.commit()  # the session hook enqueues the fan-out to verified press
     return schemas.ItemOut.of(item)
 
@@ -234,8 +242,7 @@ def embargo(item_id: Id, body: schemas.Embargo, db: Db, _: Writer) -> schemas.It
 def move_embargo(item_id: Id, body: schemas.Embargo, db: Db, _: Writer) -> schemas.ItemOut:
     """A new lifting time; those who received the item are told."""
     item = _item(db, item_id)
-    if body.until <= utcnow():
-        raise field_error("until", "must be in the future (lift the embargo instead)")
+    _check_ahead("until", body.until, "lift the embargo instead")
     _apply(lambda: publishing.move_embargo(db, item, body.until, utcnow()))
     db.commit()
     return schemas.ItemOut.of(item)
