@@ -54,6 +54,7 @@ class SignUp:
     outlet: str
     language: str
     spec: SubscriptionSpec
+    timezone: str = "UTC"
 
     def payload(self) -> dict[str, Any]:
         """What the confirmation link carries (signed), to apply only once confirmed."""
@@ -64,6 +65,7 @@ class SignUp:
             "c": sorted(self.spec.countries),
             "t": sorted(self.spec.topics),
             "f": self.spec.cadence,
+            "z": self.timezone,
         }
 
 
@@ -168,6 +170,10 @@ def _apply_request(journalist: Journalist, request: dict[str, Any], taxonomy: Ta
         request.get("f", "immediate"),
     )
     update_profile(journalist, request.get("n", ""), request.get("o", ""), request.get("l", "en"))
+    # Links signed before time zones existed carry none: the default stays.
+    zone = request.get("z")
+    if isinstance(zone, str):
+        journalist.timezone = check_zone(zone)
     journalist.subscriptions.clear()
     add_subscription(journalist, spec)
 

@@ -58,6 +58,7 @@ def test_double_opt_in_then_alerts(pipeline: Stack, web: TestClient) -> None:
         countries=["americas"],
         topics=["asylum"],
         language="es",
+        timezone="America/Mexico_City",
     )
     assert h1(page) == "Revise su bandeja de entrada"  # the language they chose
     email = "ana.lopez@diario.example"
@@ -84,6 +85,7 @@ def test_double_opt_in_then_alerts(pipeline: Stack, web: TestClient) -> None:
         person = session.scalars(select(Journalist).where(Journalist.email == email)).one()
         [chosen] = person.subscriptions
         assert (person.name, person.language) == ("Ana López", "es")
+        assert person.timezone == "America/Mexico_City"  # digests arrive on her clock
         assert chosen.topics == ["asylum"] and "MX" in chosen.countries and "BR" in chosen.countries
     again = web.post(path(confirm_url), data={"csrf_token": csrf(page.text)})
     assert again.status_code == 200 and h1(again.text) == h1(done.text)
@@ -397,3 +399,55 @@ def test_a_request_for_someone_elses_address_changes_nothing_of_theirs(
         person = session.scalars(select(Journalist)).one()
         assert (person.name, person.status) == ("Attacker", JournalistStatus.ACTIVE)
         assert [s.topics for s in person.subscriptions] == [["climate-change"]]
+
+
+def test_digest_schedule_is_chosen_and_checked(pipeline: Stack, web: TestClient) -> None:
+    with pipeline.session() as session:
+        person = journalist(session, "sched@example.net", ([], [], "daily"))
+        session.commit()
+        person_id = person.id
+    token = pipeline.app.runtime.signer.sign(Purpose.PREFERENCES, person_id)
+    page = web.get(f"/preferences/{token}")
+    assert 'name="digest_time" value="08:00"' in page.text  # the default
+    saved = web.post(
+        f"/preferences/{token}/schedule",
+        data={
+            "timezone": "Asia/Kolkata",
+            "digest_time": "18:30",
+            "digest_weekday": "4",
+            "csrf_token": csrf(page.text),
+        },
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303
+    for bad in (
+        {"timezone": "Mars/Olympus"},
+        {"digest_time": "25:00"},
+        {"digest_weekday": "9"},
+    ):
+        refused = web.post(
+            f"/preferences/{token}/schedule",
+            data={"timezone": "UTC", "digest_time": "07:00", "digest_weekday": "0"}
+            | bad
+            | {"csrf_token": csrf(page.text)},
+        )
+        assert refused.status_code == 422, bad
+    with pipeline.session() as session:
+        stored = session.get(Journalist, person_id)
+        assert stored is not None
+        assert (stored.timezone, stored.digest_minute, stored.digest_weekday) == (
+            "Asia/Kolkata",
+            18 * 60 + 30,
+            4,
+        )
+    form = web.get("/subscribe")
+    bad_zone = web.post(
+        "/subscribe",
+        data={
+            "email": "zone@example.net",
+            "timezone": "Nowhere/Land",
+            "csrf_token": csrf(form.text),
+        },
+    )
+    assert bad_zone.status_code == 422 and "time zone" in bad_zone.text
+    assert _status(pipeline, "zone@example.net") is None

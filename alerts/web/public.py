@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from alerts import digests, membership
-from alerts.digest_schedule import format_minute
+from alerts.digest_schedule import InvalidSchedule, check_zone, format_minute
 from alerts.i18n import LANGUAGES, N_, negotiate
 from alerts.membership import Notice, SignUp
 from alerts.models import (
@@ -138,6 +138,7 @@ def subscribe_form(request: Request) -> Response:
         "countries": [],
         "topics": [],
         "cadence": "immediate",
+        "timezone": "",
     }
     return _pages(request).render(request, "subscribe.html", language, form=blank, errors=[])
 
@@ -153,6 +154,7 @@ def subscribe(
     countries: Annotated[list[str] | None, Form()] = None,
     topics: Annotated[list[str] | None, Form()] = None,
     cadence: Annotated[str, Form()] = "immediate",
+    timezone: Annotated[str, Form(max_length=64)] = "UTC",
     csrf_token: Annotated[str | None, Form(alias=FIELD)] = None,
 ) -> Response:
     page_language = language if language in LANGUAGES else _language(request)
@@ -172,6 +174,7 @@ def subscribe(
         "countries": countries or [],
         "topics": topics or [],
         "cadence": cadence,
+        "timezone": timezone,
     }
     errors: list[str] = []
     address = ""
@@ -186,6 +189,10 @@ def subscribe(
         errors.append(N_("Choose countries, topics and how often from the lists."))
     if language not in LANGUAGES:
         errors.append(N_("Choose a language from the list."))
+    try:
+        zone = check_zone(timezone)
+    except InvalidSchedule:
+        errors.append(N_("Choose a time zone from the list."))
     if errors or spec is None:
         return _pages(request).render(
             request, "subscribe.html", page_language, status=422, form=form, errors=errors
@@ -194,7 +201,7 @@ def subscribe(
     # The per-address limit is silent: the answer must not tell whether an
     # address is known, nor how often it was tried.
     if limits.address_allowed(address):
-        sign_up = SignUp(address, name.strip(), outlet.strip(), language, spec)
+        sign_up = SignUp(address, name.strip(), outlet.strip(), language, spec, zone)
         with runtime.sessions() as session:
             notice, journalist_id = membership.request_sign_up(session, sign_up, utcnow())
             session.commit()
