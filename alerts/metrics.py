@@ -27,6 +27,11 @@ class _Metrics:
             "Delivery attempts by outcome and reason",
             ["outcome", "reason"],
         )
+        self.digests = Counter(
+            "alerts_digests_total",
+            "Digest sending attempts by cadence, outcome and reason",
+            ["cadence", "outcome", "reason"],
+        )
         self.smtp_connection_errors = Counter(
             "alerts_smtp_connection_errors_total", "Relay connections refused, dropped or timed out"
         )
@@ -67,23 +72,32 @@ def _reason(outcome: Outcome) -> str:
     return outcome.reply[:3] if outcome.reply[:3].isdigit() else "other"
 
 
+def _kind(outcome: Outcome) -> str:
+    if outcome.verdict is Verdict.RETRY:
+        return "retried"
+    return "sent" if outcome.verdict is Verdict.SENT else "failed"
+
+
 def record_outcomes(
     results: list[tuple[Any, Outcome, str]], published_at: dict[int, datetime], now: datetime
 ) -> None:
     if _metrics is None:
         return
     for claimed, outcome, _ in results:
-        kind = (
-            "retried"
-            if outcome.verdict is Verdict.RETRY
-            else ("sent" if outcome.verdict is Verdict.SENT else "failed")
-        )
-        _metrics.deliveries.labels(kind, _reason(outcome)).inc()
+        _metrics.deliveries.labels(_kind(outcome), _reason(outcome)).inc()
         if outcome.reply.startswith("connection:"):
             _metrics.smtp_connection_errors.inc()
         when = published_at.get(claimed.item_id)
         if outcome.verdict is Verdict.SENT and when is not None:
             _metrics.publish_to_send.observe(max((now - when).total_seconds(), 0.0))
+
+
+def record_digest(cadence: str, outcome: Outcome) -> None:
+    if _metrics is None:
+        return
+    _metrics.digests.labels(cadence, _kind(outcome), _reason(outcome)).inc()
+    if outcome.reply.startswith("connection:"):
+        _metrics.smtp_connection_errors.inc()
 
 
 def record_fan_out(size: int) -> None:

@@ -381,6 +381,7 @@ def send_digest_task(self: Task[Any, Any], digest_id: int) -> str:
         status = digests.record(
             session, claimed, outcome, message_id, utcnow(), _policy(runtime), paused_until
         )
+    metrics.record_digest(claimed.cadence, outcome)
     log.info(
         "digest digest_id=%s journalist_id=%s items=%d verdict=%s reply=%r",
         digest_id,

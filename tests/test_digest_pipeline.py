@@ -11,6 +11,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from alerts.celery_app import PLAN_DIGESTS
@@ -26,8 +27,10 @@ from alerts.models import (
     Subscription,
     utcnow,
 )
+from alerts.web import create_app
 from tests.conftest import Stack
 from tests.factories import journalist, published_item
+from tests.test_ops import _metrics
 from tests.webclient import wait_for_mail
 
 SCRIPT = Path(__file__).with_name("rfc8058_unsubscribe.py")
@@ -74,6 +77,12 @@ def test_digest_is_sent_once_and_its_unsubscribe_ends_only_that_digest(
     for item_id in items.values():
         pipeline.wait_for_item(item_id)  # the immediate fan-outs: none matches Dana
     pipeline.sink.clear()
+    sent_digests = (
+        "alerts_digests_total",
+        (("cadence", "daily"), ("outcome", "sent"), ("reason", "250")),
+    )
+    with TestClient(create_app(pipeline.app)) as client:
+        before = _metrics(client).get(sent_digests, 0.0)
 
     pipeline.app.send_task(PLAN_DIGESTS)
     wait_for_mail(pipeline, "dana@tokyo.example")
@@ -107,6 +116,8 @@ def test_digest_is_sent_once_and_its_unsubscribe_ends_only_that_digest(
         items[t]: DeliveryStatus.SENT
         for t in ("Older Mexico report", "Brazil statement", "Newer Mexico release")
     }
+    with TestClient(create_app(pipeline.app)) as client:
+        assert _metrics(client).get(sent_digests, 0.0) == before + 1
 
     eml = tmp_path / "digest.eml"
     eml.write_bytes(received.data)
