@@ -26,7 +26,7 @@ from alerts.tokens import Purpose
 from alerts.web import create_app
 from tests.conftest import Stack
 from tests.factories import journalist
-from tests.webclient import text_of, wait_for_mail
+from tests.webclient import csrf, text_of, wait_for_mail
 
 VERA, NOOR, DORA = "vera@lemonde.example", "noor@daily.example", "dora@weekly.example"
 
@@ -261,3 +261,50 @@ def test_bad_embargo_requests_are_refused(
     with pipeline.session() as session:
         item = session.get(Item, item_id)
         assert item is not None and item.status == ItemStatus.DRAFT and item.embargo_until is None
+
+
+def test_staff_pages_embargo_move_and_lift(
+    pipeline: Stack, api: TestClient, desk: dict[str, str]
+) -> None:
+    """The staff page's forms (UTC, as the datetime-local field sends it) do the same."""
+    _verify(api, desk, pipeline, VERA)
+    created = api.post(
+        "/api/items", json={"title": "From the page", "countries": ["MX"]}, headers=desk
+    )
+    item_id = created.json()["id"]
+    key = desk["Authorization"].removeprefix("Bearer ")
+    login = api.get("/staff/login")
+    signed = api.post(
+        "/staff/login", data={"key": key, "csrf_token": csrf(login.text)}, follow_redirects=False
+    )
+    assert signed.status_code == 303
+
+    def act(action: str, **fields: str) -> str:
+        page = api.get(f"/staff/items/{item_id}")
+        assert page.status_code == 200
+        done = api.post(
+            f"/staff/items/{item_id}/{action}",
+            data=fields | {"csrf_token": csrf(page.text)},
+            follow_redirects=False,
+        )
+        assert done.status_code == 303
+        return str(done.headers["location"])
+
+    soon = (utcnow() + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
+    assert "error" not in act("embargo", until=soon)
+    wait_for_mail(pipeline, VERA)
+    page = api.get(f"/staff/items/{item_id}")
+    assert "Move embargo" in page.text and f"until {soon.replace('T', ' ')} UTC" in page.text
+    assert "error" in act("embargo/move", until="2020-01-01T00:00")  # refused, said so
+    later = (utcnow() + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M")
+    assert "error" not in act("embargo/move", until=later)
+    with pipeline.session() as session:
+        item = session.get(Item, item_id)
+        assert item is not None and item.embargo_until is not None
+        assert item.embargo_until.strftime("%Y-%m-%dT%H:%M") == later
+    assert "error" not in act("embargo/lift")
+    wait_for_mail(pipeline, NOOR)
+    _settle(pipeline, item_id, *_notices(pipeline, item_id))
+    subjects = [str(m["Subject"]) for m in _mail(pipeline, VERA)]
+    # The two notices may overtake each other: each arrives, once.
+    assert sorted(subjects[1:]) == ["Embargo lifted: From the page", "Embargo moved: From the page"]
