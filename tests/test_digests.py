@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from alerts import digests
 from alerts.db import make_engine, make_session_factory
+from alerts.delivery import RetryPolicy
 from alerts.digest_schedule import (
     InvalidSchedule,
     check_zone,
@@ -28,8 +29,18 @@ from alerts.digest_schedule import (
     parse_minute,
 )
 from alerts.fanout import fan_out
+from alerts.mailer import Outcome, Verdict
 from alerts.migrate import upgrade
-from alerts.models import Cadence, Delivery, Digest, DigestStatus, Item, Journalist, utcnow
+from alerts.models import (
+    Cadence,
+    Delivery,
+    DeliveryStatus,
+    Digest,
+    DigestStatus,
+    Item,
+    Journalist,
+    utcnow,
+)
 from tests.conftest import PG_ADMIN_URL, PG_HOST
 from tests.factories import journalist, published_item
 
@@ -300,3 +311,37 @@ def test_daily_and_weekly_of_one_journalist_never_share_an_item(
     weekly = _digests_of(sessions, "fay@example.org", Cadence.WEEKLY)
     assert list(daily) == list(weekly) == ["2026-11-09"]
     assert daily["2026-11-09"] + weekly["2026-11-09"] == ["both"]
+
+
+def test_a_digest_whose_worker_died_is_sent_again_once(sessions: sessionmaker[Session]) -> None:
+    """Claimed, then the worker vanished: after the lease the sweep hands it out again."""
+    lease, policy = timedelta(minutes=5), RetryPolicy(30, 3600, 86400)
+    with time_machine.travel(utc("2026-11-10T09:00"), tick=False) as clock:
+        with sessions() as session, session.begin():
+            journalist(session, "gil@example.org", ([], [], Cadence.DAILY))
+        _publish(sessions, "one")
+        clock.move_to(utc("2026-11-11T08:30"))
+        with sessions() as session, session.begin():
+            [digest_id] = digests.plan(session, utcnow())
+        with sessions() as session, session.begin():
+            assert digests.claim(session, digest_id, utcnow(), lease) is not None
+        # The worker died here. A duplicate message meanwhile finds nothing to claim,
+        # and the sweep leaves a digest alone while its lease runs.
+        with sessions() as session, session.begin():
+            assert digests.claim(session, digest_id, utcnow(), lease) is None
+            assert digests.sweep(session, utcnow(), timedelta(minutes=15)) == []
+        clock.move_to(utc("2026-11-11T08:36"))
+        with sessions() as session, session.begin():
+            assert digests.sweep(session, utcnow(), timedelta(minutes=15)) == [digest_id]
+        with sessions() as session, session.begin():
+            again = digests.claim(session, digest_id, utcnow(), lease)
+            assert again is not None and again.attempts == 2
+            status = digests.record(
+                session, again, Outcome(Verdict.SENT, "250 OK"), "<d@x>", utcnow(), policy
+            )
+        assert status == DigestStatus.SENT
+        with sessions() as session, session.begin():
+            assert digests.sweep(session, utcnow() + timedelta(hours=1), timedelta(0)) == []
+            assert digests.claim(session, digest_id, utcnow(), lease) is None
+            sent = session.scalars(select(Delivery.status).where(Delivery.digest_id == digest_id))
+            assert list(sent) == [DeliveryStatus.SENT]
