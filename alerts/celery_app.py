@@ -34,6 +34,7 @@ POLL_FEEDS = "alerts.poll_feeds"
 RETENTION = "alerts.retention"
 PLAN_DIGESTS = "alerts.plan_digests"
 SEND_DIGEST = "alerts.send_digest"
+FOLLOW_CORRECTIONS = "alerts.follow_corrections"
 
 
 class AlertsCelery(Celery):
@@ -107,6 +108,7 @@ def create_celery(settings: Settings) -> AlertsCelery:
             RETENTION: {"queue": PERIODIC},
             PLAN_DIGESTS: {"queue": PERIODIC},
             SEND_DIGEST: {"queue": BULK},
+            FOLLOW_CORRECTIONS: {"queue": PERIODIC},
             FAN_OUT: {"queue": URGENT},
             SEND_BATCH: {"queue": URGENT},
             SWEEP: {"queue": PERIODIC},
@@ -131,6 +133,11 @@ def create_celery(settings: Settings) -> AlertsCelery:
                 "task": PLAN_DIGESTS,
                 "schedule": settings.digest_poll_seconds,
                 "options": {"queue": PERIODIC, "expires": settings.digest_poll_seconds},
+            },
+            "follow-corrections": {
+                "task": FOLLOW_CORRECTIONS,
+                "schedule": settings.requeue_after_seconds,
+                "options": {"queue": PERIODIC, "expires": settings.requeue_after_seconds},
             },
             "sweep": {
                 "task": SWEEP,

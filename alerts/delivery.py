@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from alerts.mailer import Outcome, Verdict
 from alerts.models import (
+    NOTICE_KINDS,
     Delivery,
     DeliveryStatus,
     FanOut,
@@ -328,7 +329,6 @@ def sweep(
             .order_by(Item.id)
         )
     )
-    items += [i for i in _corrections_owed(session, now, requeue_after) if i not in items]
     due = (
         select(Delivery.id)
         .where(
@@ -354,15 +354,20 @@ def sweep(
     return SweepResult(int(released or 0), items, sorted(requeue))
 
 
-# How long after a correction (or embargo notice) the sweep still looks for readers
-# of the original it has not reached: a weekly digest can deliver the original days
-# later, and an email in flight when the notice went out is recorded sent after it.
-CORRECTIONS_FOLLOW_FOR = timedelta(days=30)
+# How long after a correction (or embargo notice) its original's readers are still
+# followed: a weekly digest brings an original up to a week later, and an email in
+# flight when the notice went out is recorded sent after it.
+CORRECTIONS_FOLLOW_FOR = timedelta(days=8)
 
 
-def _corrections_owed(session: Session, now: datetime, settle: timedelta) -> list[int]:
+def corrections_owed(session: Session, now: datetime, settle: timedelta) -> list[int]:
     """Recent corrections and notices whose original has since been sent to someone
-    they have not reached (and may still be mailed): their fan-out runs again."""
+    they have not reached (and who may still be mailed): their fan-out runs again.
+
+    A notice about an embargo is owed only to those whose row for the original
+    existed when it was published, as in its fan-out. Run now and then by the beat,
+    not by every sweep: for a large original it reads every row that was sent.
+    """
     original = Delivery.__table__.alias("original")
     correction = Delivery.__table__.alias("correction")
     missing = (
@@ -371,6 +376,7 @@ def _corrections_owed(session: Session, now: datetime, settle: timedelta) -> lis
         .where(
             original.c.item_id == Item.corrects_id,
             original.c.status == DeliveryStatus.SENT,
+            or_(Item.kind.not_in(NOTICE_KINDS), original.c.created_at < Item.published_at),
             Journalist.status == JournalistStatus.ACTIVE,
             ~exists().where(Suppression.email == Journalist.email),
             # Correlated by hand: from within a JOIN, both would be read afresh.

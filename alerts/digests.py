@@ -23,6 +23,7 @@ from alerts.digest_schedule import InvalidSchedule, due_period, lookback, previo
 from alerts.mailer import Outcome, Verdict
 from alerts.models import (
     DIGEST_CADENCES,
+    NOTICE_KINDS,
     Cadence,
     Delivery,
     DeliveryStatus,
@@ -34,7 +35,6 @@ from alerts.models import (
     ItemTopic,
     Journalist,
     JournalistStatus,
-    NoticeKind,
     Subscription,
     SubscriptionCountry,
     SubscriptionTopic,
@@ -43,7 +43,6 @@ from alerts.models import (
 
 log = logging.getLogger(__name__)
 
-NOTICE_KINDS = tuple(kind.value for kind in NoticeKind)
 # A digest is planned this long after its cutoff, so that an item published just
 # before the cutoff has committed and is seen; later is harmless, the window is
 # by publication time.

@@ -15,7 +15,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from alerts.delivery import count_for_item, record_fan_out
 from alerts.matching import insert_correction_deliveries, insert_deliveries
-from alerts.models import Item, ItemStatus, Journalist, Subscription
+from alerts.models import NOTICE_KINDS, Item, ItemStatus, Journalist, Subscription
 
 # Advisory-lock namespace: two fan-outs of one item take turns, slice by slice.
 _LOCK_NAMESPACE = 0x616C7274  # "alrt"
@@ -92,7 +92,9 @@ def fan_out_slice(
     if item is None:
         return []
     if item.corrects_id is not None:
-        return insert_correction_deliveries(session, item_id, item.corrects_id, now, ids)
+        # A notice about an embargo: only to those who had the item before it.
+        before = item.published_at if item.kind in NOTICE_KINDS else None
+        return insert_correction_deliveries(session, item_id, item.corrects_id, now, ids, before)
     # Under embargo, verified press only; the rest are matched again when it lifts.
     return insert_deliveries(session, item_id, now, ids, item.status == ItemStatus.EMBARGOED)
 

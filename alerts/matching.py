@@ -162,8 +162,13 @@ def insert_correction_deliveries(
     original_id: int,
     now: datetime,
     journalists: tuple[int, int] | None = None,
+    before: datetime | None = None,
 ) -> list[int]:
-    """A correction goes to exactly those who were sent the original (and still may be)."""
+    """A correction goes to exactly those who were sent the original (and still may be).
+
+    ``before``: for a notice about an embargo, only those whose row for the original
+    existed by then, that is who had it under embargo; not those it reached after.
+    """
     original = Delivery.__table__.alias("original")
     return _insert_new(
         session,
@@ -175,6 +180,7 @@ def insert_correction_deliveries(
             Journalist.status == JournalistStatus.ACTIVE,
             ~exists().where(Suppression.email == Journalist.email),
             *_between(original.c.journalist_id, journalists or (None, None)),
+            *([original.c.created_at < before] if before is not None else []),
         ),
     )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -17,7 +18,13 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from alerts.digest_schedule import check_weekday, check_zone, format_minute, parse_minute
+from alerts.digest_schedule import (
+    InvalidSchedule,
+    check_weekday,
+    check_zone,
+    format_minute,
+    parse_minute,
+)
 from alerts.models import (
     Delivery,
     DeliveryStatus,
@@ -170,10 +177,11 @@ def _apply_request(journalist: Journalist, request: dict[str, Any], taxonomy: Ta
         request.get("f", "immediate"),
     )
     update_profile(journalist, request.get("n", ""), request.get("o", ""), request.get("l", "en"))
-    # Links signed before time zones existed carry none: the default stays.
+    # Links signed before time zones existed carry none, and a zone this host's tzdata
+    # lacks is no reason to refuse a confirmation: the current zone stays.
     zone = request.get("z")
-    if isinstance(zone, str):
-        journalist.timezone = check_zone(zone)
+    with suppress(InvalidSchedule):
+        journalist.timezone = check_zone(zone if isinstance(zone, str) else "")
     journalist.subscriptions.clear()
     add_subscription(journalist, spec)
 

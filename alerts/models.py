@@ -82,6 +82,9 @@ class NoticeKind(StrEnum):
     WITHDRAWAL = "withdrawal"
 
 
+NOTICE_KINDS = tuple(kind.value for kind in NoticeKind)
+
+
 class JournalistStatus(StrEnum):
     PENDING = "pending"
     ACTIVE = "active"

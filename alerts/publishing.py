@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import delete, func, inspect, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from alerts.models import (
     Delivery,
@@ -102,7 +102,7 @@ def create_item(session: Session, taxonomy: Taxonomy, draft: ItemDraft) -> Item:
 
 def publish_item(session: Session, item: Item, now: datetime | None = None) -> Item:
     """Mark an item published; the session's after-commit hook enqueues its fan-out."""
-    if item.status == ItemStatus.PUBLISHED:
+    if _locked(item).status == ItemStatus.PUBLISHED:
         return item
     if item.status == ItemStatus.WITHDRAWN:
         raise InvalidItem(f"item {item.id} was withdrawn and cannot be published")
@@ -170,7 +170,7 @@ def update_draft(session: Session, taxonomy: Taxonomy, item: Item, changes: dict
 
 def schedule(item: Item, publish_at: datetime, now: datetime) -> Item:
     """Publish later: the beat publishes it when due, never before and never twice."""
-    if item.status not in (ItemStatus.DRAFT, ItemStatus.SCHEDULED):
+    if _locked(item).status not in (ItemStatus.DRAFT, ItemStatus.SCHEDULED):
         raise InvalidItem(f"item {item.id} is {item.status}: only drafts can be scheduled")
     if publish_at.tzinfo is None:
         raise InvalidItem("publish_at needs a time zone (e.g. 2026-12-01T09:00:00+00:00)")
@@ -184,7 +184,7 @@ def schedule(item: Item, publish_at: datetime, now: datetime) -> Item:
 
 
 def cancel_schedule(item: Item) -> Item:
-    if item.status != ItemStatus.SCHEDULED:
+    if _locked(item).status != ItemStatus.SCHEDULED:
         raise InvalidItem(f"item {item.id} is {item.status}, not scheduled")
     item.status = ItemStatus.DRAFT
     item.publish_at = None
@@ -206,9 +206,12 @@ def _future(until: datetime, now: datetime) -> datetime:
     return until
 
 
-def _locked(session: Session, item: Item) -> Item:
-    """The item re-read under a row lock (PostgreSQL): the beat may be lifting it."""
-    if inspect(item).persistent:
+def _locked(item: Item) -> Item:
+    """The item re-read under a row lock (PostgreSQL): the beat, or another member of
+    staff, may be changing its status. A new item has nothing to re-read."""
+    session = object_session(item)
+    if session is not None and inspect(item).persistent:
+        session.flush()  # refresh would otherwise drop this transaction's own changes
         session.refresh(item, with_for_update=True)
     return item
 
@@ -218,7 +221,7 @@ def embargo(session: Session, item: Item, until: datetime, now: datetime) -> Ite
 
     The after-commit hook queues the fan-out, which reaches verified journalists only.
     """
-    _locked(session, item)
+    _locked(item)
     if item.status not in (ItemStatus.DRAFT, ItemStatus.SCHEDULED):
         raise InvalidItem(f"item {item.id} is {item.status}: only drafts can go out under embargo")
     if item.status == ItemStatus.SCHEDULED:
@@ -240,7 +243,7 @@ def _embargoed(item: Item) -> Item:
 
 def move_embargo(session: Session, item: Item, until: datetime, now: datetime) -> Item:
     """A new lifting time; those who already received the item are told."""
-    _embargoed(_locked(session, item)).embargo_until = _future(until, now)
+    _embargoed(_locked(item)).embargo_until = _future(until, now)
     # A new version: emails still to be sent are rendered with the new time.
     item.updated_at = now
     _notify_recipients(session, item, NoticeKind.EMBARGO_MOVED, now)
@@ -249,7 +252,7 @@ def move_embargo(session: Session, item: Item, until: datetime, now: datetime) -
 
 def lift_embargo(session: Session, item: Item, now: datetime) -> Item:
     """Lift it now: published for everyone; those who received it are told."""
-    _embargoed(_locked(session, item))
+    _embargoed(_locked(item))
     _notify_recipients(session, item, NoticeKind.EMBARGO_LIFTED, now)
     _lift(session, item, now)
     return item
@@ -349,7 +352,7 @@ def withdraw(session: Session, item: Item, now: datetime) -> int:
     Withdrawn under embargo, it is as if it never was for everyone but those who
     received it: they get a withdrawal notice.
     """
-    if _locked(session, item).status == ItemStatus.WITHDRAWN:
+    if _locked(item).status == ItemStatus.WITHDRAWN:
         return 0
     if item.status == ItemStatus.EMBARGOED:
         _notify_recipients(session, item, NoticeKind.WITHDRAWAL, now)

@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from alerts import breaker, delivery, digests, metrics, retention
 from alerts.celery_app import (
     FAN_OUT,
+    FOLLOW_CORRECTIONS,
     PLAN_DIGESTS,
     POLL_FEEDS,
     PUBLISH_DUE,
@@ -391,3 +392,19 @@ def send_digest_task(self: Task[Any, Any], digest_id: int) -> str:
         outcome.reply,
     )
     return status
+
+
+@shared_task(name=FOLLOW_CORRECTIONS, bind=True)
+def follow_corrections_task(self: Task[Any, Any]) -> list[int]:
+    """Beat: corrections and notices owed to readers their original reached later."""
+    app = _app(self)
+    settings = app.runtime.settings
+    with app.runtime.sessions() as session:
+        owed = delivery.corrections_owed(
+            session, utcnow(), timedelta(seconds=settings.requeue_after_seconds)
+        )
+    for item_id in owed:
+        app.enqueue_fan_out(item_id)  # idempotent: only the missing rows are added
+    if owed:
+        log.info("corrections followed up item_ids=%s", owed)
+    return owed

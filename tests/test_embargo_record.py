@@ -115,8 +115,8 @@ def test_a_digest_reader_gets_the_correction_of_an_item_their_digest_brought(
         assert claimed is not None and [i.title for i in claimed.items] == ["Original"]
         digests.record(session, claimed, Outcome(Verdict.SENT, "250 OK"), "<d@x>", start, POLICY)
     with sessions() as session, session.begin():
-        owed = delivery.sweep(session, start + timedelta(hours=3), timedelta(minutes=15))
-        assert owed.items_to_fan_out == [correction]
+        owed = delivery.corrections_owed(session, start + timedelta(hours=3), timedelta(minutes=15))
+        assert owed == [correction]
         _send(session, fan_out(session, correction, start))
         assert _rows(session, correction) == {
             "ivan@example.org": DeliveryStatus.SENT,
@@ -124,5 +124,54 @@ def test_a_digest_reader_gets_the_correction_of_an_item_their_digest_brought(
         }
     with sessions() as session, session.begin():
         # Everyone reached: the sweep has nothing more for it.
-        again = delivery.sweep(session, start + timedelta(hours=4), timedelta(minutes=15))
-        assert again.items_to_fan_out == []
+        again = delivery.corrections_owed(
+            session, start + timedelta(hours=4), timedelta(minutes=15)
+        )
+        assert again == []
+
+
+def test_embargo_notices_never_reach_those_who_got_the_item_after(
+    sessions: sessionmaker[Session],  # noqa: F811
+) -> None:
+    """Moved and lifted notices go to who had it under embargo when they were written: not
+    to readers at the lift, nor the move to one verified after it (their copy says so)."""
+    start = utcnow()
+    with sessions() as session, session.begin():
+        vera = journalist(session, "vera@example.org", (["MX"], []))
+        membership.verify(vera, "desk", start)
+        journalist(session, "noor@example.org", (["MX"], []))
+        late = journalist(session, "late@example.org", (["MX"], []))
+        draft = publishing.create_item(
+            session, TAXONOMY, publishing.parse_draft({"title": "Embargoed", "countries": ["MX"]})
+        )
+        session.flush()
+        publishing.embargo(session, draft, start + timedelta(hours=2), start)
+        item_id = draft.id
+        _send(session, fan_out(session, item_id, start))
+        publishing.move_embargo(session, draft, start + timedelta(hours=3), utcnow())
+        session.flush()
+        [moved] = session.scalars(select(Item.id).where(Item.corrects_id == item_id)).all()
+        _send(session, fan_out(session, moved, utcnow()))
+        membership.verify(late, "desk", utcnow())
+        _send(session, fan_out(session, item_id, utcnow()))  # what verifying queues
+        publishing.lift_embargo(session, draft, utcnow())
+        session.flush()
+        notices = session.scalars(select(Item.id).where(Item.corrects_id == item_id)).all()
+        for notice in notices:
+            _send(session, fan_out(session, notice, utcnow()))
+        _send(session, fan_out(session, item_id, utcnow()))  # the lift's own fan-out
+        assert _rows(session, item_id) == {
+            "vera@example.org": DeliveryStatus.SENT,
+            "late@example.org": DeliveryStatus.SENT,
+            "noor@example.org": DeliveryStatus.SENT,
+        }
+        kinds = {session.get(Item, n).kind: n for n in notices}  # type: ignore[union-attr]
+        # Late had it under embargo, with the new time: told of the lift, not of the move.
+        assert _rows(session, kinds["embargo_moved"]) == {"vera@example.org": DeliveryStatus.SENT}
+        assert _rows(session, kinds["embargo_lifted"]) == {
+            "vera@example.org": DeliveryStatus.SENT,
+            "late@example.org": DeliveryStatus.SENT,
+        }
+    with sessions() as session, session.begin():
+        later = utcnow() + timedelta(hours=1)
+        assert delivery.corrections_owed(session, later, timedelta(minutes=15)) == []
