@@ -78,13 +78,16 @@ class Settings(BaseSettings):
     # How often the beat looks for scheduled items that are due, and polls feeds.
     schedule_poll_seconds: float = Field(default=15.0, gt=0)
     feed_poll_seconds: float = Field(default=300.0, gt=0)
-    # How often the beat plans the digests that have come due (and lifts embargoes).
+    # How often the beat plans the digests that have come due (embargoes lift on the
+    # schedule poll, with scheduled items).
     digest_poll_seconds: float = Field(default=60.0, gt=0)
 
     # Operations.
     metrics_dir: Path | None = None  # default DATA_DIR/metrics, shared by a host's processes
     log_format: str = Field(default="text", pattern="^(text|json)$")
-    retention_days: int = Field(default=365, ge=1)
+    # At least a month: the record of who got an item is what keeps a correction, an
+    # embargo notice or a digest from reaching anyone twice while they are followed up.
+    retention_days: int = Field(default=365, ge=30)
     forget_unsubscribed_after_days: int = Field(default=28, ge=1)
     retention_interval_seconds: float = Field(default=3600.0, gt=0)
 
