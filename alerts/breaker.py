@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from alerts.db import upsert_insert
 from alerts.models import RelayBreaker
 
 
@@ -41,11 +41,8 @@ def record(
 ) -> datetime | None:
     """Note how a batch went; returns the new ``open_until`` if the breaker opened."""
     # Created once, whoever comes first; then locked, so two workers count right.
-    insert_fn = (
-        postgresql.insert if session.get_bind().dialect.name == "postgresql" else (sqlite.insert)
-    )
     session.execute(
-        insert_fn(RelayBreaker)
+        upsert_insert(session)(RelayBreaker)
         .values(relay=relay, failures=0, updated_at=now)
         .on_conflict_do_nothing(index_elements=["relay"])
     )

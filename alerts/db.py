@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.models import Item, ItemStatus
@@ -14,6 +15,11 @@ from alerts.models import Item, ItemStatus
 log = logging.getLogger(__name__)
 
 _PUBLISHED_KEY = "alerts.published_item_ids"
+
+
+def upsert_insert(session: Session) -> Any:
+    """The dialect's ``insert`` (PostgreSQL or SQLite): the one with ``on_conflict_*``."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

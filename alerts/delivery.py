@@ -23,9 +23,9 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from alerts.db import upsert_insert
 from alerts.mailer import Outcome, Verdict
 from alerts.models import (
     NOTICE_KINDS,
@@ -267,10 +267,8 @@ def record(
 def suppress_address(
     session: Session, email: str, reason: str, now: datetime, journalist_id: int | None = None
 ) -> None:
-    dialect = session.get_bind().dialect.name
-    insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
     session.execute(
-        insert_fn(Suppression)
+        upsert_insert(session)(Suppression)
         .values(email=email, reason=reason, created_at=now)
         .on_conflict_do_nothing(index_elements=["email"])
     )

@@ -15,9 +15,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, exists, func, literal, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from alerts.db import upsert_insert
 from alerts.delivery import RetryPolicy, suppress_address
 from alerts.digest_schedule import InvalidSchedule, due_period, lookback, previous_cutoff
 from alerts.mailer import Outcome, Verdict
@@ -47,11 +47,6 @@ log = logging.getLogger(__name__)
 # before the cutoff has committed and is seen; later is harmless, the window is
 # by publication time.
 SETTLE = timedelta(minutes=2)
-
-
-def _insert(session: Session) -> Any:
-    dialect = session.get_bind().dialect.name
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 @dataclass(frozen=True)
@@ -136,7 +131,7 @@ def plan(session: Session, now: datetime) -> list[int]:
     if not due:
         return []
     created: list[int] = []
-    insert = _insert(session)
+    insert = upsert_insert(session)
     for start in range(0, len(due), 1000):
         rows = [
             {
@@ -227,7 +222,7 @@ def _reserve_items(session: Session, digest_ids: list[int], now: datetime) -> No
         .distinct()
     )
     session.execute(
-        _insert(session)(Delivery)
+        upsert_insert(session)(Delivery)
         .from_select(
             ["item_id", "journalist_id", "status", "attempts", "created_at", "digest_id"], rows
         )

@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, exists, func, literal, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from alerts.db import upsert_insert
 from alerts.models import (
     Cadence,
     Delivery,
@@ -107,10 +107,8 @@ def _insert_new(session: Session, rows: Select[Any]) -> list[int]:
     are written already marked queued: the caller publishes their batches right
     after commit, and the sweep re-queues them should it die in between.
     """
-    dialect = session.get_bind().dialect.name
-    insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
-        insert_fn(Delivery)
+        upsert_insert(session)(Delivery)
         .from_select(
             ["item_id", "journalist_id", "status", "attempts", "created_at", "queued_at"], rows
         )

@@ -311,22 +311,18 @@ def _notify_recipients(session: Session, item: Item, kind: NoticeKind, now: date
     )
     if not reached:
         return
-    notice = Item(
+    _publish_follow_up(
+        session,
+        item,
+        now,
         title=item.title,
         summary="",
         body="",
         url=None,
         kind=kind.value,
-        language=item.language,
         campaign=item.campaign,
-        corrects_id=item.id,
         embargo_until=item.embargo_until,
-        status=ItemStatus.DRAFT,
-        country_rows=[ItemCountry(country=c) for c in item.countries],
-        topic_rows=[ItemTopic(topic=t) for t in item.topics],
     )
-    session.add(notice)
-    publish_item(session, notice, now)
 
 
 def publish_due(session: Session, now: datetime) -> list[int]:
@@ -386,18 +382,29 @@ def correct(
             "campaign": item.campaign,
         }
     )
-    correction = Item(
+    return _publish_follow_up(
+        session,
+        item,
+        now,
         title=draft.title,
         summary=draft.summary,
         body=draft.body,
         url=draft.url,
         kind=draft.kind,
-        language=draft.language,
         campaign=draft.campaign,
-        corrects_id=item.id,
-        status=ItemStatus.DRAFT,
-        country_rows=[ItemCountry(country=c) for c in item.countries],
-        topic_rows=[ItemTopic(topic=t) for t in item.topics],
     )
-    session.add(correction)
-    return publish_item(session, correction, now)
+
+
+def _publish_follow_up(session: Session, original: Item, now: datetime, **fields: Any) -> Item:
+    """A correction or notice: an item of its own that corrects ``original``, with its
+    language, countries and topics; its fan-out reaches those sent the original."""
+    follow_up = Item(
+        language=original.language,
+        corrects_id=original.id,
+        status=ItemStatus.DRAFT,
+        country_rows=[ItemCountry(country=c) for c in original.countries],
+        topic_rows=[ItemTopic(topic=t) for t in original.topics],
+        **fields,
+    )
+    session.add(follow_up)
+    return publish_item(session, follow_up, now)
