@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 from dataclasses import dataclass
 
 import httpx
@@ -138,8 +139,9 @@ class GuardedTransport(httpx.BaseTransport):
     name is never reused for another name on the same address.
     """
 
-    def __init__(self, policy: AddressPolicy) -> None:
+    def __init__(self, policy: AddressPolicy, verify: ssl.SSLContext | bool = True) -> None:
         self.policy = policy
+        self._verify = verify  # certificates are checked against the feed's name, not the IP
         self._pools: dict[tuple[str, str, int], httpx.HTTPTransport] = {}
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -167,7 +169,7 @@ class GuardedTransport(httpx.BaseTransport):
     def _pool(self, scheme: str, host: str, port: int) -> httpx.HTTPTransport:
         key = (scheme, host, port)
         if key not in self._pools:
-            self._pools[key] = httpx.HTTPTransport()
+            self._pools[key] = httpx.HTTPTransport(verify=self._verify)
         return self._pools[key]
 
     def close(self) -> None:

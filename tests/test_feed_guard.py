@@ -12,24 +12,30 @@ from __future__ import annotations
 import base64
 import ipaddress
 import logging
+import ssl
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from alerts import feeds_cli
 from alerts.cli import app as alerts_app
 from alerts.db import make_engine
-from alerts.feed_guard import AddressPolicy, is_public
+from alerts.feed_guard import AddressPolicy, GuardedTransport, is_public
 from alerts.feeds import FeedSnapshot, PollFailed, fetch, make_client
 from alerts.models import Feed
-from tests.test_feeds import TOPIC_MAP, FeedServer, serve_newsroom
+from tests.test_feeds import DATA, TOPIC_MAP, FeedServer, serve_newsroom
 
 runner = CliRunner()
 
@@ -293,3 +299,93 @@ def test_feed_credentials_are_used_but_never_shown_or_logged(
     # Hidden, not dropped: the poller still signs in with them.
     expected = "Basic " + base64.b64encode(b"editor:s3cret").decode()
     assert server.requests("/newsroom.atom")[0].headers["authorization"] == expected
+
+
+# --- HTTPS: connected to the checked address, certificate checked against the name ----------
+
+
+def _tls_files(directory: Path) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a certificate it signs for "localhost" (no IP in it)."""
+    now = datetime.now(UTC)
+
+    def name(common: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name("feed test CA"))
+        .issuer_name(name("feed test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name("localhost"))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = (directory / "ca.pem", directory / "cert.pem", directory / "key.pem")
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return paths
+
+
+class _Atom(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = (DATA / "newsroom.atom").read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/atom+xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_an_https_feed_is_verified_against_its_name_while_connected_by_address(
+    tmp_path: Path,
+) -> None:
+    """The TLS server name stays "localhost": its certificate (for that name only) verifies."""
+    ca_file, cert_file, key_file = _tls_files(tmp_path)
+    serving = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    serving.load_cert_chain(cert_file, key_file)
+    http = ThreadingHTTPServer(("127.0.0.1", 0), _Atom)
+    http.socket = serving.wrap_socket(http.socket, server_side=True)
+    port = http.server_address[1]
+    thread = threading.Thread(target=http.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    trusting = ssl.create_default_context(cafile=str(ca_file))
+    policy = AddressPolicy(allowed=frozenset({("127.0.0.1", port), ("::1", port)}))
+    url = f"https://localhost:{port}/newsroom.atom"
+    try:
+        transport = GuardedTransport(policy, verify=trusting)
+        with httpx.Client(transport=transport, timeout=5) as client:
+            fetched = fetch(client, _snapshot(url))
+            # The same server by address: its certificate does not name 127.0.0.1.
+            with pytest.raises(PollFailed) as caught:
+                fetch(client, _snapshot(f"https://127.0.0.1:{port}/newsroom.atom"))
+    finally:
+        http.shutdown()
+        http.server_close()
+        thread.join(timeout=5)
+    assert fetched.url == url and b"<feed" in fetched.content
+    assert "CERTIFICATE_VERIFY_FAILED" in str(caught.value)
