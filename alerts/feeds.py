@@ -25,6 +25,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from alerts.feed_guard import (
+    PUBLIC_ONLY,
+    AddressPolicy,
+    AddressRefused,
+    GuardedTransport,
+    check_url,
+)
 from alerts.models import Feed
 from alerts.publishing import (
     ITEM_KINDS,
@@ -36,6 +43,8 @@ from alerts.publishing import (
     publish_item,
 )
 from alerts.taxonomy import Taxonomy, TaxonomyError
+from alerts.unknown_keys import unknown_keys_message
+from alerts.url_credentials import hide_credentials
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +112,10 @@ class TopicMap:
     @classmethod
     def parse(cls, data: object, taxonomy: Taxonomy) -> TopicMap:
         """``{"categories": {"<category>": {"topics": [...], "countries": [...]}}}``."""
-        if not isinstance(data, Mapping) or set(data) - {"categories"}:
+        if not isinstance(data, Mapping):
             raise InvalidTopicMap('expected {"categories": {"<feed category>": {...}}}')
+        if problem := unknown_keys_message(map(str, data), {"categories"}):
+            raise InvalidTopicMap(problem)
         raw = data.get("categories", {})
         if not isinstance(raw, Mapping):
             raise InvalidTopicMap('"categories" must be an object')
@@ -179,9 +190,8 @@ def _parse_mapping(name: str, spec: object, taxonomy: Taxonomy) -> CategoryMappi
         raise InvalidTopicMap(
             f'category {name!r}: expected {{"topics": [...], "countries": [...]}}'
         )
-    extra = sorted(set(spec) - {"topics", "countries"})
-    if extra:
-        raise InvalidTopicMap(f"category {name!r}: unknown key(s) {', '.join(extra)}")
+    if problem := unknown_keys_message(map(str, spec), {"topics", "countries"}):
+        raise InvalidTopicMap(f"category {name!r}: {problem}")
     topics, countries = spec.get("topics", []), spec.get("countries", [])
     for label, values in (("topics", topics), ("countries", countries)):
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
@@ -203,11 +213,17 @@ def _parse_mapping(name: str, spec: object, taxonomy: Taxonomy) -> CategoryMappi
 
 def check_feed_url(url: str) -> str:
     url = url.strip()
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises for a port out of range
+    except ValueError as exc:  # "http://[::1/": a bracket left open
+        raise InvalidFeed(f"feed URL {hide_credentials(url)[:100]!r} is malformed: {exc}") from exc
     if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise InvalidFeed(f"feed URL must be an http(s) address, got {url!r}")
+        raise InvalidFeed(f"feed URL must be an http(s) address, got {hide_credentials(url)!r}")
     if len(url) > 2000 or any(c.isspace() or ord(c) < 32 for c in url):
-        raise InvalidFeed(f"feed URL is too long or contains spaces: {url[:100]!r}")
+        raise InvalidFeed(
+            f"feed URL is too long or contains spaces: {hide_credentials(url)[:100]!r}"
+        )
     return url
 
 
@@ -217,17 +233,26 @@ def add_feed(
     url: str,
     kind: str = "press_release",
     topic_map: TopicMap | Mapping[str, Any] | None = None,
+    policy: AddressPolicy = PUBLIC_ONLY,
 ) -> Feed:
-    """Register a feed (not committed). ``topic_map`` is a TopicMap or its JSON shape."""
+    """Register a feed (not committed). ``topic_map`` is a TopicMap or its JSON shape.
+
+    A feed whose host is not public is refused now, for a clear message; the poller
+    checks again on every request, since DNS may change.
+    """
     url = check_feed_url(url)
     if kind not in ITEM_KINDS:
         raise InvalidFeed(f"unknown kind {kind!r} (one of {', '.join(ITEM_KINDS)})")
     if not isinstance(topic_map, TopicMap):
         topic_map = TopicMap.parse(topic_map if topic_map is not None else {}, taxonomy)
+    try:
+        check_url(url, policy)
+    except AddressRefused as exc:
+        raise InvalidFeed(f"feed URL {hide_credentials(url)}: {exc}") from exc
     # The unique constraint still guards a concurrent add; this gives the usual case a
     # clear message instead of an IntegrityError at commit.
     if session.scalar(select(Feed.id).where(Feed.url == url)) is not None:
-        raise DuplicateFeed(f"feed {url} is already registered")
+        raise DuplicateFeed(f"feed {hide_credentials(url)} is already registered")
     feed = Feed(url=url, kind=kind, topic_map=topic_map.to_json())
     session.add(feed)
     session.flush()
@@ -237,11 +262,15 @@ def add_feed(
 # --- fetching --------------------------------------------------------------------
 
 
-def make_client(timeout: float = 20.0) -> httpx.Client:
-    """The client the beat task and the CLI poll with."""
+def make_client(timeout: float = 20.0, policy: AddressPolicy = PUBLIC_ONLY) -> httpx.Client:
+    """The client the beat task and the CLI poll with; every hop passes the address policy."""
     return httpx.Client(
         timeout=timeout,
         follow_redirects=True,
+        transport=GuardedTransport(policy),
+        # No HTTP(S)_PROXY from the environment: behind a proxy the guard could not
+        # know which address is finally reached.
+        trust_env=False,
         headers={
             "User-Agent": USER_AGENT,
             "Accept": "application/atom+xml, application/rss+xml, application/xml;q=0.9, */*;q=0.5",
@@ -494,7 +523,7 @@ class PollResult:
     def as_dict(self) -> dict[str, Any]:
         return {
             "feed_id": self.feed_id,
-            "url": self.url,
+            "url": hide_credentials(self.url),  # the beat task's result is logged
             "status": self.status,
             "created": len(self.created),
             "published": self.published,
@@ -622,7 +651,7 @@ def poll_feed(
     except (PollFailed, InvalidTopicMap) as exc:
         # Expected trouble, kept in last_error for `alerts feed list`; validators are
         # kept too, so the next poll is still conditional.
-        log.info("feed %s (%s): %s", feed_id, snapshot.url, exc)
+        log.info("feed %s (%s): %s", feed_id, hide_credentials(snapshot.url), exc)
         record_error(session_factory, feed_id, str(exc), now)
         return PollResult(feed_id, snapshot.url, status="failed", error=str(exc))
     if parsed is None:

@@ -12,8 +12,10 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
+from alerts.feed_guard import AddressPolicy
 from alerts.feeds import FeedError, TopicMap, add_feed, make_client, poll_all
 from alerts.models import Feed, utcnow
+from alerts.url_credentials import hide_credentials
 
 if TYPE_CHECKING:
     from alerts.runtime import Runtime
@@ -46,6 +48,10 @@ def _runtime() -> Runtime:
     return celery_app().runtime
 
 
+def _policy(runtime: Runtime) -> AddressPolicy:
+    return AddressPolicy(allow_private=runtime.settings.feeds_allow_private)
+
+
 def _schema_hint(exc: Exception) -> NoReturn:
     _fail(f"the database is not ready ({str(exc).splitlines()[0]}); run `alerts db upgrade`")
 
@@ -63,17 +69,17 @@ def add(
     try:
         mapping = TopicMap.load(topic_map, runtime.taxonomy) if topic_map is not None else None
         with runtime.sessions() as session:
-            feed = add_feed(session, runtime.taxonomy, url, kind, mapping)
+            feed = add_feed(session, runtime.taxonomy, url, kind, mapping, _policy(runtime))
             session.commit()
     except FeedError as exc:
         _fail(str(exc), 2)
     except IntegrityError:  # registered by someone else since add_feed looked
-        _fail(f"feed {url.strip()} is already registered", 2)
+        _fail(f"feed {hide_credentials(url.strip())} is already registered", 2)
     except (OperationalError, ProgrammingError) as exc:
         _schema_hint(exc)
     mapped = len(mapping.categories) if mapping is not None else 0
     console.print(
-        f"feed {feed.id} added: {feed.url} ({mapped} categories mapped)",
+        f"feed {feed.id} added: {hide_credentials(feed.url)} ({mapped} categories mapped)",
         markup=False,
         highlight=False,
     )
@@ -101,7 +107,7 @@ def list_feeds() -> None:
     for feed in feeds:
         table.add_row(
             str(feed.id),
-            escape(feed.url),
+            escape(hide_credentials(feed.url)),
             feed.kind,
             str(_mapped_categories(feed, runtime.taxonomy)),
             feed.last_polled_at.strftime("%Y-%m-%d %H:%M UTC") if feed.last_polled_at else "never",
@@ -122,7 +128,7 @@ def poll() -> None:
     """Poll every feed now (the beat does this on its own); exit 1 if any feed failed."""
     runtime = _runtime()
     try:
-        with make_client() as client:
+        with make_client(policy=_policy(runtime)) as client:
             summary = poll_all(runtime.sessions, runtime.taxonomy, client, utcnow())
     except (OperationalError, ProgrammingError) as exc:
         _schema_hint(exc)

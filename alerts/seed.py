@@ -8,10 +8,21 @@ from importlib import resources
 from typing import Any
 
 from alerts.publishing import ItemDraft, parse_draft
+from alerts.unknown_keys import unknown_keys_message
+
+# The seed file's own keys besides the items': where it came from, and each item's date.
+FILE_KEYS = frozenset({"items", "source", "press_contact"})
+ITEM_KEYS = frozenset(ItemDraft.model_fields) | {"published"}
 
 
 def drafts_from_json(data: Any) -> list[ItemDraft]:
-    """The seed JSON shape: ``{"items": [...]}`` or a bare list of items."""
+    """The seed JSON shape: ``{"items": [...]}`` or a bare list of items.
+
+    A misspelt key is an error, never ignored: "countires" would otherwise
+    publish the item to every country. Nothing is returned unless all is well.
+    """
+    if isinstance(data, dict) and (problem := unknown_keys_message(data, FILE_KEYS)):
+        raise ValueError(problem)
     items = data.get("items") if isinstance(data, dict) else data
     if not isinstance(items, list):
         raise ValueError('expected a list of items or an object with an "items" list')
@@ -19,6 +30,8 @@ def drafts_from_json(data: Any) -> list[ItemDraft]:
     for index, entry in enumerate(items, start=1):
         if not isinstance(entry, dict):
             raise ValueError(f"item {index}: expected an object")
+        if problem := unknown_keys_message(entry, ITEM_KEYS):
+            raise ValueError(f"item {index}: {problem}")
         try:
             drafts.append(parse_draft(entry))
         except ValueError as exc:

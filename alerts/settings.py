@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     # How often the beat looks for scheduled items that are due, and polls feeds.
     schedule_poll_seconds: float = Field(default=15.0, gt=0)
     feed_poll_seconds: float = Field(default=300.0, gt=0)
+    # Feeds may reach loopback, private, link-local and other internal addresses only
+    # when this is set: a feed URL must not become a way into the house's network.
+    feeds_allow_private: bool = False
     # How often the beat plans the digests that have come due (embargoes lift on the
     # schedule poll, with scheduled items).
     digest_poll_seconds: float = Field(default=60.0, gt=0)

@@ -29,6 +29,7 @@ from alerts.celery_app import (
 )
 from alerts.digest_email import render_digest
 from alerts.fanout import fan_out_in_slices
+from alerts.feed_guard import AddressPolicy
 from alerts.feeds import make_client, poll_all
 from alerts.mailer import Outcome, SmtpTransport, Verdict
 from alerts.membership import Notice
@@ -306,7 +307,8 @@ def send_test_task(self: Task[Any, Any], item_id: int, address: str) -> str:
 def poll_feeds_task(self: Task[Any, Any]) -> dict[str, Any]:
     """Beat: poll the newsroom feeds; new mapped entries are published (and fanned out)."""
     runtime = _app(self).runtime
-    with make_client() as client:
+    policy = AddressPolicy(allow_private=runtime.settings.feeds_allow_private)
+    with make_client(policy=policy) as client:
         # runtime.sessions: its after-commit hook enqueues each published item's fan-out.
         return poll_all(runtime.sessions, runtime.taxonomy, client, utcnow())
 

@@ -119,6 +119,47 @@ def test_publish_file_is_all_or_nothing(data_dir: Path, tmp_path: Path) -> None:
     assert _count(data_dir, Item) == 2
 
 
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            {
+                "items": [
+                    {"title": "Good", "countries": ["MX"], "topics": ["asylum"]},
+                    {"title": "Misspelt", "countires": ["MX"], "topics": ["asylum"]},
+                ]
+            },
+            'item 2: unknown key "countires" (did you mean "countries"?)',
+        ),
+        (
+            [{"title": "Misspelt", "countries": ["MX"], "topic": ["asylum"]}],
+            'item 1: unknown key "topic" (did you mean "topics"?)',
+        ),
+        (
+            {"items": [{"title": "Good", "countries": ["MX"]}], "sorce": "our CMS"},
+            'unknown key "sorce" (did you mean "source"?)',
+        ),
+    ],
+)
+def test_publish_file_refuses_a_misspelt_key_and_publishes_nothing(
+    data_dir: Path, tmp_path: Path, content: object, message: str
+) -> None:
+    """A misspelt key ignored would change the audience: "countires" means every country."""
+    path = tmp_path / "items.json"
+    path.write_text(json.dumps(content))
+    result = runner.invoke(app, ["publish", "--file", str(path)])
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())
+    assert _count(data_dir, Item) == 0
+
+
+def test_publish_file_takes_the_seed_file_as_it_is(data_dir: Path) -> None:
+    seed = Path(__file__).parents[1] / "alerts" / "data" / "newsroom-items.json"
+    result = runner.invoke(app, ["publish", "--file", str(seed)])
+    assert result.exit_code == 0, result.output
+    assert _count(data_dir, Item) == len(json.loads(seed.read_text())["items"])
+
+
 def test_publish_before_the_database_exists_says_what_to_do(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -27,6 +27,7 @@ from typer.testing import CliRunner
 from alerts import feeds_cli
 from alerts.cli import app as alerts_app
 from alerts.db import make_engine, make_session_factory
+from alerts.feed_guard import AddressPolicy
 from alerts.feeds import (
     InvalidTopicMap,
     PollResult,
@@ -48,6 +49,8 @@ from tests.factories import journalist
 DATA = Path(__file__).parent / "data"
 TOPIC_MAP = DATA / "topic-map.json"
 TAXONOMY = Taxonomy()
+# The newsroom server of these tests listens on 127.0.0.1, which the default refuses.
+LOCAL = AddressPolicy(allow_private=True)
 runner = CliRunner()
 
 FORMATS = {
@@ -277,13 +280,14 @@ def store(migrated_db: Path, tmp_path: Path) -> Iterator[Store]:
 
 @pytest.fixture
 def client() -> Iterator[httpx.Client]:
-    with make_client(timeout=5) as http:
+    with make_client(timeout=5, policy=LOCAL) as http:
         yield http
 
 
 def register(sessions: sessionmaker[Session], url: str, topic_map: Path = TOPIC_MAP) -> int:
     with sessions() as session:
-        feed = add_feed(session, TAXONOMY, url, "press_release", TopicMap.load(topic_map, TAXONOMY))
+        topic = TopicMap.load(topic_map, TAXONOMY)
+        feed = add_feed(session, TAXONOMY, url, "press_release", topic, LOCAL)
         session.commit()
         return feed.id
 
@@ -312,7 +316,14 @@ def test_topic_map_matches_categories_whatever_their_case() -> None:
         ({"categories": {"Gardening": {"topics": ["gardening"]}}}, "unknown topic: gardening"),
         ({"categories": {"Mars": {"countries": ["XX"]}}}, "category 'Mars': unknown country: XX"),
         ({"categories": {"Americas": {"countries": ["americas"]}}}, "unknown country: americas"),
-        ({"categories": {"Mexico": {"country": ["MX"]}}}, "unknown key(s) country"),
+        (
+            {"categories": {"Mexico": {"country": ["MX"]}}},
+            'category \'Mexico\': unknown key "country" (did you mean "countries"?)',
+        ),
+        (
+            {"categorys": {"Mexico": {"countries": ["MX"]}}},
+            'unknown key "categorys" (did you mean "categories"?); known keys: categories',
+        ),
         ({"categories": {"Mexico": {}}}, "category 'Mexico' maps to no topic or country"),
         ({"categories": {"Mexico": {"countries": "MX"}}}, "countries must be a list of codes"),
         (
@@ -336,6 +347,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("ALERTS_DATABASE_URL", "ALERTS_BROKER_URL", "ALERTS_SECRET_KEY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("ALERTS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ALERTS_FEEDS_ALLOW_PRIVATE", "true")  # the local newsroom server
     result = runner.invoke(alerts_app, ["db", "upgrade"])
     assert result.exit_code == 0, result.output
     return tmp_path
@@ -360,12 +372,18 @@ def _map_file(tmp_path: Path, content: str) -> str:
     [
         (["ftp://ngo.example/feed"], "feed URL must be an http(s) address, got 'ftp://"),
         (["ngo.example/feed.xml"], "feed URL must be an http(s) address"),
+        (["http://[::1/feed.xml"], "is malformed: Invalid IPv6 URL"),
+        (["http://ngo.example:99999/feed.xml"], "is malformed: Port out of range"),
         (["https://ngo.example/feed", "--kind", "tweet"], "unknown kind 'tweet'"),
         (
             ["https://ngo.example/feed", "--topic-map", "{map:garden}"],
             "category 'Garden': unknown topic: gardening",
         ),
         (["https://ngo.example/feed", "--topic-map", "{map:broken}"], "not JSON"),
+        (
+            ["https://ngo.example/feed", "--topic-map", "{map:misspelt}"],
+            'category \'Mexico\': unknown key "countires" (did you mean "countries"?)',
+        ),
         (["https://ngo.example/feed", "--topic-map", "missing.json"], "cannot read missing.json"),
     ],
 )
@@ -375,6 +393,7 @@ def test_feed_add_refuses_bad_input_and_stores_nothing(
     maps = {
         "{map:garden}": '{"categories": {"Garden": {"topics": ["gardening"]}}}',
         "{map:broken}": '{"categories": ',
+        "{map:misspelt}": '{"categories": {"Mexico": {"countires": ["MX"]}}}',
     }
     args = [_map_file(tmp_path, maps[a]) if a in maps else a for a in args]
     result = runner.invoke(feeds_cli.app, ["add", *args])
