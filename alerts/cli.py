@@ -27,7 +27,9 @@ journalists_app = typer.Typer(help="Journalists and their subscriptions.", no_ar
 staff_app = typer.Typer(help="Staff API keys.", no_args_is_help=True)
 deliveries_app = typer.Typer(help="The delivery record.", no_args_is_help=True)
 dkim_app = typer.Typer(help="DKIM signing keys.", no_args_is_help=True)
+secret_app = typer.Typer(help="The key that signs links and sessions.", no_args_is_help=True)
 app.add_typer(dkim_app, name="dkim")
+app.add_typer(secret_app, name="secret")
 app.add_typer(deliveries_app, name="deliveries")
 app.add_typer(db_app, name="db")
 app.add_typer(journalists_app, name="journalists")
@@ -249,6 +251,15 @@ def dkim_keygen(
         f"ALERTS_DKIM_SELECTOR={selector} ALERTS_DKIM_PRIVATE_KEY_FILE={out}"
     )
     console.print(dns_record(selector, domain, public), highlight=False, soft_wrap=True)
+
+
+@secret_app.command("generate")
+def secret_generate() -> None:
+    """Print a fresh random value for ALERTS_SECRET_KEY (or ALERTS_METRICS_TOKEN)."""
+    from alerts.secret_policy import generate_secret
+
+    # Plain print: no Rich wrapping or markup may alter the key.
+    print(generate_secret())
 
 
 @deliveries_app.command("retry")
