@@ -27,7 +27,9 @@ journalists_app = typer.Typer(help="Journalists and their subscriptions.", no_ar
 staff_app = typer.Typer(help="Staff API keys.", no_args_is_help=True)
 deliveries_app = typer.Typer(help="The delivery record.", no_args_is_help=True)
 dkim_app = typer.Typer(help="DKIM signing keys.", no_args_is_help=True)
+secret_app = typer.Typer(help="The key that signs links and sessions.", no_args_is_help=True)
 app.add_typer(dkim_app, name="dkim")
+app.add_typer(secret_app, name="secret")
 app.add_typer(deliveries_app, name="deliveries")
 app.add_typer(db_app, name="db")
 app.add_typer(journalists_app, name="journalists")
@@ -251,6 +253,15 @@ def dkim_keygen(
     console.print(dns_record(selector, domain, public), highlight=False, soft_wrap=True)
 
 
+@secret_app.command("generate")
+def secret_generate() -> None:
+    """Print a fresh random value for ALERTS_SECRET_KEY (or ALERTS_METRICS_TOKEN)."""
+    from alerts.secret_policy import generate_secret
+
+    # Plain print: no Rich wrapping or markup may alter the key.
+    print(generate_secret())
+
+
 @deliveries_app.command("retry")
 def deliveries_retry(
     item: Annotated[int | None, typer.Option(help="Only this item's deliveries.")] = None,
@@ -429,11 +440,27 @@ def sink(
     web: Annotated[
         int | None, typer.Option(help="Also serve a page listing the messages on this port.")
     ] = None,
+    public: Annotated[
+        bool,
+        typer.Option(
+            "--public",
+            help="Let --web listen on a non-loopback --host: the page has no login and "
+            "shows every captured email with its live links.",
+        ),
+    ] = False,
 ) -> None:
     """Run the built-in SMTP sink: every message it receives is kept in a Maildir."""
     import threading
 
+    from alerts.mailbox_view import is_loopback
     from alerts.sink import SinkHandler, start_sink
+
+    if web is not None and not public and not is_loopback(host):
+        fail(
+            f"the mailbox view has no login and would publish every captured email on "
+            f"{host}: use --host 127.0.0.1, or add --public if that is really meant",
+            2,
+        )
 
     if maildir is None:
         try:
@@ -478,8 +505,19 @@ def serve(
 
     celery = celery_app()
     web = create_app(celery)
-    root_path = urlsplit(celery.runtime.settings.base_url).path.rstrip("/")
-    uvicorn.run(web, host=host, port=port, root_path=root_path, proxy_headers=True)
+    settings = celery.runtime.settings
+    root_path = urlsplit(settings.base_url).path.rstrip("/")
+    # X-Forwarded-* only from ALERTS_TRUSTED_PROXIES (none by default): otherwise any
+    # client could choose the address the per-client sign-up limit counts.
+    trusted = settings.trusted_proxy_list
+    uvicorn.run(
+        web,
+        host=host,
+        port=port,
+        root_path=root_path,
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted,
+    )
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import mailbox
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -10,6 +11,16 @@ from pathlib import Path
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from markupsafe import escape
+
+
+def is_loopback(host: str) -> bool:
+    """Whether listening on ``host`` keeps the page on this machine."""
+    if host.lower() in {"localhost", "localhost."}:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
 
 
 def _load(box: mailbox.Maildir, key: str) -> tuple[bytes, EmailMessage]:

@@ -6,6 +6,7 @@ the result down.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from alerts.secret_policy import HOW_TO_GENERATE, secret_problem
 
 SMTP_SCHEMES = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
 
@@ -112,6 +115,17 @@ class Settings(BaseSettings):
     # Where rate-limit counters live: memory:// (one process) or redis://…; by
     # default the Redis broker when there is one, so every web process agrees.
     rate_limit_storage: str = ""
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated
+    # addresses or networks, `*` for any). Empty: none, so a client cannot pick the
+    # address the per-client rate limit counts by sending the header itself.
+    trusted_proxies: str = ""
+
+    # Operators' endpoints. With a token, /metrics and /readyz answer only
+    # `Authorization: Bearer <token>` (Prometheus' `authorization` scrape setting).
+    metrics_token: SecretStr | None = None
+    # /readyz reuses a relay check this recent: probes every few seconds from several
+    # places must not each open an SMTP connection.
+    ready_relay_cache_seconds: float = Field(default=10.0, ge=0)
 
     @field_validator("smtp_url")
     @classmethod
@@ -135,6 +149,30 @@ class Settings(BaseSettings):
             raise ValueError(f"base URL must be http(s)://host[/path], got {value!r}")
         return value.rstrip("/")
 
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _empty_token_is_none(cls, value: object) -> object:
+        # `ALERTS_METRICS_TOKEN=` (as a compose file may pass it) means no token.
+        return None if value == "" else value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_trusted_proxies(cls, value: str) -> str:
+        for entry in _split(value):
+            if entry == "*":
+                continue
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError as exc:
+                raise ValueError(
+                    f"trusted proxies must be IP addresses or networks (or *), got {entry!r}"
+                ) from exc
+        return value
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return _split(self.trusted_proxies)
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
@@ -152,6 +190,10 @@ class Settings(BaseSettings):
     @property
     def from_domain(self) -> str:
         return parseaddr(self.from_address)[1].rsplit("@", 1)[1].lower()
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
 
 
 def parse_smtp_url(url: str) -> SmtpTarget:
@@ -215,8 +257,14 @@ def load_settings(**overrides: object) -> Settings:
                 "file: every worker and web process must sign links with the same secret"
             )
         settings.secret_key = SecretStr(_embedded_secret(data_dir))
-    if len(settings.secret) < 16:
-        raise SettingsError("ALERTS_SECRET_KEY must be at least 16 characters long")
+    # Checked for the generated file too: someone may have written a placeholder there.
+    problem = secret_problem(settings.secret)
+    if problem:
+        raise SettingsError(f"ALERTS_SECRET_KEY {problem}; {HOW_TO_GENERATE}")
+    if settings.metrics_token is not None:
+        problem = secret_problem(settings.metrics_token.get_secret_value())
+        if problem:
+            raise SettingsError(f"ALERTS_METRICS_TOKEN {problem}; {HOW_TO_GENERATE}")
     return settings
 
 

@@ -63,6 +63,7 @@ from alerts.models import (
 )
 from alerts.publishing import ItemDraft, create_item, publish_item
 from alerts.rendering import build_message
+from alerts.secret_policy import generate_secret
 from alerts.settings import Settings, load_settings
 
 HOST = "127.0.0.1"
@@ -70,7 +71,6 @@ PG_ADMIN_URL = f"postgresql://postgres@{HOST}:5432/test"
 DB_NAME = "alerts_bench"
 PG_URL = f"postgresql+psycopg://postgres@{HOST}:5432/{DB_NAME}"
 BROKER_URL = f"redis://{HOST}:6379/14"
-SECRET_KEY = "bench-secret-key-not-for-production-use-0123456789"
 
 ITEM_COUNTRIES = ["MX"]
 ITEM_TOPICS = ["enforced-disappearances", "torture"]
@@ -646,7 +646,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             recreate_database()
             db_created = True
             overrides |= {"database_url": PG_URL, "broker_url": BROKER_URL}
-            overrides["secret_key"] = SECRET_KEY
+            # A fresh key per run; the worker processes get it through the environment.
+            overrides["secret_key"] = generate_secret()
         if args.dkim:
             pem, _ = generate()
             (data_dir / "dkim.pem").write_bytes(pem)

@@ -36,7 +36,8 @@ from alerts.sink import Received, SinkHandler, free_port, start_sink
 PG_ADMIN_URL = os.environ.get("ALERTS_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
 PG_HOST = os.environ.get("ALERTS_TEST_PG_HOST", "postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("ALERTS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-SECRET = "test-secret-0123456789-abcdefghij"
+# Random-looking, as start-up requires (alerts/secret_policy.py); for tests only.
+SECRET = "tS7vQ2xLr9KpW4mZc8NfJ3hYb6GdE1uA-oRkVnXs5Ti"
 
 
 class ScriptedSink(SinkHandler):

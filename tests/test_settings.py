@@ -56,7 +56,7 @@ def test_smtp_default_ports(url: str, port: int) -> None:
         ("smtp_url", "smtp://", "no host"),
         ("from_address", "not an address", "not an email address"),
         ("base_url", "ftp://x", "base URL"),
-        ("secret_key", "short", "at least 16"),
+        ("secret_key", "short", "at least 32"),
     ],
 )
 def test_bad_settings_are_clear_errors(

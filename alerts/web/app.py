@@ -72,6 +72,8 @@ def create_app(celery: AlertsCelery, limits: SignUpLimits | None = None) -> Fast
             )
         return await call_next(request)
 
+    hsts = settings.base_url.startswith("https://")
+
     @app.middleware("http")
     async def security_headers(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
@@ -79,6 +81,10 @@ def create_app(celery: AlertsCelery, limits: SignUpLimits | None = None) -> Fast
         response = await call_next(request)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        if hsts:  # browsers that saw the https site once never fall back to http
+            response.headers.setdefault(
+                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
+            )
         response.headers.setdefault("Cache-Control", "no-store")
         return response
 

@@ -13,6 +13,7 @@ from sqlalchemy import func, select, text
 from alerts import delivery, metrics, ops
 from alerts.models import Delivery, DeliveryStatus, Item, Journalist, UnsubscribeEvent, utcnow
 from alerts.models import Suppression as SuppressionRow
+from alerts.web import ops_access
 from alerts.web.csrf import FIELD
 from alerts.web.staff_pages import _render, _staff, signed_in
 from alerts.web.state import celery as _celery
@@ -39,8 +40,10 @@ def _timed(check: Any) -> dict[str, Any]:
 
 
 @router.get("/readyz")
-def readyz(request: Request) -> JSONResponse:
+def readyz(request: Request) -> Response:
     """Readiness: the database, the broker and the SMTP relay all answer."""
+    if (refusal := ops_access.denied(request)) is not None:
+        return refusal
     runtime, celery = _runtime(request), _celery(request)
 
     def database() -> str:
@@ -60,7 +63,8 @@ def readyz(request: Request) -> JSONResponse:
             code, _ = smtp.noop()
         return f"{target.label} answered {code}"
 
-    checks = {"database": _timed(database), "broker": _timed(broker), "smtp": _timed(relay)}
+    smtp = ops_access.relay_check(request).get(lambda: _timed(relay))
+    checks = {"database": _timed(database), "broker": _timed(broker), "smtp": smtp}
     ready = all(c["ok"] for c in checks.values())
     return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
@@ -107,6 +111,8 @@ def _state(request: Request) -> dict[str, Any]:
 
 @router.get("/metrics")
 def metrics_endpoint(request: Request) -> Response:
+    if (refusal := ops_access.denied(request)) is not None:
+        return refusal
     directory = _runtime(request).settings.metrics_dir
     assert directory is not None
     body = metrics.scrape(directory, metrics.StateCollector(lambda: _state(request)))
