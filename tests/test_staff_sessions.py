@@ -190,6 +190,22 @@ def test_revoking_the_key_on_the_command_line_ends_its_sessions_at_once(
     assert not _signed_in(browser)
 
 
+def test_the_ops_retry_form_works_for_a_signed_in_operator(
+    pipeline: Stack, browser: TestClient
+) -> None:
+    """/ops forms are pages too: the session (and its CSRF token) is good there."""
+    _, key = _key(pipeline, "night shift", "operator")
+    _sign_in(browser, key)
+    token = csrf(browser.get("/ops").text)
+    refused = browser.post("/ops/items/1/retry", data={"csrf_token": "x"}, follow_redirects=False)
+    assert refused.status_code == 403
+    done = browser.post("/ops/items/1/retry", data={"csrf_token": token}, follow_redirects=False)
+    assert done.status_code == 303
+    assert done.headers["location"].endswith("/ops/items/1?note=0+queued+again")
+    # The JSON API still takes no state change on the strength of a cookie.
+    assert browser.post("/api/items/1/retry-failed").status_code == 401
+
+
 def test_sessions_expire_when_idle_and_after_twelve_hours(
     pipeline: Stack, browser: TestClient
 ) -> None:

@@ -64,11 +64,13 @@ class StaffSessions:
     def read(self, request: Request) -> Staff | None:
         """The signed-in staff member, if the session is live and its key too.
 
-        Only for safe methods: state changes from the pages go through forms with
-        CSRF tokens, never through the JSON API on the strength of a cookie.
+        Only for safe methods: state changes from the pages (/staff and /ops) go
+        through forms with CSRF tokens, never through the JSON API on the strength
+        of a cookie.
         """
+        root = self.path.rstrip("/")
         if request.method not in ("GET", "HEAD") and not request.url.path.startswith(
-            f"{self.path.rstrip('/')}/staff"
+            (f"{root}/staff", f"{root}/ops/")
         ):
             return None
         token = self._token(request)
