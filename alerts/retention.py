@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from alerts import staff_sessions
 from alerts.models import Delivery, Digest, Journalist, JournalistStatus, Suppression
 
 BATCH = 2_000
@@ -39,6 +40,12 @@ def delete_old_digests(sessions: sessionmaker[Session], before: datetime) -> int
     with sessions() as session, session.begin():
         result = session.execute(delete(Digest).where(Digest.created_at < before))
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def delete_dead_staff_sessions(sessions: sessionmaker[Session], now: datetime) -> int:
+    """Sessions that expired, idled out or lost their key: they open nothing any more."""
+    with sessions() as session, session.begin():
+        return staff_sessions.delete_dead(session, now)
 
 
 def forget_unsubscribed(
@@ -92,4 +99,5 @@ def run(
         "deliveries_deleted": delete_old_deliveries(sessions, now - keep_deliveries),
         "digests_deleted": delete_old_digests(sessions, now - keep_deliveries),
         "addresses_forgotten": forget_unsubscribed(sessions, now - forget_after, hasher, now),
+        "staff_sessions_deleted": delete_dead_staff_sessions(sessions, now),
     }

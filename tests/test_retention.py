@@ -74,7 +74,12 @@ def test_retention(tmp_path: Path) -> None:
         session.commit()
 
     result = retention.run(sessions, now, timedelta(days=365), timedelta(days=28), HASHER)
-    assert result == {"deliveries_deleted": 5, "digests_deleted": 1, "addresses_forgotten": 1}
+    assert result == {
+        "deliveries_deleted": 5,
+        "digests_deleted": 1,
+        "addresses_forgotten": 1,
+        "staff_sessions_deleted": 0,
+    }
     with sessions() as session:
         kept = session.scalars(select(Delivery.item_id).distinct()).all()
         emails = set(session.scalars(select(Journalist.email)))
@@ -96,4 +101,5 @@ def test_retention(tmp_path: Path) -> None:
         "deliveries_deleted": 0,
         "digests_deleted": 0,
         "addresses_forgotten": 0,
+        "staff_sessions_deleted": 0,
     }

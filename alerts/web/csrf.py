@@ -2,6 +2,10 @@
 
 A page on another site can make a browser POST here, but it can neither read
 our cookie nor forge its signature, so it cannot produce a matching form field.
+
+Staff forms are bound to the staff session instead: their token is a signature
+of the session's id, so a cookie-and-token pair someone obtained for themselves
+(the login page hands one to anybody) is worth nothing against another session.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 import hmac
 import secrets
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, Signer, URLSafeSerializer
 
 COOKIE = "alerts_csrf"
 FIELD = "csrf_token"
@@ -18,6 +22,7 @@ FIELD = "csrf_token"
 class Csrf:
     def __init__(self, secret: str, secure_cookie: bool) -> None:
         self._signer = URLSafeSerializer(secret, salt="newsroom-alerts.csrf")
+        self._session_signer = Signer(secret, salt="newsroom-alerts.staff-csrf")
         self.secure_cookie = secure_cookie
 
     @staticmethod
@@ -35,3 +40,11 @@ class Csrf:
         except BadSignature:
             return False
         return isinstance(expected, str) and hmac.compare_digest(expected, cookie_value)
+
+    def session_token(self, session_id: str) -> str:
+        return self._session_signer.get_signature(session_id).decode()
+
+    def valid_for_session(self, session_id: str | None, form_token: object) -> bool:
+        if not session_id or not isinstance(form_token, str) or not form_token.isascii():
+            return False
+        return self._session_signer.verify_signature(session_id, form_token)

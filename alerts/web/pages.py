@@ -51,8 +51,10 @@ class Pages:
         template: str,
         language: str,
         status: int = 200,
+        csrf_token: str | None = None,
         **context: Any,
     ) -> HTMLResponse:
+        """``csrf_token``: the staff pages pass their session-bound one."""
         cookie = self.csrf.cookie_value(request.cookies.get(COOKIE))
         names = localised_countries(language)
         env = self._envs.get(language) or self._envs["en"]
@@ -60,7 +62,7 @@ class Pages:
             self._common
             | {"countries": _sorted_by_name(language), "country_names": names}
             | context
-            | {"lang": language, "csrf_token": self.csrf.form_token(cookie)}
+            | {"lang": language, "csrf_token": csrf_token or self.csrf.form_token(cookie)}
         )
         response = HTMLResponse(html, status_code=status)
         response.set_cookie(

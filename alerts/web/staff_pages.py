@@ -39,7 +39,7 @@ def _staff(
     staff = _sessions(request).read(request)
     if staff is None:
         raise NotSignedIn
-    if check_csrf and not _pages(request).csrf.valid(request.cookies.get(CSRF_COOKIE), csrf_token):
+    if check_csrf and not _pages(request).csrf.valid_for_session(staff.session_id, csrf_token):
         raise HTTPException(403, "This form has expired: reload the page and try again.")
     if not allowed(staff.role, permission):
         raise HTTPException(403, f"The {staff.role} role may not do this.")
@@ -47,7 +47,16 @@ def _staff(
 
 
 def _render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    return _pages(request).render(request, f"staff/{template}", "en", status=status, **context)
+    pages, staff = _pages(request), context.get("staff")
+    # Signed in, every form (sign-out included) carries a token bound to the session.
+    token = (
+        pages.csrf.session_token(staff.session_id)
+        if isinstance(staff, Staff) and staff.session_id
+        else None
+    )
+    return pages.render(
+        request, f"staff/{template}", "en", status=status, csrf_token=token, **context
+    )
 
 
 def _back(request: Request, item_id: int | None = None, note: str = "") -> RedirectResponse:
@@ -92,14 +101,21 @@ def login(
             request, "login.html", status=401, staff=None, error="That key is not valid."
         )
     response = _back(request)
-    _sessions(request).start(response, key_id)
+    _sessions(request).start(request, response, key_id)
     return response
 
 
 @router.post("/logout")
-def logout(request: Request) -> Response:
+def logout(request: Request, csrf_token: Csrf = None) -> Response:
+    sessions = _sessions(request)
+    staff = sessions.read(request)
+    # Otherwise any site could sign staff out; with no live session there is nothing to end.
+    if staff is not None and not _pages(request).csrf.valid_for_session(
+        staff.session_id, csrf_token
+    ):
+        raise HTTPException(403, "This form has expired: reload the page and try again.")
     response = RedirectResponse(f"{_pages(request).root}/staff/login", status_code=303)
-    _sessions(request).end(response)
+    sessions.end(request, response)
     return response
 
 

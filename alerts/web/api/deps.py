@@ -30,6 +30,8 @@ class Staff:
     key_id: int
     name: str
     role: str
+    # Signed in on the staff pages (not with a key): their forms' CSRF tokens are bound to it.
+    session_id: str | None = None
 
 
 def staff_from_key(db: Session, key: str | None) -> Staff | None:
