@@ -286,3 +286,18 @@ def test_content_length_over_the_limit_is_refused_up_front(server: Server) -> No
         )
         reply = sock.recv(65536)
     assert reply.startswith(b"HTTP/1.1 413")
+
+
+def test_web_forms_are_counted_too(server: Server) -> None:
+    before = server.peak_rss_kb()
+    answer = stream(
+        server,
+        "/subscribe",
+        30 * MB,
+        prefix=b"email=a%40example.org&name=",
+        content_type="application/x-www-form-urlencoded",
+    )
+    grown_mb = (server.peak_rss_kb() - before) / 1024
+    assert answer.status == 413, answer.body[:300]
+    assert answer.sent < MB + SLACK
+    assert grown_mb < 20, f"server memory grew by {grown_mb:.0f} MB"
