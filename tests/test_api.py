@@ -109,7 +109,7 @@ def test_create_is_idempotent_on_external_id(api: TestClient, keys: Keys) -> Non
         ({"title": "x" * 501}, "title", "at most 500 characters"),
         ({"url": "javascript:alert(1)"}, "url", "URL"),
         ({"kind": "tweet"}, "kind", "press_release"),
-        ({"colour": "red"}, "colour", "Extra inputs"),
+        ({"colour": "red"}, "body", 'unknown key "colour"'),
     ],
 )
 def test_bad_fields_are_422_naming_the_field(

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
@@ -16,14 +17,22 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from alerts.celery_app import AlertsCelery
 from alerts.i18n import negotiate
 from alerts.rendering import default_templates_dir
-from alerts.web import api, ops, public, staff_pages
+from alerts.web import api, api_docs, ops, public, staff_pages
+from alerts.web.api_gate import ApiKeyGate
+from alerts.web.body_limit import BodyLimit
 from alerts.web.csrf import Csrf
 from alerts.web.pages import Pages
 from alerts.web.ratelimit import SignUpLimits
 from alerts.web.staff_session import StaffSessions
+from alerts.web.validation import is_path_error, validation_response
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
+
+
+def body_limit(path: str) -> int:
+    return MAX_IMPORT_BYTES if path.endswith("/import") else MAX_BODY_BYTES
+
 
 # Token URLs must not leak through Referer headers, caches or frames.
 SECURITY_HEADERS = {
@@ -42,7 +51,7 @@ def create_app(celery: AlertsCelery, limits: SignUpLimits | None = None) -> Fast
         title="newsroom-alerts",
         version="0.1.0",
         description="Staff API of newsroom-alerts: items, deliveries, journalists, keys.",
-        docs_url="/api/docs",
+        docs_url=None,  # served by api_docs: FastAPI's page needs a CDN the CSP blocks
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
@@ -59,18 +68,10 @@ def create_app(celery: AlertsCelery, limits: SignUpLimits | None = None) -> Fast
     root = urlsplit(settings.base_url).path.rstrip("/")
     app.state.staff_sessions = StaffSessions(runtime, csrf.secure_cookie, root or "/")
 
-    @app.middleware("http")
-    async def limit_body(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        # Refused before it is read: nothing legitimate here is that large.
-        limit = MAX_IMPORT_BYTES if request.url.path.endswith("/import") else MAX_BODY_BYTES
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > limit:
-            return JSONResponse(
-                {"detail": f"request body too large ({limit} bytes at most)"}, status_code=413
-            )
-        return await call_next(request)
+    # Inner first: the key is checked before a byte of the body is read, and the
+    # body is counted as it arrives whatever its framing (chunked or not).
+    app.add_middleware(ApiKeyGate)
+    app.add_middleware(BodyLimit, limit_for=body_limit)
 
     hsts = settings.base_url.startswith("https://")
 
@@ -87,6 +88,13 @@ def create_app(celery: AlertsCelery, limits: SignUpLimits | None = None) -> Fast
             )
         response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        if is_path_error(exc) and not request.url.path.startswith(f"{root}/api/"):
+            # A page id out of range (or not a number) is a page that is not there.
+            return await http_error(request, StarletteHTTPException(404))
+        return validation_response(exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -123,6 +131,8 @@ def create_app(celery: AlertsCelery, limits: SignUpLimits | None = None) -> Fast
     app.include_router(api.router)
     app.include_router(staff_pages.router)
     app.include_router(ops.router)
+    app.include_router(api_docs.router)
+    app.mount(api_docs.ASSETS, api_docs.assets(), name="api-docs-assets")
     app.mount(
         "/static", StaticFiles(directory=default_templates_dir() / "web" / "static"), name="static"
     )

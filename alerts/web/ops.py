@@ -14,6 +14,7 @@ from alerts import delivery, metrics, ops
 from alerts.models import Delivery, DeliveryStatus, Item, Journalist, UnsubscribeEvent, utcnow
 from alerts.models import Suppression as SuppressionRow
 from alerts.web import ops_access
+from alerts.web.api.deps import Id
 from alerts.web.csrf import FIELD
 from alerts.web.staff_pages import _render, _staff, signed_in
 from alerts.web.state import celery as _celery
@@ -132,7 +133,7 @@ def ops_page(request: Request) -> Response:
 
 @router.get("/ops/items/{item_id}")
 @signed_in
-def ops_item(request: Request, item_id: int, note: str = "") -> Response:
+def ops_item(request: Request, item_id: Id, note: str = "") -> Response:
     staff = _staff(request, "ops")
     with _runtime(request).sessions() as session:
         item = session.get(Item, item_id)
@@ -178,7 +179,7 @@ def ops_item(request: Request, item_id: int, note: str = "") -> Response:
 @router.post("/ops/items/{item_id}/retry")
 @signed_in
 def ops_retry(
-    request: Request, item_id: int, csrf_token: Annotated[str | None, Form(alias=FIELD)] = None
+    request: Request, item_id: Id, csrf_token: Annotated[str | None, Form(alias=FIELD)] = None
 ) -> Response:
     _staff(request, "deliveries:retry", csrf_token, check_csrf=True)
     runtime, celery = _runtime(request), _celery(request)

@@ -17,7 +17,7 @@ from alerts.models import Delivery, Item, utcnow
 from alerts.publishing import ITEM_KINDS, InvalidItem
 from alerts.staff import allowed, authenticate
 from alerts.subscriptions import InvalidAddress, normalise_email
-from alerts.web.api.deps import Staff
+from alerts.web.api.deps import Id, Staff
 from alerts.web.csrf import COOKIE as CSRF_COOKIE
 from alerts.web.csrf import FIELD
 from alerts.web.state import pages as _pages
@@ -246,7 +246,7 @@ def create(request: Request, fields: ItemForm, csrf_token: Csrf = None) -> Respo
 
 @router.get("/items/{item_id}", response_class=HTMLResponse)
 @signed_in
-def show(request: Request, item_id: int, note: str = "") -> Response:
+def show(request: Request, item_id: Id, note: str = "") -> Response:
     staff = _staff(request, "items:read")
     with _runtime(request).sessions() as session:
         item = session.get(Item, item_id)
@@ -308,7 +308,7 @@ def _act(
 @router.post("/items/{item_id}/draft")
 @signed_in
 def save_draft(
-    request: Request, item_id: int, fields: ItemForm, csrf_token: Csrf = None
+    request: Request, item_id: Id, fields: ItemForm, csrf_token: Csrf = None
 ) -> Response:
     taxonomy = _runtime(request).taxonomy
     return _act(
@@ -322,7 +322,7 @@ def save_draft(
 
 @router.post("/items/{item_id}/publish")
 @signed_in
-def publish(request: Request, item_id: int, csrf_token: Csrf = None) -> Response:
+def publish(request: Request, item_id: Id, csrf_token: Csrf = None) -> Response:
     return _act(
         request,
         item_id,
@@ -345,7 +345,7 @@ def _utc_minute(value: str) -> datetime:
 @signed_in
 def schedule(
     request: Request,
-    item_id: int,
+    item_id: Id,
     publish_at: Annotated[str, Form(description="UTC, YYYY-MM-DDTHH:MM")] = "",
     csrf_token: Csrf = None,
 ) -> Response:
@@ -362,7 +362,7 @@ def schedule(
 @signed_in
 def embargo(
     request: Request,
-    item_id: int,
+    item_id: Id,
     until: Annotated[str, Form(description="UTC, YYYY-MM-DDTHH:MM")] = "",
     csrf_token: Csrf = None,
 ) -> Response:
@@ -379,7 +379,7 @@ def embargo(
 @signed_in
 def move_embargo(
     request: Request,
-    item_id: int,
+    item_id: Id,
     until: Annotated[str, Form(description="UTC, YYYY-MM-DDTHH:MM")] = "",
     csrf_token: Csrf = None,
 ) -> Response:
@@ -394,7 +394,7 @@ def move_embargo(
 
 @router.post("/items/{item_id}/embargo/lift")
 @signed_in
-def lift_embargo(request: Request, item_id: int, csrf_token: Csrf = None) -> Response:
+def lift_embargo(request: Request, item_id: Id, csrf_token: Csrf = None) -> Response:
     return _act(
         request,
         item_id,
@@ -406,7 +406,7 @@ def lift_embargo(request: Request, item_id: int, csrf_token: Csrf = None) -> Res
 
 @router.post("/items/{item_id}/cancel-schedule")
 @signed_in
-def cancel_schedule(request: Request, item_id: int, csrf_token: Csrf = None) -> Response:
+def cancel_schedule(request: Request, item_id: Id, csrf_token: Csrf = None) -> Response:
     return _act(
         request,
         item_id,
@@ -418,7 +418,7 @@ def cancel_schedule(request: Request, item_id: int, csrf_token: Csrf = None) -> 
 
 @router.post("/items/{item_id}/withdraw")
 @signed_in
-def withdraw(request: Request, item_id: int, csrf_token: Csrf = None) -> Response:
+def withdraw(request: Request, item_id: Id, csrf_token: Csrf = None) -> Response:
     return _act(
         request,
         item_id,
@@ -431,7 +431,7 @@ def withdraw(request: Request, item_id: int, csrf_token: Csrf = None) -> Respons
 @router.post("/items/{item_id}/correct")
 @signed_in
 def correct(
-    request: Request, item_id: int, summary: Text = "", body: Text = "", csrf_token: Csrf = None
+    request: Request, item_id: Id, summary: Text = "", body: Text = "", csrf_token: Csrf = None
 ) -> Response:
     return _act(
         request,
@@ -446,7 +446,7 @@ def correct(
 @signed_in
 def test_send(
     request: Request,
-    item_id: int,
+    item_id: Id,
     email: Annotated[str, Form(max_length=320)] = "",
     csrf_token: Csrf = None,
 ) -> Response:

@@ -18,6 +18,7 @@ __all__ = ["Id", "Staff", "celery", "field_error", "require", "runtime", "sessio
 
 bearer = HTTPBearer(auto_error=False, description="A staff API key: `Authorization: Bearer nra_…`")
 header_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="Or the key here.")
+UNAUTHORIZED = "a valid staff API key is required"
 
 
 def session(request: Request) -> Iterator[Session]:
@@ -59,9 +60,7 @@ def require(permission: str) -> Callable[..., Staff]:
             # Also the staff pages' session: the same roles, signed into a cookie.
             staff = request.app.state.staff_sessions.read(request)
         if staff is None:
-            raise HTTPException(
-                401, "a valid staff API key is required", headers={"WWW-Authenticate": "Bearer"}
-            )
+            raise HTTPException(401, UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
         if not allowed(staff.role, permission):
             raise HTTPException(403, f"the {staff.role} role may not do this ({permission})")
         return staff
@@ -75,5 +74,6 @@ def field_error(field: str, message: str) -> HTTPException:
     return HTTPException(422, detail=detail)
 
 
-# Ids are 32-bit in the schema too: a larger number is a 422, not a database error.
+# Ids are 32-bit in the schema too: a larger number is a 422 (a 404 page on the web
+# pages), not a database error; routes taking an id in their path use this type.
 Id = Annotated[int, Path(ge=1, le=2_147_483_647)]

@@ -9,13 +9,14 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl
 
 from alerts.digest_schedule import format_minute
 from alerts.models import Item, Journalist
+from alerts.web.api.body import ApiBody
 
 Kind = Literal["press_release", "report", "statement", "news"]
 Language = Field(default="en", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
 Code = Field(min_length=1, max_length=64)
 
 
-class ItemCreate(BaseModel):
+class ItemCreate(ApiBody):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     title: str = Field(min_length=1, max_length=500)
@@ -30,7 +31,7 @@ class ItemCreate(BaseModel):
     topics: list[str] = Field(default_factory=list, max_length=100)
 
 
-class ItemUpdate(BaseModel):
+class ItemUpdate(ApiBody):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     title: str | None = Field(default=None, min_length=1, max_length=500)
@@ -97,25 +98,25 @@ class ItemPage(BaseModel):
     per_page: int
 
 
-class Schedule(BaseModel):
+class Schedule(ApiBody):
     model_config = ConfigDict(extra="forbid")
 
     publish_at: AwareDatetime
 
 
-class Embargo(BaseModel):
+class Embargo(ApiBody):
     model_config = ConfigDict(extra="forbid")
 
     until: AwareDatetime = Field(description="When the embargo lifts; in the future.")
 
 
-class TestSend(BaseModel):
+class TestSend(ApiBody):
     model_config = ConfigDict(extra="forbid")
 
     email: str = Field(min_length=3, max_length=320)
 
 
-class Correction(BaseModel):
+class Correction(ApiBody):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     title: str | None = Field(default=None, min_length=1, max_length=500)
@@ -217,7 +218,7 @@ class ImportResult(BaseModel):
     skipped: list[str]
 
 
-class KeyCreate(BaseModel):
+class KeyCreate(ApiBody):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: str = Field(min_length=1, max_length=100)
