@@ -474,12 +474,21 @@ def serve(
 
     import uvicorn
 
+    from alerts.log_redaction import uvicorn_log_config
     from alerts.web import create_app
 
     celery = celery_app()
     web = create_app(celery)
     root_path = urlsplit(celery.runtime.settings.base_url).path.rstrip("/")
-    uvicorn.run(web, host=host, port=port, root_path=root_path, proxy_headers=True)
+    uvicorn.run(
+        web,
+        host=host,
+        port=port,
+        root_path=root_path,
+        proxy_headers=True,
+        # The access log would otherwise keep every link token it sees.
+        log_config=uvicorn_log_config(),
+    )
 
 
 @app.command()
