@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import zlib
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from alerts.models import Journalist
 from alerts.web import create_app
 from alerts.web.ratelimit import SignUpLimits
 from tests.conftest import Stack
-from tests.webclient import subscribe, wait_for_mail
+from tests.webclient import csrf, link, path, subscribe, wait_for_mail
 
 INJECTED_NAME = "Eve\r\n\r\n<h1>body</h1>"
 INJECTED_OUTLET = "Visit evil.example now"
@@ -40,3 +45,37 @@ def test_confirmation_email_carries_nothing_typed_on_the_form(
         assert typed not in html
     assert "Eve" not in str(confirmation["To"])
     assert "Hello," in text  # a neutral greeting
+
+
+def test_confirmation_link_does_not_reveal_the_choices(pipeline: Stack, web: TestClient) -> None:
+    address = "opaque@example.net"
+    subscribe(
+        web,
+        address,
+        name="Zebulon Quuxley",
+        outlet="Quux Wire",
+        topics=["asylum"],
+        timezone="Asia/Kathmandu",
+    )
+    [confirmation] = wait_for_mail(pipeline, address)
+    token = link(confirmation, "confirm").rsplit("/", 1)[1]
+    revealed = b""
+    for part in token.split("."):
+        with contextlib.suppress(ValueError):
+            raw = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+            revealed += raw
+            with contextlib.suppress(zlib.error):
+                revealed += zlib.decompress(raw)
+    for typed in (b"Zebulon", b"Quux", b"Kathmandu", b"asylum"):
+        assert typed not in revealed
+    # Still applied once the owner of the mailbox confirms.
+    page = web.get(path(link(confirmation, "confirm")))
+    assert web.post(path(link(confirmation, "confirm")), data={"csrf_token": csrf(page.text)})
+    with pipeline.session() as session:
+        person = session.scalars(select(Journalist).where(Journalist.email == address)).one()
+        assert (person.name, person.outlet, person.timezone) == (
+            "Zebulon Quuxley",
+            "Quux Wire",
+            "Asia/Kathmandu",
+        )
+        assert [s.topics for s in person.subscriptions] == [["asylum"]]
