@@ -18,6 +18,7 @@ from alerts.rendering import UTF8_QP, WIRE_POLICY, Sender, header_safe
 SUBJECTS = {
     Notice.CONFIRM: N_("Confirm your subscription to press alerts"),
     Notice.ALREADY: N_("You are already subscribed to press alerts"),
+    Notice.PREFERENCES: N_("Your new link to your press alerts preferences"),
 }
 
 

@@ -38,8 +38,9 @@ def served(tmp_path: Path) -> Iterator[Served]:
     upgrade(database_url)
     engine = create_engine(database_url)
     with Session(engine) as session:
-        person_id = journalist(session, "reader@example.net", ([], [])).id
+        person = journalist(session, "reader@example.net", ([], []))
         session.commit()
+        person_id = person.id
     engine.dispose()
     port = free_port()
     env = {

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from alerts.celery_app import AlertsCelery
 from alerts.i18n import negotiate
 from alerts.rendering import default_templates_dir
-from alerts.web import api, ops, public, staff_pages
+from alerts.web import api, fresh_link, ops, public, staff_pages
 from alerts.web.csrf import Csrf
 from alerts.web.pages import Pages
 from alerts.web.ratelimit import SignUpLimits
@@ -114,6 +114,7 @@ def create_app(celery: AlertsCelery, limits: SignUpLimits | None = None) -> Fast
         )
 
     app.include_router(public.router)
+    app.include_router(fresh_link.router)
     app.include_router(api.router)
     app.include_router(staff_pages.router)
     app.include_router(ops.router)
