@@ -15,6 +15,7 @@ from celery.signals import (
 from kombu import Queue  # type: ignore[attr-defined]
 
 from alerts import metrics
+from alerts.log_redaction import redact_handlers
 from alerts.logs import use_json
 from alerts.runtime import Runtime
 from alerts.settings import Settings
@@ -158,6 +159,7 @@ def create_celery(settings: Settings) -> AlertsCelery:
 @after_setup_logger.connect
 @after_setup_task_logger.connect
 def _log_format(logger: logging.Logger, **_: Any) -> None:
+    redact_handlers(logger)  # a task's arguments or an error may quote a link
     if _current is not None and _current.runtime.settings.log_format == "json":
         use_json(logger)
 

@@ -501,6 +501,7 @@ def serve(
 
     import uvicorn
 
+    from alerts.log_redaction import uvicorn_log_config
     from alerts.web import create_app
 
     celery = celery_app()
@@ -517,6 +518,8 @@ def serve(
         root_path=root_path,
         proxy_headers=bool(trusted),
         forwarded_allow_ips=trusted,
+        # The access log would otherwise keep every link token it sees.
+        log_config=uvicorn_log_config(),
     )
 
 

@@ -52,6 +52,7 @@ class Notice(StrEnum):
     CONFIRM = "confirm"  # new or pending address: click to confirm
     ALREADY = "already"  # active address: here is your preferences link
     NONE = "none"  # suppressed by a bounce or complaint: say nothing, send nothing
+    PREFERENCES = "preferences"  # asked from an expired preferences link: a fresh one
 
 
 @dataclass(frozen=True)

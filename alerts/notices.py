@@ -18,6 +18,7 @@ from alerts.rendering import UTF8_QP, WIRE_POLICY, Sender, header_safe
 SUBJECTS = {
     Notice.CONFIRM: N_("Confirm your subscription to press alerts"),
     Notice.ALREADY: N_("You are already subscribed to press alerts"),
+    Notice.PREFERENCES: N_("Your new link to your press alerts preferences"),
 }
 
 
@@ -31,8 +32,15 @@ def build_notice(
     name: str,
     link: str,
 ) -> bytes:
-    """One message, rendered for one person (these are few; no per-item caching)."""
+    """One message, rendered for one person (these are few; no per-item caching).
+
+    A confirmation goes to whatever address was typed on the sign-up form, so
+    nothing else typed there (name, outlet) may appear in it: the form would
+    otherwise mail our text, with a stranger's words in it, to anybody.
+    """
     subject = translations(language).gettext(SUBJECTS[notice])
+    if notice is Notice.CONFIRM:
+        name = ""
     context = {
         "lang": language,
         "subject": subject,

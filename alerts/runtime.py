@@ -78,7 +78,10 @@ class Runtime:
 
     @cached_property
     def signer(self) -> TokenSigner:
-        return TokenSigner(self.settings.secret)
+        return TokenSigner(
+            self.settings.secret,
+            preferences_max_age=self.settings.preferences_link_days * 24 * 3600,
+        )
 
     @cached_property
     def throttle(self) -> RelayThrottle | None:

@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     # Public pages.
     subscribe_limit_per_address: str = "3/hour"
     subscribe_limit_per_client: str = "20/hour"
+    # A preferences link opens the journalist's data: it expires after this many
+    # days (every email carries a fresh one). Unsubscribe links never expire.
+    preferences_link_days: int = Field(default=90, ge=1)
     # Where rate-limit counters live: memory:// (one process) or redis://…; by
     # default the Redis broker when there is one, so every web process agrees.
     rate_limit_storage: str = ""

@@ -227,6 +227,9 @@ def send_notice_task(
         expected = (
             (JournalistStatus.PENDING, JournalistStatus.UNSUBSCRIBED)
             if kind is Notice.CONFIRM
+            # Their preferences page also lets an unsubscribed journalist come back.
+            else (JournalistStatus.ACTIVE, JournalistStatus.UNSUBSCRIBED)
+            if kind is Notice.PREFERENCES
             else (JournalistStatus.ACTIVE,)
         )
         if journalist.status not in expected:

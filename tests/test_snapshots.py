@@ -46,7 +46,7 @@ RECIPIENT = Recipient(
     unsubscribe_url=f"{BASE_URL}/u/UNSUBSCRIBE-TOKEN",
     preferences_url=f"{BASE_URL}/preferences/PREFERENCES-TOKEN",
 )
-NOTICES = (Notice.CONFIRM, Notice.ALREADY)
+NOTICES = (Notice.CONFIRM, Notice.ALREADY, Notice.PREFERENCES)
 
 
 def _message(name: str) -> bytes:

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from alerts.celery_app import AlertsCelery
 from alerts.i18n import negotiate
 from alerts.rendering import default_templates_dir
-from alerts.web import api, api_docs, ops, public, staff_pages
+from alerts.web import api, api_docs, fresh_link, ops, public, staff_pages
 from alerts.web.api_gate import ApiKeyGate
 from alerts.web.body_limit import BodyLimit
 from alerts.web.csrf import Csrf
@@ -128,6 +128,7 @@ def create_app(celery: AlertsCelery, limits: SignUpLimits | None = None) -> Fast
         )
 
     app.include_router(public.router)
+    app.include_router(fresh_link.router)
     app.include_router(api.router)
     app.include_router(staff_pages.router)
     app.include_router(ops.router)

@@ -38,8 +38,9 @@ router = APIRouter(include_in_schema=False)
 
 
 class PageError(Exception):
-    def __init__(self, status: int, title: str, *paragraphs: str) -> None:
+    def __init__(self, status: int, title: str, *paragraphs: str, **extra: Any) -> None:
         self.status, self.title, self.paragraphs = status, title, list(paragraphs)
+        self.extra = extra  # more for the page: a form_action and form_button, say
 
 
 def _language(request: Request, preferred: str | None = None) -> str:
@@ -73,6 +74,8 @@ def _read_token_with_request(
         return journalist_id, carried
     except InvalidToken as exc:
         expired = "expired" in str(exc)
+        if expired and purpose is Purpose.PREFERENCES:
+            raise _expired_preferences(request, token) from exc
         raise PageError(
             410 if expired else 400,
             N_("This link has expired") if expired else N_("This link is not valid"),
@@ -81,6 +84,17 @@ def _read_token_with_request(
                 "If you copied this one by hand, check that it is complete."
             ),
         ) from exc
+
+
+def _expired_preferences(request: Request, token: str) -> PageError:
+    """Preference links expire; the page offers to mail a fresh one (see fresh_link)."""
+    return PageError(
+        410,
+        N_("This link has expired"),
+        N_("Links to your preferences work for a limited time. We can email a new one to you."),
+        form_action=f"{_pages(request).root}/preferences/{token}/fresh-link",
+        form_button=N_("Email me a new link"),
+    )
 
 
 def _check_csrf(request: Request, form_token: str | None) -> None:
@@ -111,7 +125,12 @@ def page_errors(handler: Any) -> Any:
             response: Response = handler(request, *args, **kwargs)
         except PageError as error:
             return _message(
-                request, _language(request), error.status, error.title, *error.paragraphs
+                request,
+                _language(request),
+                error.status,
+                error.title,
+                *error.paragraphs,
+                **error.extra,
             )
         return response
 
