@@ -196,23 +196,28 @@ def journalists_import(
     file: Annotated[Path, typer.Argument(help="CSV: email,name,outlet,countries,topics,cadence")],
 ) -> None:
     """Import journalists (active at once) and their subscriptions; all rows or none."""
-    from alerts.subscriptions import ImportFailed, import_rows, parse_csv
+    from alerts.journalist_csv import ImportFailed
+    from alerts.journalist_import import import_journalists
 
     runtime = celery_app().runtime
     try:
-        text = file.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
+        source = file.open("rb")
+    except OSError as exc:
         fail(f"cannot read {file}: {exc}", 2)
     try:
-        rows = parse_csv(text, runtime.taxonomy)
+        with source, runtime.sessions() as session:
+            summary = import_journalists(
+                session, source, runtime.taxonomy, utcnow(), runtime.address_hasher
+            )
+            session.commit()
     except ImportFailed as exc:
         for problem in exc.problems:
             errors.print(f"{file}: {problem}", highlight=False)
-        fail(f"nothing imported: {len(exc.problems)} bad row(s)", 2)
-    try:
-        with runtime.sessions() as session:
-            summary = import_rows(session, rows, utcnow(), runtime.address_hasher)
-            session.commit()
+        if exc.total > len(exc.problems):
+            errors.print(f"… and {exc.total - len(exc.problems)} more", highlight=False)
+        fail(f"nothing imported: {exc.bad_rows} bad row(s), {exc.total} problem(s)", 2)
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc}", 2)
     except (OperationalError, ProgrammingError) as exc:
         _schema_hint(exc)
     for line in summary.skipped:

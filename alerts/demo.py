@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import mailbox
 import os
 import socket
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.celery_app import create_celery
 from alerts.delivery import counts_for_item
+from alerts.journalist_import import import_journalists
 from alerts.mailbox_view import create_mailbox_app
 from alerts.migrate import upgrade
 from alerts.models import Delivery, DeliveryStatus, FanOut, Item, ItemStatus, Journalist, utcnow
@@ -28,7 +30,6 @@ from alerts.publishing import create_item, find_by_external_id, publish_item
 from alerts.seed import demo_journalists_csv, seed_drafts
 from alerts.settings import Settings
 from alerts.sink import SinkHandler, free_port, start_sink
-from alerts.subscriptions import import_rows, parse_csv
 
 OPEN = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
 # The mailbox view's port when it is free (as in the README's `alerts sink --web 8080`).
@@ -80,8 +81,8 @@ def _publish_one(
     runtime = app.runtime
 
     with runtime.sessions() as session:
-        summary = import_rows(
-            session, parse_csv(demo_journalists_csv(), runtime.taxonomy), utcnow()
+        summary = import_journalists(
+            session, io.BytesIO(demo_journalists_csv().encode()), runtime.taxonomy, utcnow()
         )
         for draft in seed_drafts():  # the archive, as drafts
             assert draft.external_id is not None

@@ -250,3 +250,17 @@ def test_import_never_resubscribes_someone_who_left(data_dir: Path, tmp_path: Pa
     engine.dispose()
     assert status == JournalistStatus.UNSUBSCRIBED
     assert _count(data_dir, Subscription) == 3
+
+
+def test_import_refuses_a_short_row_and_a_bad_byte_by_line(data_dir: Path, tmp_path: Path) -> None:
+    path = tmp_path / "short.csv"
+    path.write_bytes(
+        b"email,name,outlet,countries,topics,cadence\nshort@example.com\nb@example.net,B\xe9a,,,,\n"
+    )
+    result = runner.invoke(app, ["journalists", "import", str(path)])
+    output = " ".join(result.output.split())
+    assert result.exit_code == 2, output
+    assert "line 2: fewer fields than columns (1, the header has 6)" in output
+    assert "line 3: not UTF-8 text" in output
+    assert "nothing imported: 2 bad row(s), 2 problem(s)" in output
+    assert _count(data_dir, Journalist) == 0

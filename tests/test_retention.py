@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from sqlalchemy import func, select, update
 from alerts import retention
 from alerts.db import make_engine, make_session_factory
 from alerts.fanout import fan_out
+from alerts.journalist_import import import_journalists
 from alerts.membership import address_hasher
 from alerts.migrate import upgrade
 from alerts.models import (
@@ -22,7 +24,6 @@ from alerts.models import (
     Suppression,
     utcnow,
 )
-from alerts.subscriptions import import_rows, parse_csv
 from tests.factories import TAXONOMY, journalist, published_item
 
 HASHER = address_hasher("retention-test-secret-0123456789")
@@ -89,11 +90,9 @@ def test_retention(tmp_path: Path) -> None:
     assert "gone-long@example.net" not in emails and "gone-lately@example.net" in emails
     assert blanked == 1 and HASHER("gone-long@example.net") in suppressed
     # Forgotten, yet never signed up again by an import.
-    rows = parse_csv(
-        "email,name,outlet,countries,topics,cadence\ngone-long@example.net,,,,,\n", TAXONOMY
-    )
+    csv = b"email,name,outlet,countries,topics,cadence\ngone-long@example.net,,,,,\n"
     with sessions() as session:
-        summary = import_rows(session, rows, now, HASHER)
+        summary = import_journalists(session, io.BytesIO(csv), TAXONOMY, now, HASHER)
         session.commit()
     assert summary.journalists_created == 0 and len(summary.skipped) == 1
     # A second run finds nothing more to do.

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Annotated, Literal
+import tempfile
+from typing import IO, Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
+from starlette.concurrency import run_in_threadpool
 
 from alerts import membership, publishing
+from alerts.journalist_csv import CSV_COLUMNS, ImportFailed, export_cell
+from alerts.journalist_import import ImportSummary, import_journalists
 from alerts.models import Journalist, utcnow
 from alerts.runtime import Runtime
-from alerts.subscriptions import CSV_COLUMNS, ImportFailed, import_rows, parse_csv
 from alerts.web.api import schemas
 from alerts.web.api.deps import Id, Staff, celery, require, runtime, session
 
@@ -21,6 +25,8 @@ router = APIRouter(prefix="/journalists", tags=["journalists"])
 
 Db = Annotated[Session, Depends(session)]
 MAX_CSV_BYTES = 20 * 1024 * 1024
+# An upload larger than this goes to a temporary file while it is read.
+SPOOL_IN_MEMORY_BYTES = 1024 * 1024
 
 
 @router.get("", response_model=schemas.JournalistPage)
@@ -65,7 +71,10 @@ def list_journalists(
     "/import",
     response_model=schemas.ImportResult,
     responses={
-        422: {"description": "Bad rows, each named by line", "model": schemas.ValidationProblem}
+        422: {
+            "description": "Bad rows: every problem by line (the first 100) and how many in all",
+            "model": schemas.CsvImportProblem,
+        }
     },
     openapi_extra={
         "requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}
@@ -75,29 +84,49 @@ async def import_csv(
     request: Request,
     rt: Annotated[Runtime, Depends(runtime)],
     _: Annotated[Staff, Depends(require("journalists:write"))],
-) -> schemas.ImportResult:
-    """Same CSV as `alerts journalists import`; every row is checked, all or nothing."""
-    raw = await request.body()
-    if len(raw) > MAX_CSV_BYTES:
-        raise HTTPException(413, "the file is too large (20 MB at most)")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise HTTPException(422, "the file is not UTF-8 text") from exc
-    try:
-        rows = parse_csv(text, rt.taxonomy)
-    except ImportFailed as exc:
-        raise HTTPException(
-            422,
-            detail=[
-                {"loc": ["body", "csv"], "msg": problem, "type": "value_error"}
-                for problem in exc.problems
-            ],
-        ) from exc
-    with rt.sessions() as db:
-        summary = import_rows(db, rows, utcnow(), rt.address_hasher)
-        db.commit()
+) -> Response | schemas.ImportResult:
+    """Same CSV as `alerts journalists import`; every row is checked, all or nothing.
+
+    The body is spooled to a temporary file as it arrives (never held whole in
+    memory) and imported in chunks; a file with any bad row stores nothing.
+    """
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES) as spool:
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_CSV_BYTES:  # sent without a Content-Length, or a wrong one
+                raise HTTPException(413, "the file is too large (20 MB at most)")
+            spool.write(chunk)
+        spool.seek(0)
+        try:
+            summary = await run_in_threadpool(_import, rt, spool)
+        except ImportFailed as exc:
+            return JSONResponse(
+                {
+                    "detail": [
+                        {
+                            "loc": ["body", "csv"],
+                            "msg": str(problem),
+                            "type": "value_error",
+                            "line": problem.line,
+                            "column": problem.column,
+                            "message": problem.message,
+                        }
+                        for problem in exc.problems
+                    ],
+                    "total": exc.total,
+                    "bad_rows": exc.bad_rows,
+                },
+                status_code=422,
+            )
     return schemas.ImportResult(**vars(summary))
+
+
+def _import(rt: Runtime, source: IO[bytes]) -> ImportSummary:
+    with rt.sessions() as db:
+        summary = import_journalists(db, source, rt.taxonomy, utcnow(), rt.address_hasher)
+        db.commit()
+    return summary
 
 
 @router.get(
@@ -106,7 +135,12 @@ async def import_csv(
     responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
 )
 def export_csv(db: Db, _: Annotated[Staff, Depends(require("journalists:read"))]) -> Response:
-    """Active journalists, one row per subscription: re-importable as it is."""
+    """Active journalists, one row per subscription: re-importable as it is.
+
+    Safe to open in a spreadsheet: a cell that begins with `=`, `+`, `-`, `@`,
+    a tab or a carriage return (a formula to Excel, LibreOffice or Google
+    Sheets) is written with a leading `'`, which the import removes again.
+    """
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
@@ -118,9 +152,8 @@ def export_csv(db: Db, _: Annotated[Staff, Depends(require("journalists:read"))]
     )
     for j in journalists:
         for s in j.subscriptions:
-            writer.writerow(
-                [j.email, j.name, j.outlet, ";".join(s.countries), ";".join(s.topics), s.cadence]
-            )
+            cells = [j.email or "", j.name, j.outlet, ";".join(s.countries), ";".join(s.topics)]
+            writer.writerow([export_cell(cell) for cell in [*cells, s.cadence]])
     return Response(
         out.getvalue(),
         media_type="text/csv",

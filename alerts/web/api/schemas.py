@@ -251,3 +251,15 @@ class FieldProblem(BaseModel):
 
 class ValidationProblem(BaseModel):
     detail: list[FieldProblem]
+
+
+class CsvProblem(FieldProblem):
+    line: int = Field(description="Line of the file (1 is the header)")
+    column: str | None = Field(description="The column at fault, when it is one column")
+    message: str
+
+
+class CsvImportProblem(BaseModel):
+    detail: list[CsvProblem] = Field(description="The first 100 problems, in file order")
+    total: int = Field(description="Every problem found, shown or not")
+    bad_rows: int
