@@ -1,6 +1,6 @@
 """staff page sessions, revocable server-side
 
-Revision ID: 0006_staff_sessions
+Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-02 10:00:00.000000
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 import alerts.models
 
-revision: str = "0006_staff_sessions"
+revision: str = "0006"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
