@@ -23,10 +23,10 @@ from aiosmtpd.smtp import Session as SMTPSession
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts import bounces
-from alerts.models import utcnow
-from alerts.runtime import Runtime
+from alerts.core.models import utcnow
+from alerts.core.runtime import Runtime
+from alerts.core.tokens import VERP_PREFIX, TokenSigner
 from alerts.sink import free_port
-from alerts.tokens import VERP_PREFIX, TokenSigner
 
 log = logging.getLogger("alerts.bounces")
 

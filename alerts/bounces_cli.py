@@ -17,11 +17,11 @@ from alerts.bounce_server import (
     make_handler,
     start_bounce_server,
 )
-from alerts.logs import use_json
-from alerts.tokens import VERP_PREFIX
+from alerts.core.logs import use_json
+from alerts.core.tokens import VERP_PREFIX
 
 if TYPE_CHECKING:
-    from alerts.runtime import Runtime
+    from alerts.core.runtime import Runtime
 
 app = typer.Typer(
     help="Bounces and complaints: VERP bounces and ARF reports suppress addresses.",

@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alerts.db import upsert_insert
-from alerts.models import RelayBreaker
+from alerts.core.db import upsert_insert
+from alerts.core.models import RelayBreaker
 
 
 def state(session: Session, relay: str, now: datetime) -> tuple[datetime | None, int]:

@@ -14,10 +14,10 @@ from celery.signals import (
 )
 from kombu import Queue  # type: ignore[attr-defined]
 
-from alerts import metrics
-from alerts.logs import use_json
-from alerts.runtime import Runtime
-from alerts.settings import Settings
+from alerts.core import metrics
+from alerts.core.logs import use_json
+from alerts.core.runtime import Runtime
+from alerts.core.settings import Settings
 
 URGENT = "urgent"  # fan-out and immediate alerts: never behind anything else
 BULK = "bulk"  # digests, imports, test sends and other work that can wait

@@ -15,9 +15,9 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from alerts import bounces_cli, feeds_cli
 from alerts.celery_app import QUEUES, AlertsCelery, create_celery
-from alerts.models import utcnow
+from alerts.core.models import utcnow
+from alerts.core.settings import SettingsError, load_settings
 from alerts.publishing import InvalidItem, create_and_publish, create_item, embargo, parse_draft
-from alerts.settings import SettingsError, load_settings
 
 app = typer.Typer(
     help="Email press alerts for a newsroom.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -58,7 +58,7 @@ def _schema_hint(exc: Exception) -> NoReturn:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or update the tables (Alembic migrations)."""
-    from alerts.migrate import upgrade
+    from alerts.core.migrate import upgrade
 
     try:
         settings = load_settings()
@@ -147,7 +147,7 @@ def _verification(email: str, by: str | None) -> None:
     from sqlalchemy import select
 
     from alerts import membership
-    from alerts.models import Journalist
+    from alerts.core.models import Journalist
     from alerts.publishing import embargoed_item_ids
     from alerts.subscriptions import InvalidAddress, normalise_email
 
@@ -334,7 +334,7 @@ def staff_list_keys() -> None:
     from rich.table import Table
     from sqlalchemy import select
 
-    from alerts.models import ApiKey
+    from alerts.core.models import ApiKey
 
     runtime = celery_app().runtime
     table = Table("id", "name", "role", "prefix", "created", "last used", "revoked")

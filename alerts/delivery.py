@@ -25,9 +25,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from alerts.db import upsert_insert
-from alerts.mailer import Outcome, Verdict
-from alerts.models import (
+from alerts.core.db import upsert_insert
+from alerts.core.models import (
     NOTICE_KINDS,
     Delivery,
     DeliveryStatus,
@@ -38,6 +37,7 @@ from alerts.models import (
     JournalistStatus,
     Suppression,
 )
+from alerts.mailer import Outcome, Verdict
 
 
 @dataclass(frozen=True)

@@ -20,13 +20,21 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.celery_app import create_celery
+from alerts.core.migrate import upgrade
+from alerts.core.models import (
+    Delivery,
+    DeliveryStatus,
+    FanOut,
+    Item,
+    ItemStatus,
+    Journalist,
+    utcnow,
+)
+from alerts.core.settings import Settings
 from alerts.delivery import counts_for_item
 from alerts.mailbox_view import create_mailbox_app
-from alerts.migrate import upgrade
-from alerts.models import Delivery, DeliveryStatus, FanOut, Item, ItemStatus, Journalist, utcnow
 from alerts.publishing import create_item, find_by_external_id, publish_item
 from alerts.seed import demo_journalists_csv, seed_drafts
-from alerts.settings import Settings
 from alerts.sink import SinkHandler, free_port, start_sink
 from alerts.subscriptions import import_rows, parse_csv
 
@@ -41,7 +49,7 @@ class DemoFailed(RuntimeError):
 
 def _next_item(session: Session, runtime_taxonomy: object) -> Item:
     """The first seed item not yet published; once all are, a fresh copy of the first."""
-    from alerts.taxonomy import Taxonomy
+    from alerts.core.taxonomy import Taxonomy
 
     assert isinstance(runtime_taxonomy, Taxonomy)
     drafts = seed_drafts()

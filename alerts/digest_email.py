@@ -15,11 +15,11 @@ import css_inline
 from babel.dates import format_date
 from jinja2 import Environment
 
+from alerts.core.i18n import N_, translations
+from alerts.core.models import Cadence, Item
+from alerts.core.taxonomy import Taxonomy, localised_countries
 from alerts.digests import ClaimedDigest
-from alerts.i18n import N_, translations
-from alerts.models import Cadence, Item
 from alerts.rendering import FIELDS, RenderedItem, Sender, header_safe, item_context
-from alerts.taxonomy import Taxonomy, localised_countries
 
 OTHER = N_("Other news")
 

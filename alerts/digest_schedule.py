@@ -12,8 +12,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from alerts.i18n import N_
-from alerts.models import Cadence
+from alerts.core.i18n import N_
+from alerts.core.models import Cadence
 
 WEEKDAYS = (
     N_("Monday"),

@@ -17,11 +17,8 @@ from typing import Any
 from sqlalchemy import and_, bindparam, delete, exists, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
-from alerts.db import upsert_insert
-from alerts.delivery import RetryPolicy, suppress_address
-from alerts.digest_schedule import InvalidSchedule, due_period, lookback, previous_cutoff
-from alerts.mailer import Outcome, Verdict
-from alerts.models import (
+from alerts.core.db import upsert_insert
+from alerts.core.models import (
     DIGEST_CADENCES,
     NOTICE_KINDS,
     Cadence,
@@ -40,6 +37,9 @@ from alerts.models import (
     SubscriptionTopic,
     Suppression,
 )
+from alerts.delivery import RetryPolicy, suppress_address
+from alerts.digest_schedule import InvalidSchedule, due_period, lookback, previous_cutoff
+from alerts.mailer import Outcome, Verdict
 
 log = logging.getLogger(__name__)
 

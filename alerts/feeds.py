@@ -25,7 +25,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from alerts.models import Feed
+from alerts.core.models import Feed
+from alerts.core.taxonomy import Taxonomy, TaxonomyError
 from alerts.publishing import (
     ITEM_KINDS,
     InvalidItem,
@@ -35,7 +36,6 @@ from alerts.publishing import (
     parse_draft,
     publish_item,
 )
-from alerts.taxonomy import Taxonomy, TaxonomyError
 
 log = logging.getLogger(__name__)
 

@@ -12,12 +12,12 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
+from alerts.core.models import Feed, utcnow
 from alerts.feeds import FeedError, TopicMap, add_feed, make_client, poll_all
-from alerts.models import Feed, utcnow
 
 if TYPE_CHECKING:
-    from alerts.runtime import Runtime
-    from alerts.taxonomy import Taxonomy
+    from alerts.core.runtime import Runtime
+    from alerts.core.taxonomy import Taxonomy
 
 app = typer.Typer(
     help="Newsroom RSS/Atom feeds: the beat polls them and turns new entries into items.",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from types import TracebackType
 
-from alerts.settings import SmtpTarget
+from alerts.core.settings import SmtpTarget
 
 
 def quoteaddr(address: str) -> str:

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import Select, exists, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from alerts.db import upsert_insert
-from alerts.models import (
+from alerts.core.db import upsert_insert
+from alerts.core.models import (
     Cadence,
     Delivery,
     DeliveryStatus,

@@ -18,14 +18,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from alerts.digest_schedule import (
-    InvalidSchedule,
-    check_weekday,
-    check_zone,
-    format_minute,
-    parse_minute,
-)
-from alerts.models import (
+from alerts.core.models import (
     Delivery,
     DeliveryStatus,
     Item,
@@ -37,8 +30,15 @@ from alerts.models import (
     UnsubscribeEvent,
     UnsubscribeMethod,
 )
+from alerts.core.taxonomy import Taxonomy
+from alerts.digest_schedule import (
+    InvalidSchedule,
+    check_weekday,
+    check_zone,
+    format_minute,
+    parse_minute,
+)
 from alerts.subscriptions import SubscriptionSpec, add_subscription, spec_of
-from alerts.taxonomy import Taxonomy
 
 # Suppressions with this prefix were the journalist's own choice: confirming a
 # new subscription lifts them. Bounces and complaints are never lifted here.

@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from alerts.celery_app import QUEUES, AlertsCelery
+from alerts.core.models import Delivery, DeliveryStatus, Digest, DigestStatus, Item, ItemStatus
 from alerts.delivery import counts_for_item
-from alerts.models import Delivery, DeliveryStatus, Digest, DigestStatus, Item, ItemStatus
 
 
 def delivery_counts(session: Session, since: datetime) -> dict[str, int]:

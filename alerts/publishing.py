@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import delete, func, inspect, select, update
 from sqlalchemy.orm import Session, object_session
 
-from alerts.models import (
+from alerts.core.models import (
     Delivery,
     DeliveryStatus,
     FanOut,
@@ -22,7 +22,7 @@ from alerts.models import (
     NoticeKind,
     utcnow,
 )
-from alerts.taxonomy import Taxonomy, TaxonomyError
+from alerts.core.taxonomy import Taxonomy, TaxonomyError
 
 ITEM_KINDS = ("press_release", "report", "statement", "news")
 

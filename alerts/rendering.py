@@ -19,11 +19,11 @@ from babel.dates import format_date
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import escape
 
+from alerts.core.i18n import N_, translations
+from alerts.core.models import Item, ItemStatus, NoticeKind, utcnow
+from alerts.core.taxonomy import Taxonomy, localised_countries
 from alerts.dkim_signing import DkimKey
-from alerts.i18n import N_, translations
 from alerts.message_skeleton import MessageSkeleton, address_line, header_line, qp_encode
-from alerts.models import Item, ItemStatus, NoticeKind, utcnow
-from alerts.taxonomy import Taxonomy, localised_countries
 
 # Quoted-printable keeps the bodies readable to humans and content filters alike.
 UTF8_QP = Charset("utf-8")

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts.models import Delivery, Digest, Journalist, JournalistStatus, Suppression
+from alerts.core.models import Delivery, Digest, Journalist, JournalistStatus, Suppression
 
 BATCH = 2_000
 

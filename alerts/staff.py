@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from alerts.models import ApiKey, StaffRole
+from alerts.core.models import ApiKey, StaffRole
 
 KEY_PREFIX = "nra_"  # recognisable in logs and secret scanners
 

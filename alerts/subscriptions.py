@@ -12,7 +12,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alerts.models import (
+from alerts.core.models import (
     Cadence,
     Journalist,
     JournalistStatus,
@@ -21,7 +21,7 @@ from alerts.models import (
     SubscriptionTopic,
     Suppression,
 )
-from alerts.taxonomy import Taxonomy, TaxonomyError
+from alerts.core.taxonomy import Taxonomy, TaxonomyError
 
 CSV_COLUMNS = ("email", "name", "outlet", "countries", "topics", "cadence")
 

@@ -12,7 +12,7 @@ from celery import Task, shared_task
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from alerts import breaker, delivery, digests, metrics, retention
+from alerts import breaker, delivery, digests, retention
 from alerts.celery_app import (
     FAN_OUT,
     FOLLOW_CORRECTIONS,
@@ -27,18 +27,19 @@ from alerts.celery_app import (
     SWEEP,
     AlertsCelery,
 )
+from alerts.core import metrics
+from alerts.core.models import Item, Journalist, JournalistStatus, utcnow
+from alerts.core.runtime import Runtime
+from alerts.core.tokens import Purpose
 from alerts.digest_email import render_digest
 from alerts.fanout import fan_out_in_slices
 from alerts.feeds import make_client, poll_all
 from alerts.mailer import Outcome, SmtpTransport, Verdict
 from alerts.membership import Notice
-from alerts.models import Item, Journalist, JournalistStatus, utcnow
 from alerts.notices import build_notice
 from alerts.publishing import lift_due, publish_due
 from alerts.rendering import build_message, needs_zone
-from alerts.runtime import Runtime
 from alerts.sending import MAX_CONSECUTIVE_CONNECTION_ERRORS, RELAY_PAUSED, send_batch
-from alerts.tokens import Purpose
 
 log = logging.getLogger(__name__)
 

@@ -28,10 +28,9 @@ from sqlalchemy.orm import Session
 
 from alerts import bounces
 from alerts.bounce_server import BounceHandler, make_handler, start_bounce_server
-from alerts.db import make_engine, make_session_factory
-from alerts.fanout import fan_out
-from alerts.migrate import upgrade
-from alerts.models import (
+from alerts.core.db import make_engine, make_session_factory
+from alerts.core.migrate import upgrade
+from alerts.core.models import (
     BounceEvent,
     BounceKind,
     Delivery,
@@ -41,8 +40,9 @@ from alerts.models import (
     Suppression,
     utcnow,
 )
+from alerts.core.tokens import TokenSigner
+from alerts.fanout import fan_out
 from alerts.sink import free_port
-from alerts.tokens import TokenSigner
 from tests.conftest import SECRET, Stack
 from tests.factories import journalist, published_item
 

@@ -9,11 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts import delivery
-from alerts.db import make_engine, make_session_factory
+from alerts.core.db import make_engine, make_session_factory
+from alerts.core.migrate import upgrade
+from alerts.core.models import Delivery, DeliveryStatus, utcnow
 from alerts.fanout import fan_out
 from alerts.mailer import Outcome, Verdict
-from alerts.migrate import upgrade
-from alerts.models import Delivery, DeliveryStatus, utcnow
 from tests.factories import journalist, published_item
 
 POLICY = delivery.RetryPolicy(30, 3600, 86400)

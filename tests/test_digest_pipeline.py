@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from alerts.celery_app import PLAN_DIGESTS
-from alerts.models import (
+from alerts.core.models import (
     Cadence,
     Delivery,
     DeliveryStatus,

@@ -20,18 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts import digests
-from alerts.db import make_engine, make_session_factory
-from alerts.delivery import RetryPolicy
-from alerts.digest_schedule import (
-    InvalidSchedule,
-    check_zone,
-    due_period,
-    parse_minute,
-)
-from alerts.fanout import fan_out
-from alerts.mailer import Outcome, Verdict
-from alerts.migrate import upgrade
-from alerts.models import (
+from alerts.core.db import make_engine, make_session_factory
+from alerts.core.migrate import upgrade
+from alerts.core.models import (
     Cadence,
     Delivery,
     DeliveryStatus,
@@ -41,6 +32,15 @@ from alerts.models import (
     Journalist,
     utcnow,
 )
+from alerts.delivery import RetryPolicy
+from alerts.digest_schedule import (
+    InvalidSchedule,
+    check_zone,
+    due_period,
+    parse_minute,
+)
+from alerts.fanout import fan_out
+from alerts.mailer import Outcome, Verdict
 from tests.conftest import PG_ADMIN_URL, PG_HOST
 from tests.factories import journalist, published_item
 

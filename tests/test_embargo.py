@@ -20,9 +20,9 @@ from sqlalchemy import select
 
 from alerts import digests
 from alerts.celery_app import PUBLISH_DUE
-from alerts.models import Cadence, Delivery, Item, ItemStatus, Journalist, utcnow
+from alerts.core.models import Cadence, Delivery, Item, ItemStatus, Journalist, utcnow
+from alerts.core.tokens import Purpose
 from alerts.staff import create_key
-from alerts.tokens import Purpose
 from alerts.web import create_app
 from tests.conftest import Stack
 from tests.factories import journalist

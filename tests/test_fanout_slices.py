@@ -9,11 +9,9 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts.db import make_engine, make_session_factory
-from alerts.fanout import fan_out_in_slices, id_slices
-from alerts.membership import set_subscription
-from alerts.migrate import upgrade
-from alerts.models import (
+from alerts.core.db import make_engine, make_session_factory
+from alerts.core.migrate import upgrade
+from alerts.core.models import (
     Delivery,
     FanOut,
     Journalist,
@@ -22,6 +20,8 @@ from alerts.models import (
     SubscriptionTopic,
     utcnow,
 )
+from alerts.fanout import fan_out_in_slices, id_slices
+from alerts.membership import set_subscription
 from alerts.subscriptions import SubscriptionSpec
 from tests.factories import published_item
 

@@ -26,7 +26,10 @@ from typer.testing import CliRunner
 
 from alerts import feeds_cli
 from alerts.cli import app as alerts_app
-from alerts.db import make_engine, make_session_factory
+from alerts.core.db import make_engine, make_session_factory
+from alerts.core.migrate import upgrade
+from alerts.core.models import Feed, Item, ItemStatus, utcnow
+from alerts.core.taxonomy import Taxonomy
 from alerts.feeds import (
     InvalidTopicMap,
     PollResult,
@@ -37,11 +40,8 @@ from alerts.feeds import (
     poll_all,
     poll_feed,
 )
-from alerts.migrate import upgrade
-from alerts.models import Feed, Item, ItemStatus, utcnow
 from alerts.publishing import ItemDraft, create_item
 from alerts.sink import free_port
-from alerts.taxonomy import Taxonomy
 from tests.conftest import Stack
 from tests.factories import journalist
 

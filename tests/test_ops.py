@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from alerts.celery_app import create_celery
 from alerts.cli import app as cli
-from alerts.models import Delivery, DeliveryStatus, Suppression
+from alerts.core.models import Delivery, DeliveryStatus, Suppression
 from alerts.sink import free_port
 from alerts.web import create_app
 from tests.conftest import Stack
@@ -216,7 +216,7 @@ def test_worker_logs_name_ids_never_addresses(pipeline: Stack) -> None:
 def test_json_log_lines() -> None:
     import logging
 
-    from alerts.logs import JsonFormatter
+    from alerts.core.logs import JsonFormatter
 
     record = logging.makeLogRecord(
         {

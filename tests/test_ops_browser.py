@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import Browser, expect
 
-from alerts.models import utcnow
+from alerts.core.models import utcnow
 from alerts.staff import create_key
 from tests.conftest import Stack
 from tests.factories import journalist, published_item

@@ -7,7 +7,8 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
-from alerts.models import Item, ItemCountry, ItemTopic
+from alerts.core.models import Item, ItemCountry, ItemTopic
+from alerts.core.taxonomy import Taxonomy
 from alerts.rendering import (
     Recipient,
     Sender,
@@ -16,7 +17,6 @@ from alerts.rendering import (
     make_environment,
     render_item,
 )
-from alerts.taxonomy import Taxonomy
 
 SENDER = Sender(
     from_address="Press Office <alerts@ngo.example>",

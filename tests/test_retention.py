@@ -8,11 +8,9 @@ from pathlib import Path
 from sqlalchemy import func, select, update
 
 from alerts import retention
-from alerts.db import make_engine, make_session_factory
-from alerts.fanout import fan_out
-from alerts.membership import address_hasher
-from alerts.migrate import upgrade
-from alerts.models import (
+from alerts.core.db import make_engine, make_session_factory
+from alerts.core.migrate import upgrade
+from alerts.core.models import (
     Cadence,
     Delivery,
     Digest,
@@ -22,6 +20,8 @@ from alerts.models import (
     Suppression,
     utcnow,
 )
+from alerts.fanout import fan_out
+from alerts.membership import address_hasher
 from alerts.subscriptions import import_rows, parse_csv
 from tests.factories import TAXONOMY, journalist, published_item
 

@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from alerts.celery_app import AlertsCelery
-from alerts.i18n import negotiate
+from alerts.core.i18n import negotiate
 from alerts.rendering import default_templates_dir
 from alerts.web import api, ops, public, staff_pages
 from alerts.web.csrf import Csrf

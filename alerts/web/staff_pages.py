@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 
 from alerts import publishing
 from alerts.celery_app import AlertsCelery
+from alerts.core.models import Delivery, Item, utcnow
 from alerts.delivery import counts_for_item
 from alerts.matching import reach
-from alerts.models import Delivery, Item, utcnow
 from alerts.publishing import ITEM_KINDS, InvalidItem
 from alerts.staff import allowed, authenticate
 from alerts.subscriptions import InvalidAddress, normalise_email

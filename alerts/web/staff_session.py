@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from alerts.models import ApiKey
-from alerts.runtime import Runtime
+from alerts.core.models import ApiKey
+from alerts.core.runtime import Runtime
 from alerts.web.api.deps import Staff
 
 COOKIE = "alerts_staff"

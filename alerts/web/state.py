@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from fastapi import Request
 
 from alerts.celery_app import AlertsCelery
-from alerts.runtime import Runtime
+from alerts.core.runtime import Runtime
 
 if TYPE_CHECKING:
     from alerts.web.pages import Pages

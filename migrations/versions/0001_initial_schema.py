@@ -7,10 +7,9 @@ Create Date: 2026-11-28 02:59:42.269742
 
 from collections.abc import Sequence
 
+import alerts.models
 import sqlalchemy as sa
 from alembic import op
-
-import alerts.models
 
 revision: str = "0001"
 down_revision: str | None = None

@@ -7,10 +7,9 @@ Create Date: 2026-11-28 03:14:27.063111
 
 from collections.abc import Sequence
 
+import alerts.models
 import sqlalchemy as sa
 from alembic import op
-
-import alerts.models
 
 revision: str = "0002"
 down_revision: str | None = "0001"

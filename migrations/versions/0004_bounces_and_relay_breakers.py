@@ -7,10 +7,9 @@ Create Date: 2026-11-28 04:15:16.099995
 
 from collections.abc import Sequence
 
+import alerts.models
 import sqlalchemy as sa
 from alembic import op
-
-import alerts.models
 
 revision: str = "0004"
 down_revision: str | None = "0003"

@@ -10,7 +10,7 @@ from fastapi import Depends, HTTPException, Path, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from alerts.models import utcnow
+from alerts.core.models import utcnow
 from alerts.staff import allowed, authenticate
 from alerts.web.state import celery, runtime
 

@@ -14,12 +14,12 @@ from sqlalchemy.orm import Session
 
 from alerts import delivery, publishing
 from alerts.celery_app import AlertsCelery
+from alerts.core.models import Delivery, DeliveryStatus, Item, Journalist, utcnow
+from alerts.core.runtime import Runtime
+from alerts.core.taxonomy import TaxonomyError
 from alerts.matching import reach as reach_of
-from alerts.models import Delivery, DeliveryStatus, Item, Journalist, utcnow
 from alerts.rendering import build_message
-from alerts.runtime import Runtime
 from alerts.subscriptions import InvalidAddress, normalise_email
-from alerts.taxonomy import TaxonomyError
 from alerts.web.api import schemas
 from alerts.web.api.deps import Id, Staff, celery, field_error, require, runtime, session
 

@@ -11,8 +11,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from alerts import membership, publishing
-from alerts.models import Journalist, utcnow
-from alerts.runtime import Runtime
+from alerts.core.models import Journalist, utcnow
+from alerts.core.runtime import Runtime
 from alerts.subscriptions import CSV_COLUMNS, ImportFailed, import_rows, parse_csv
 from alerts.web.api import schemas
 from alerts.web.api.deps import Id, Staff, celery, require, runtime, session

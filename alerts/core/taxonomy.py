@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pycountry
 
-from alerts.i18n import N_
+from alerts.core.i18n import N_
 
 
 class TaxonomyError(ValueError):

@@ -13,16 +13,16 @@ from jinja2 import Environment
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts.db import make_engine, make_session_factory
+from alerts.core.db import make_engine, make_session_factory
+from alerts.core.models import Item
+from alerts.core.settings import Settings
+from alerts.core.taxonomy import Taxonomy, load_topics
+from alerts.core.tokens import Purpose, TokenSigner
 from alerts.dkim_signing import DkimKey
 from alerts.mailer import SmtpTransport
 from alerts.membership import address_hasher
-from alerts.models import Item
 from alerts.rendering import Recipient, RenderedItem, Sender, make_environment, render_item
-from alerts.settings import Settings
-from alerts.taxonomy import Taxonomy, load_topics
 from alerts.throttle import RelayThrottle
-from alerts.tokens import Purpose, TokenSigner
 
 
 class Runtime:

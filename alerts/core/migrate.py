@@ -9,7 +9,7 @@ from alembic.config import Config
 
 
 def migrations_dir() -> Path:
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent  # the alerts package
     for candidate in (here / "migrations", here.parent / "migrations"):
         if (candidate / "env.py").is_file():
             return candidate

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts.models import Item, ItemStatus
+from alerts.core.models import Item, ItemStatus
 
 log = logging.getLogger(__name__)
 
