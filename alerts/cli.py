@@ -295,7 +295,7 @@ def staff_add_key(
     role: Annotated[str, typer.Option(help="publisher, operator or admin.")],
 ) -> None:
     """Create a staff API key; it is printed once and only its hash is kept."""
-    from alerts.staff import create_key
+    from alerts.staff.keys import create_key
 
     runtime = celery_app().runtime
     try:
@@ -316,7 +316,7 @@ def staff_revoke_key(
     key: Annotated[str, typer.Argument(help="The key's id or its prefix (nra_…).")],
 ) -> None:
     """Revoke a staff API key at once."""
-    from alerts.staff import UnknownKey, revoke_key
+    from alerts.staff.keys import UnknownKey, revoke_key
 
     runtime = celery_app().runtime
     try:

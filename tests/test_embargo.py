@@ -22,7 +22,7 @@ from alerts import digests
 from alerts.celery_app import PUBLISH_DUE
 from alerts.core.models import Cadence, Delivery, Item, ItemStatus, Journalist, utcnow
 from alerts.core.tokens import Purpose
-from alerts.staff import create_key
+from alerts.staff.keys import create_key
 from alerts.web import create_app
 from tests.conftest import Stack
 from tests.factories import journalist

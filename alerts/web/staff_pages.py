@@ -15,7 +15,7 @@ from alerts.core.models import Delivery, Item, utcnow
 from alerts.delivery import counts_for_item
 from alerts.matching import reach
 from alerts.publishing import ITEM_KINDS, InvalidItem
-from alerts.staff import allowed, authenticate
+from alerts.staff.keys import allowed, authenticate
 from alerts.subscriptions import InvalidAddress, normalise_email
 from alerts.web.api.deps import Staff
 from alerts.web.csrf import COOKIE as CSRF_COOKIE

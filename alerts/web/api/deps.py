@@ -11,7 +11,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.orm import Session
 
 from alerts.core.models import utcnow
-from alerts.staff import allowed, authenticate
+from alerts.staff.keys import allowed, authenticate
 from alerts.web.state import celery, runtime
 
 __all__ = ["Id", "Staff", "celery", "field_error", "require", "runtime", "session"]
