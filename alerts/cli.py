@@ -17,7 +17,13 @@ from alerts import bounces_cli, feeds_cli
 from alerts.celery_app import QUEUES, AlertsCelery, create_celery
 from alerts.core.models import utcnow
 from alerts.core.settings import SettingsError, load_settings
-from alerts.publishing import InvalidItem, create_and_publish, create_item, embargo, parse_draft
+from alerts.items.publishing import (
+    InvalidItem,
+    create_and_publish,
+    create_item,
+    embargo,
+    parse_draft,
+)
 
 app = typer.Typer(
     help="Email press alerts for a newsroom.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -148,7 +154,7 @@ def _verification(email: str, by: str | None) -> None:
 
     from alerts import membership
     from alerts.core.models import Journalist
-    from alerts.publishing import embargoed_item_ids
+    from alerts.items.publishing import embargoed_item_ids
     from alerts.subscriptions import InvalidAddress, normalise_email
 
     try:

@@ -32,8 +32,8 @@ from alerts.core.models import (
 )
 from alerts.core.settings import Settings
 from alerts.delivery import counts_for_item
+from alerts.items.publishing import create_item, find_by_external_id, publish_item
 from alerts.mailbox_view import create_mailbox_app
-from alerts.publishing import create_item, find_by_external_id, publish_item
 from alerts.seed import demo_journalists_csv, seed_drafts
 from alerts.sink import SinkHandler, free_port, start_sink
 from alerts.subscriptions import import_rows, parse_csv

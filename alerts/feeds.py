@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from alerts.core.models import Feed
 from alerts.core.taxonomy import Taxonomy, TaxonomyError
-from alerts.publishing import (
+from alerts.items.publishing import (
     ITEM_KINDS,
     InvalidItem,
     ItemDraft,

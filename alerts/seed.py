@@ -7,7 +7,7 @@ import re
 from importlib import resources
 from typing import Any
 
-from alerts.publishing import ItemDraft, parse_draft
+from alerts.items.publishing import ItemDraft, parse_draft
 
 
 def drafts_from_json(data: Any) -> list[ItemDraft]:

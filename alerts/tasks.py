@@ -34,10 +34,10 @@ from alerts.core.tokens import Purpose
 from alerts.digest_email import render_digest
 from alerts.fanout import fan_out_in_slices
 from alerts.feeds import make_client, poll_all
+from alerts.items.publishing import lift_due, publish_due
 from alerts.mailer import Outcome, SmtpTransport, Verdict
 from alerts.membership import Notice
 from alerts.notices import build_notice
-from alerts.publishing import lift_due, publish_due
 from alerts.rendering import build_message, needs_zone
 from alerts.sending import MAX_CONSECUTIVE_CONNECTION_ERRORS, RELAY_PAUSED, send_batch
 

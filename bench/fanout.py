@@ -62,7 +62,7 @@ from alerts.core.settings import Settings, load_settings
 from alerts.delivery import counts_for_item
 from alerts.dkim_signing import generate
 from alerts.fanout import fan_out_in_slices
-from alerts.publishing import ItemDraft, create_item, publish_item
+from alerts.items.publishing import ItemDraft, create_item, publish_item
 from alerts.rendering import build_message
 
 HOST = "127.0.0.1"

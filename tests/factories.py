@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from alerts.core.models import Cadence, Journalist, JournalistStatus, Suppression, utcnow
 from alerts.core.taxonomy import Taxonomy
-from alerts.publishing import ItemDraft, create_item, publish_item
+from alerts.items.publishing import ItemDraft, create_item, publish_item
 from alerts.subscriptions import SubscriptionSpec, add_subscription
 
 TAXONOMY = Taxonomy()

@@ -12,9 +12,10 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts import delivery, digests, membership, publishing
+from alerts import delivery, digests, membership
 from alerts.core.models import Cadence, Delivery, DeliveryStatus, Item, Journalist, utcnow
 from alerts.fanout import fan_out
+from alerts.items import publishing
 from alerts.mailer import Outcome, Verdict
 from tests.factories import TAXONOMY, journalist, published_item
 from tests.test_digests import sessions  # noqa: F401  (the fixture: SQLite and PostgreSQL)

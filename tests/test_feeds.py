@@ -40,7 +40,7 @@ from alerts.feeds import (
     poll_all,
     poll_feed,
 )
-from alerts.publishing import ItemDraft, create_item
+from alerts.items.publishing import ItemDraft, create_item
 from alerts.sink import free_port
 from tests.conftest import Stack
 from tests.factories import journalist

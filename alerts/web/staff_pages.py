@@ -9,12 +9,12 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 
-from alerts import publishing
 from alerts.celery_app import AlertsCelery
 from alerts.core.models import Delivery, Item, utcnow
 from alerts.delivery import counts_for_item
+from alerts.items import publishing
+from alerts.items.publishing import ITEM_KINDS, InvalidItem
 from alerts.matching import reach
-from alerts.publishing import ITEM_KINDS, InvalidItem
 from alerts.staff.keys import allowed, authenticate
 from alerts.subscriptions import InvalidAddress, normalise_email
 from alerts.web.api.deps import Staff

@@ -12,11 +12,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from alerts import delivery, publishing
+from alerts import delivery
 from alerts.celery_app import AlertsCelery
 from alerts.core.models import Delivery, DeliveryStatus, Item, Journalist, utcnow
 from alerts.core.runtime import Runtime
 from alerts.core.taxonomy import TaxonomyError
+from alerts.items import publishing
 from alerts.matching import reach as reach_of
 from alerts.rendering import build_message
 from alerts.subscriptions import InvalidAddress, normalise_email
