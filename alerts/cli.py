@@ -152,10 +152,10 @@ def publish(
 def _verification(email: str, by: str | None) -> None:
     from sqlalchemy import select
 
-    from alerts import membership
+    from alerts.audience import membership
+    from alerts.audience.subscriptions import InvalidAddress, normalise_email
     from alerts.core.models import Journalist
     from alerts.items.publishing import embargoed_item_ids
-    from alerts.subscriptions import InvalidAddress, normalise_email
 
     try:
         address = normalise_email(email)
@@ -200,7 +200,7 @@ def journalists_import(
     file: Annotated[Path, typer.Argument(help="CSV: email,name,outlet,countries,topics,cadence")],
 ) -> None:
     """Import journalists (active at once) and their subscriptions; all rows or none."""
-    from alerts.subscriptions import ImportFailed, import_rows, parse_csv
+    from alerts.audience.subscriptions import ImportFailed, import_rows, parse_csv
 
     runtime = celery_app().runtime
     try:

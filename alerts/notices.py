@@ -11,8 +11,8 @@ from email.utils import formataddr, formatdate
 import css_inline
 from jinja2 import Environment
 
+from alerts.audience.membership import Notice
 from alerts.core.i18n import N_, translations
-from alerts.membership import Notice
 from alerts.rendering import UTF8_QP, WIRE_POLICY, Sender, header_safe
 
 SUBJECTS = {

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from alerts import breaker, delivery, digests, retention
+from alerts.audience.membership import Notice
 from alerts.celery_app import (
     FAN_OUT,
     FOLLOW_CORRECTIONS,
@@ -36,7 +37,6 @@ from alerts.fanout import fan_out_in_slices
 from alerts.feeds import make_client, poll_all
 from alerts.items.publishing import lift_due, publish_due
 from alerts.mailer import Outcome, SmtpTransport, Verdict
-from alerts.membership import Notice
 from alerts.notices import build_notice
 from alerts.rendering import build_message, needs_zone
 from alerts.sending import MAX_CONSECUTIVE_CONNECTION_ERRORS, RELAY_PAUSED, send_batch

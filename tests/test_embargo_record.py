@@ -12,7 +12,8 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts import delivery, digests, membership
+from alerts import delivery, digests
+from alerts.audience import membership
 from alerts.core.models import Cadence, Delivery, DeliveryStatus, Item, Journalist, utcnow
 from alerts.fanout import fan_out
 from alerts.items import publishing

@@ -9,6 +9,8 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from alerts.audience.membership import set_subscription
+from alerts.audience.subscriptions import SubscriptionSpec
 from alerts.core.db import make_engine, make_session_factory
 from alerts.core.migrate import upgrade
 from alerts.core.models import (
@@ -21,8 +23,6 @@ from alerts.core.models import (
     utcnow,
 )
 from alerts.fanout import fan_out_in_slices, id_slices
-from alerts.membership import set_subscription
-from alerts.subscriptions import SubscriptionSpec
 from tests.factories import published_item
 
 

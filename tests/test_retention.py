@@ -8,6 +8,8 @@ from pathlib import Path
 from sqlalchemy import func, select, update
 
 from alerts import retention
+from alerts.audience.membership import address_hasher
+from alerts.audience.subscriptions import import_rows, parse_csv
 from alerts.core.db import make_engine, make_session_factory
 from alerts.core.migrate import upgrade
 from alerts.core.models import (
@@ -21,8 +23,6 @@ from alerts.core.models import (
     utcnow,
 )
 from alerts.fanout import fan_out
-from alerts.membership import address_hasher
-from alerts.subscriptions import import_rows, parse_csv
 from tests.factories import TAXONOMY, journalist, published_item
 
 HASHER = address_hasher("retention-test-secret-0123456789")

@@ -13,6 +13,7 @@ from jinja2 import Environment
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from alerts.audience.membership import address_hasher
 from alerts.core.db import make_engine, make_session_factory
 from alerts.core.models import Item
 from alerts.core.settings import Settings
@@ -20,7 +21,6 @@ from alerts.core.taxonomy import Taxonomy, load_topics
 from alerts.core.tokens import Purpose, TokenSigner
 from alerts.dkim_signing import DkimKey
 from alerts.mailer import SmtpTransport
-from alerts.membership import address_hasher
 from alerts.rendering import Recipient, RenderedItem, Sender, make_environment, render_item
 from alerts.throttle import RelayThrottle
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 
+from alerts.audience.subscriptions import InvalidAddress, normalise_email
 from alerts.celery_app import AlertsCelery
 from alerts.core.models import Delivery, Item, utcnow
 from alerts.delivery import counts_for_item
@@ -16,7 +17,6 @@ from alerts.items import publishing
 from alerts.items.publishing import ITEM_KINDS, InvalidItem
 from alerts.matching import reach
 from alerts.staff.keys import allowed, authenticate
-from alerts.subscriptions import InvalidAddress, normalise_email
 from alerts.web.api.deps import Staff
 from alerts.web.csrf import COOKIE as CSRF_COOKIE
 from alerts.web.csrf import FIELD

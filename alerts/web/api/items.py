@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from alerts import delivery
+from alerts.audience.subscriptions import InvalidAddress, normalise_email
 from alerts.celery_app import AlertsCelery
 from alerts.core.models import Delivery, DeliveryStatus, Item, Journalist, utcnow
 from alerts.core.runtime import Runtime
@@ -20,7 +21,6 @@ from alerts.core.taxonomy import TaxonomyError
 from alerts.items import publishing
 from alerts.matching import reach as reach_of
 from alerts.rendering import build_message
-from alerts.subscriptions import InvalidAddress, normalise_email
 from alerts.web.api import schemas
 from alerts.web.api.deps import Id, Staff, celery, field_error, require, runtime, session
 

@@ -10,11 +10,11 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from alerts import membership
+from alerts.audience import membership
+from alerts.audience.subscriptions import CSV_COLUMNS, ImportFailed, import_rows, parse_csv
 from alerts.core.models import Journalist, utcnow
 from alerts.core.runtime import Runtime
 from alerts.items import publishing
-from alerts.subscriptions import CSV_COLUMNS, ImportFailed, import_rows, parse_csv
 from alerts.web.api import schemas
 from alerts.web.api.deps import Id, Staff, celery, require, runtime, session
 

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
+from alerts.audience.subscriptions import SubscriptionSpec, add_subscription, spec_of
 from alerts.core.models import (
     Delivery,
     DeliveryStatus,
@@ -38,7 +39,6 @@ from alerts.digest_schedule import (
     format_minute,
     parse_minute,
 )
-from alerts.subscriptions import SubscriptionSpec, add_subscription, spec_of
 
 # Suppressions with this prefix were the journalist's own choice: confirming a
 # new subscription lifts them. Bounces and complaints are never lifted here.
