@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from alerts.core.models import BounceEvent, BounceKind, Delivery, Journalist
 from alerts.core.tokens import VERP_PREFIX, InvalidToken, TokenSigner
-from alerts.delivery import suppress_address
+from alerts.delivery.store import suppress_address
 
 # RFC 3463 enhanced status code at the start of a Status field: "5.1.1 (bad mailbox)".
 _STATUS = re.compile(r"^\s*([245]\.\d{1,3}\.\d{1,3})\b")

@@ -32,7 +32,7 @@ from alerts.core.models import (
     utcnow,
 )
 from alerts.core.settings import Settings
-from alerts.delivery import counts_for_item
+from alerts.delivery.store import counts_for_item
 from alerts.items.publishing import create_item, find_by_external_id, publish_item
 from alerts.mailbox_view import create_mailbox_app
 from alerts.seed import demo_journalists_csv, seed_drafts

@@ -37,7 +37,7 @@ from alerts.core.models import (
     SubscriptionTopic,
     Suppression,
 )
-from alerts.delivery import RetryPolicy, suppress_address
+from alerts.delivery.store import RetryPolicy, suppress_address
 from alerts.digest_schedule import InvalidSchedule, due_period, lookback, previous_cutoff
 from alerts.mailer import Outcome, Verdict
 

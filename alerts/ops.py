@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from alerts.celery_app import QUEUES, AlertsCelery
 from alerts.core.models import Delivery, DeliveryStatus, Digest, DigestStatus, Item, ItemStatus
-from alerts.delivery import counts_for_item
+from alerts.delivery.store import counts_for_item
 
 
 def delivery_counts(session: Session, since: datetime) -> dict[str, int]:

@@ -12,7 +12,7 @@ from celery import Task, shared_task
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from alerts import breaker, delivery, digests, retention
+from alerts import digests
 from alerts.audience.membership import Notice
 from alerts.celery_app import (
     FAN_OUT,
@@ -32,14 +32,16 @@ from alerts.core import metrics
 from alerts.core.models import Item, Journalist, JournalistStatus, utcnow
 from alerts.core.runtime import Runtime
 from alerts.core.tokens import Purpose
+from alerts.delivery import breaker, retention
+from alerts.delivery import store as delivery
+from alerts.delivery.fanout import fan_out_in_slices
+from alerts.delivery.sending import MAX_CONSECUTIVE_CONNECTION_ERRORS, RELAY_PAUSED, send_batch
 from alerts.digest_email import render_digest
-from alerts.fanout import fan_out_in_slices
 from alerts.feeds import make_client, poll_all
 from alerts.items.publishing import lift_due, publish_due
 from alerts.mailer import Outcome, SmtpTransport, Verdict
 from alerts.notices import build_notice
 from alerts.rendering import build_message, needs_zone
-from alerts.sending import MAX_CONSECUTIVE_CONNECTION_ERRORS, RELAY_PAUSED, send_batch
 
 log = logging.getLogger(__name__)
 

@@ -59,9 +59,9 @@ from alerts.core.models import (
     SubscriptionTopic,
 )
 from alerts.core.settings import Settings, load_settings
-from alerts.delivery import counts_for_item
+from alerts.delivery.fanout import fan_out_in_slices
+from alerts.delivery.store import counts_for_item
 from alerts.dkim_signing import generate
-from alerts.fanout import fan_out_in_slices
 from alerts.items.publishing import ItemDraft, create_item, publish_item
 from alerts.rendering import build_message
 

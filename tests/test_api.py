@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from alerts.core.models import Delivery, DeliveryStatus, Item, ItemStatus, Journalist, utcnow
 from alerts.core.tokens import Purpose
-from alerts.fanout import fan_out
+from alerts.delivery.fanout import fan_out
 from alerts.staff.keys import create_key
 from alerts.web import create_app
 from tests.conftest import Stack

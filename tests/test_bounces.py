@@ -41,7 +41,7 @@ from alerts.core.models import (
     utcnow,
 )
 from alerts.core.tokens import TokenSigner
-from alerts.fanout import fan_out
+from alerts.delivery.fanout import fan_out
 from alerts.sink import free_port
 from tests.conftest import SECRET, Stack
 from tests.factories import journalist, published_item

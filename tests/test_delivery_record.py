@@ -8,11 +8,11 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alerts import delivery
 from alerts.core.db import make_engine, make_session_factory
 from alerts.core.migrate import upgrade
 from alerts.core.models import Delivery, DeliveryStatus, utcnow
-from alerts.fanout import fan_out
+from alerts.delivery import store as delivery
+from alerts.delivery.fanout import fan_out
 from alerts.mailer import Outcome, Verdict
 from tests.factories import journalist, published_item
 

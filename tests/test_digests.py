@@ -32,14 +32,14 @@ from alerts.core.models import (
     Journalist,
     utcnow,
 )
-from alerts.delivery import RetryPolicy
+from alerts.delivery.fanout import fan_out
+from alerts.delivery.store import RetryPolicy
 from alerts.digest_schedule import (
     InvalidSchedule,
     check_zone,
     due_period,
     parse_minute,
 )
-from alerts.fanout import fan_out
 from alerts.mailer import Outcome, Verdict
 from tests.conftest import PG_ADMIN_URL, PG_HOST
 from tests.factories import journalist, published_item

@@ -12,10 +12,11 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts import delivery, digests
+from alerts import digests
 from alerts.audience import membership
 from alerts.core.models import Cadence, Delivery, DeliveryStatus, Item, Journalist, utcnow
-from alerts.fanout import fan_out
+from alerts.delivery import store as delivery
+from alerts.delivery.fanout import fan_out
 from alerts.items import publishing
 from alerts.mailer import Outcome, Verdict
 from tests.factories import TAXONOMY, journalist, published_item

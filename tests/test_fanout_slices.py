@@ -22,7 +22,7 @@ from alerts.core.models import (
     SubscriptionTopic,
     utcnow,
 )
-from alerts.fanout import fan_out_in_slices, id_slices
+from alerts.delivery.fanout import fan_out_in_slices, id_slices
 from tests.factories import published_item
 
 

@@ -25,7 +25,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
 from alerts.core.models import Delivery, DeliveryStatus, Journalist, Suppression, utcnow
-from alerts.fanout import fan_out
+from alerts.delivery.fanout import fan_out
 from tests.conftest import PG_ADMIN_URL, PG_HOST, ScriptedSink, Stack, build_stack
 from tests.factories import journalist, published_item
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from sqlalchemy import func, select, update
 
-from alerts import retention
 from alerts.audience.membership import address_hasher
 from alerts.audience.subscriptions import import_rows, parse_csv
 from alerts.core.db import make_engine, make_session_factory
@@ -22,7 +21,8 @@ from alerts.core.models import (
     Suppression,
     utcnow,
 )
-from alerts.fanout import fan_out
+from alerts.delivery import retention
+from alerts.delivery.fanout import fan_out
 from tests.factories import TAXONOMY, journalist, published_item
 
 HASHER = address_hasher("retention-test-secret-0123456789")

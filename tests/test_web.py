@@ -21,7 +21,7 @@ from alerts.core.models import (
     utcnow,
 )
 from alerts.core.tokens import Purpose
-from alerts.fanout import fan_out
+from alerts.delivery.fanout import fan_out
 from alerts.web import create_app
 from alerts.web.ratelimit import SignUpLimits
 from tests.conftest import Stack

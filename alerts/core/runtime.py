@@ -19,10 +19,10 @@ from alerts.core.models import Item
 from alerts.core.settings import Settings
 from alerts.core.taxonomy import Taxonomy, load_topics
 from alerts.core.tokens import Purpose, TokenSigner
+from alerts.delivery.throttle import RelayThrottle
 from alerts.dkim_signing import DkimKey
 from alerts.mailer import SmtpTransport
 from alerts.rendering import Recipient, RenderedItem, Sender, make_environment, render_item
-from alerts.throttle import RelayThrottle
 
 
 class Runtime:

@@ -12,10 +12,10 @@ from sqlalchemy import func, select
 from alerts.audience.subscriptions import InvalidAddress, normalise_email
 from alerts.celery_app import AlertsCelery
 from alerts.core.models import Delivery, Item, utcnow
-from alerts.delivery import counts_for_item
+from alerts.delivery.matching import reach
+from alerts.delivery.store import counts_for_item
 from alerts.items import publishing
 from alerts.items.publishing import ITEM_KINDS, InvalidItem
-from alerts.matching import reach
 from alerts.staff.keys import allowed, authenticate
 from alerts.web.api.deps import Staff
 from alerts.web.csrf import COOKIE as CSRF_COOKIE

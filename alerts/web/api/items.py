@@ -12,14 +12,14 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from alerts import delivery
 from alerts.audience.subscriptions import InvalidAddress, normalise_email
 from alerts.celery_app import AlertsCelery
 from alerts.core.models import Delivery, DeliveryStatus, Item, Journalist, utcnow
 from alerts.core.runtime import Runtime
 from alerts.core.taxonomy import TaxonomyError
+from alerts.delivery import store as delivery
+from alerts.delivery.matching import reach as reach_of
 from alerts.items import publishing
-from alerts.matching import reach as reach_of
 from alerts.rendering import build_message
 from alerts.web.api import schemas
 from alerts.web.api.deps import Id, Staff, celery, field_error, require, runtime, session

@@ -6,10 +6,10 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
-from alerts.delivery import Claimed
+from alerts.delivery.store import Claimed
+from alerts.delivery.throttle import RelayThrottle
 from alerts.mailer import Outcome, SmtpTransport, Verdict
 from alerts.rendering import Recipient, RenderedItem, Sender, build_message
-from alerts.throttle import RelayThrottle
 
 log = logging.getLogger(__name__)
 
