@@ -236,7 +236,7 @@ def dkim_keygen(
     """Make a signing key and print the DNS TXT record to publish for it."""
     import os
 
-    from alerts.dkim_signing import dns_record, generate
+    from alerts.mail.dkim import dns_record, generate
 
     if out.exists():
         fail(f"{out} exists: refusing to overwrite a key", 2)

@@ -19,7 +19,7 @@ from alerts.core.i18n import N_, translations
 from alerts.core.models import Cadence, Item
 from alerts.core.taxonomy import Taxonomy, localised_countries
 from alerts.digests import ClaimedDigest
-from alerts.rendering import FIELDS, RenderedItem, Sender, header_safe, item_context
+from alerts.mail.rendering import FIELDS, RenderedItem, Sender, header_safe, item_context
 
 OTHER = N_("Other news")
 

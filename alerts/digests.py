@@ -39,7 +39,7 @@ from alerts.core.models import (
 )
 from alerts.delivery.store import RetryPolicy, suppress_address
 from alerts.digest_schedule import InvalidSchedule, due_period, lookback, previous_cutoff
-from alerts.mailer import Outcome, Verdict
+from alerts.mail.smtp import Outcome, Verdict
 
 log = logging.getLogger(__name__)
 

@@ -39,9 +39,9 @@ from alerts.delivery.sending import MAX_CONSECUTIVE_CONNECTION_ERRORS, RELAY_PAU
 from alerts.digest_email import render_digest
 from alerts.feeds import make_client, poll_all
 from alerts.items.publishing import lift_due, publish_due
-from alerts.mailer import Outcome, SmtpTransport, Verdict
-from alerts.notices import build_notice
-from alerts.rendering import build_message, needs_zone
+from alerts.mail.account_emails import build_notice
+from alerts.mail.rendering import build_message, needs_zone
+from alerts.mail.smtp import Outcome, SmtpTransport, Verdict
 
 log = logging.getLogger(__name__)
 

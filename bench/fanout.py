@@ -61,9 +61,9 @@ from alerts.core.models import (
 from alerts.core.settings import Settings, load_settings
 from alerts.delivery.fanout import fan_out_in_slices
 from alerts.delivery.store import counts_for_item
-from alerts.dkim_signing import generate
 from alerts.items.publishing import ItemDraft, create_item, publish_item
-from alerts.rendering import build_message
+from alerts.mail.dkim import generate
+from alerts.mail.rendering import build_message
 
 HOST = "127.0.0.1"
 PG_ADMIN_URL = f"postgresql://postgres@{HOST}:5432/test"

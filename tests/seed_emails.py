@@ -14,7 +14,13 @@ from alerts.core.tokens import Purpose, TokenSigner
 from alerts.digest_email import render_digest
 from alerts.digests import ClaimedDigest
 from alerts.items.publishing import ItemDraft
-from alerts.rendering import Recipient, RenderedItem, build_message, make_environment, render_item
+from alerts.mail.rendering import (
+    Recipient,
+    RenderedItem,
+    build_message,
+    make_environment,
+    render_item,
+)
 from alerts.seed import seed_drafts
 from tests.test_rendering import SENDER
 

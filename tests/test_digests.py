@@ -40,7 +40,7 @@ from alerts.digest_schedule import (
     due_period,
     parse_minute,
 )
-from alerts.mailer import Outcome, Verdict
+from alerts.mail.smtp import Outcome, Verdict
 from tests.conftest import PG_ADMIN_URL, PG_HOST
 from tests.factories import journalist, published_item
 

@@ -18,7 +18,7 @@ from alerts.core.models import Cadence, Delivery, DeliveryStatus, Item, Journali
 from alerts.delivery import store as delivery
 from alerts.delivery.fanout import fan_out
 from alerts.items import publishing
-from alerts.mailer import Outcome, Verdict
+from alerts.mail.smtp import Outcome, Verdict
 from tests.factories import TAXONOMY, journalist, published_item
 from tests.test_digests import sessions  # noqa: F401  (the fixture: SQLite and PostgreSQL)
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from alerts.core.settings import SmtpTarget, parse_smtp_url
-from alerts.mailer import SmtpTransport, Stage, Verdict, classify, dot_stuffed
+from alerts.mail.smtp import SmtpTransport, Stage, Verdict, classify, dot_stuffed
 from alerts.sink import free_port, start_sink
 from tests.conftest import ScriptedSink
 

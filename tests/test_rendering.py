@@ -9,7 +9,7 @@ from pathlib import Path
 
 from alerts.core.models import Item, ItemCountry, ItemTopic
 from alerts.core.taxonomy import Taxonomy
-from alerts.rendering import (
+from alerts.mail.rendering import (
     Recipient,
     Sender,
     build_message,

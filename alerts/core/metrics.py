@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from alerts.mailer import Outcome, Verdict
+from alerts.mail.smtp import Outcome, Verdict
 
 
 class _Metrics:

@@ -20,9 +20,9 @@ from alerts.core.settings import Settings
 from alerts.core.taxonomy import Taxonomy, load_topics
 from alerts.core.tokens import Purpose, TokenSigner
 from alerts.delivery.throttle import RelayThrottle
-from alerts.dkim_signing import DkimKey
-from alerts.mailer import SmtpTransport
-from alerts.rendering import Recipient, RenderedItem, Sender, make_environment, render_item
+from alerts.mail.dkim import DkimKey
+from alerts.mail.rendering import Recipient, RenderedItem, Sender, make_environment, render_item
+from alerts.mail.smtp import SmtpTransport
 
 
 class Runtime:

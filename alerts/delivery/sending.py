@@ -8,8 +8,8 @@ from collections.abc import Callable, Sequence
 
 from alerts.delivery.store import Claimed
 from alerts.delivery.throttle import RelayThrottle
-from alerts.mailer import Outcome, SmtpTransport, Verdict
-from alerts.rendering import Recipient, RenderedItem, Sender, build_message
+from alerts.mail.rendering import Recipient, RenderedItem, Sender, build_message
+from alerts.mail.smtp import Outcome, SmtpTransport, Verdict
 
 log = logging.getLogger(__name__)
 

@@ -37,7 +37,7 @@ from alerts.core.models import (
     JournalistStatus,
     Suppression,
 )
-from alerts.mailer import Outcome, Verdict
+from alerts.mail.smtp import Outcome, Verdict
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from alerts.celery_app import AlertsCelery
 from alerts.core.i18n import negotiate
-from alerts.rendering import default_templates_dir
+from alerts.mail.rendering import default_templates_dir
 from alerts.web import api, ops, public, staff_pages
 from alerts.web.csrf import Csrf
 from alerts.web.pages import Pages

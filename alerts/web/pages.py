@@ -15,7 +15,7 @@ from alerts.core.models import Cadence
 from alerts.core.settings import Settings
 from alerts.core.taxonomy import Taxonomy, localised_countries, regions
 from alerts.digest_schedule import WEEKDAYS, zone_names
-from alerts.rendering import make_environment
+from alerts.mail.rendering import make_environment
 from alerts.web.csrf import COOKIE, FIELD, Csrf
 
 

@@ -20,7 +20,7 @@ from alerts.core.taxonomy import TaxonomyError
 from alerts.delivery import store as delivery
 from alerts.delivery.matching import reach as reach_of
 from alerts.items import publishing
-from alerts.rendering import build_message
+from alerts.mail.rendering import build_message
 from alerts.web.api import schemas
 from alerts.web.api.deps import Id, Staff, celery, field_error, require, runtime, session
 

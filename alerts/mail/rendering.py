@@ -22,8 +22,8 @@ from markupsafe import escape
 from alerts.core.i18n import N_, translations
 from alerts.core.models import Item, ItemStatus, NoticeKind, utcnow
 from alerts.core.taxonomy import Taxonomy, localised_countries
-from alerts.dkim_signing import DkimKey
-from alerts.message_skeleton import MessageSkeleton, address_line, header_line, qp_encode
+from alerts.mail.dkim import DkimKey
+from alerts.mail.skeleton import MessageSkeleton, address_line, header_line, qp_encode
 
 # Quoted-printable keeps the bodies readable to humans and content filters alike.
 UTF8_QP = Charset("utf-8")
@@ -43,7 +43,7 @@ KIND_LABELS = {
 
 def default_templates_dir() -> Path:
     """The package's own templates: inside the wheel, or at the repository top."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent  # the alerts package
     for candidate in (here / "templates", here.parent / "templates"):
         if (candidate / "email").is_dir():
             return candidate

@@ -13,7 +13,7 @@ from jinja2 import Environment
 
 from alerts.audience.membership import Notice
 from alerts.core.i18n import N_, translations
-from alerts.rendering import UTF8_QP, WIRE_POLICY, Sender, header_safe
+from alerts.mail.rendering import UTF8_QP, WIRE_POLICY, Sender, header_safe
 
 SUBJECTS = {
     Notice.CONFIRM: N_("Confirm your subscription to press alerts"),
