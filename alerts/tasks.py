@@ -12,7 +12,6 @@ from celery import Task, shared_task
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from alerts import digests
 from alerts.audience.membership import Notice
 from alerts.celery_app import (
     FAN_OUT,
@@ -36,7 +35,8 @@ from alerts.delivery import breaker, retention
 from alerts.delivery import store as delivery
 from alerts.delivery.fanout import fan_out_in_slices
 from alerts.delivery.sending import MAX_CONSECUTIVE_CONNECTION_ERRORS, RELAY_PAUSED, send_batch
-from alerts.digest_email import render_digest
+from alerts.digests import runs as digests
+from alerts.digests.email import render_digest
 from alerts.feeds import make_client, poll_all
 from alerts.items.publishing import lift_due, publish_due
 from alerts.mail.account_emails import build_notice

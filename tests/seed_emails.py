@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 from alerts.core.models import Item, ItemCountry, ItemStatus, ItemTopic
 from alerts.core.taxonomy import Taxonomy
 from alerts.core.tokens import Purpose, TokenSigner
-from alerts.digest_email import render_digest
-from alerts.digests import ClaimedDigest
+from alerts.digests.email import render_digest
+from alerts.digests.runs import ClaimedDigest
 from alerts.items.publishing import ItemDraft
 from alerts.mail.rendering import (
     Recipient,

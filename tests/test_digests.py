@@ -19,7 +19,6 @@ import time_machine
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts import digests
 from alerts.core.db import make_engine, make_session_factory
 from alerts.core.migrate import upgrade
 from alerts.core.models import (
@@ -34,7 +33,8 @@ from alerts.core.models import (
 )
 from alerts.delivery.fanout import fan_out
 from alerts.delivery.store import RetryPolicy
-from alerts.digest_schedule import (
+from alerts.digests import runs as digests
+from alerts.digests.schedule import (
     InvalidSchedule,
     check_zone,
     due_period,

@@ -18,10 +18,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from alerts import digests
 from alerts.celery_app import PUBLISH_DUE
 from alerts.core.models import Cadence, Delivery, Item, ItemStatus, Journalist, utcnow
 from alerts.core.tokens import Purpose
+from alerts.digests import runs as digests
 from alerts.staff.keys import create_key
 from alerts.web import create_app
 from tests.conftest import Stack

@@ -12,11 +12,11 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts import digests
 from alerts.audience import membership
 from alerts.core.models import Cadence, Delivery, DeliveryStatus, Item, Journalist, utcnow
 from alerts.delivery import store as delivery
 from alerts.delivery.fanout import fan_out
+from alerts.digests import runs as digests
 from alerts.items import publishing
 from alerts.mail.smtp import Outcome, Verdict
 from tests.factories import TAXONOMY, journalist, published_item

@@ -32,7 +32,7 @@ from alerts.core.models import (
     UnsubscribeMethod,
 )
 from alerts.core.taxonomy import Taxonomy
-from alerts.digest_schedule import (
+from alerts.digests.schedule import (
     InvalidSchedule,
     check_weekday,
     check_zone,

@@ -14,7 +14,7 @@ from alerts.core.i18n import LANGUAGES
 from alerts.core.models import Cadence
 from alerts.core.settings import Settings
 from alerts.core.taxonomy import Taxonomy, localised_countries, regions
-from alerts.digest_schedule import WEEKDAYS, zone_names
+from alerts.digests.schedule import WEEKDAYS, zone_names
 from alerts.mail.rendering import make_environment
 from alerts.web.csrf import COOKIE, FIELD, Csrf
 

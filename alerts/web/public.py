@@ -14,7 +14,6 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from alerts import digests
 from alerts.audience import membership
 from alerts.audience.membership import Notice, SignUp
 from alerts.audience.subscriptions import InvalidAddress, normalise_email, parse_spec
@@ -29,7 +28,8 @@ from alerts.core.models import (
 )
 from alerts.core.taxonomy import TaxonomyError
 from alerts.core.tokens import InvalidToken, Purpose
-from alerts.digest_schedule import InvalidSchedule, check_zone, format_minute
+from alerts.digests import runs as digests
+from alerts.digests.schedule import InvalidSchedule, check_zone, format_minute
 from alerts.web.csrf import COOKIE, FIELD
 from alerts.web.state import celery as _celery
 from alerts.web.state import pages as _pages

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl
 
 from alerts.core.models import Item, Journalist
-from alerts.digest_schedule import format_minute
+from alerts.digests.schedule import format_minute
 
 Kind = Literal["press_release", "report", "statement", "news"]
 Language = Field(default="en", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")

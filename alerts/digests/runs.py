@@ -38,7 +38,7 @@ from alerts.core.models import (
     Suppression,
 )
 from alerts.delivery.store import RetryPolicy, suppress_address
-from alerts.digest_schedule import InvalidSchedule, due_period, lookback, previous_cutoff
+from alerts.digests.schedule import InvalidSchedule, due_period, lookback, previous_cutoff
 from alerts.mail.smtp import Outcome, Verdict
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from jinja2 import Environment
 from alerts.core.i18n import N_, translations
 from alerts.core.models import Cadence, Item
 from alerts.core.taxonomy import Taxonomy, localised_countries
-from alerts.digests import ClaimedDigest
+from alerts.digests.runs import ClaimedDigest
 from alerts.mail.rendering import FIELDS, RenderedItem, Sender, header_safe, item_context
 
 OTHER = N_("Other news")
