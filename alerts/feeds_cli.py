@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from alerts.core.models import Feed, utcnow
-from alerts.feeds import FeedError, TopicMap, add_feed, make_client, poll_all
+from alerts.feeds.ingest import FeedError, TopicMap, add_feed, make_client, poll_all
 
 if TYPE_CHECKING:
     from alerts.core.runtime import Runtime

@@ -37,7 +37,7 @@ from alerts.delivery.fanout import fan_out_in_slices
 from alerts.delivery.sending import MAX_CONSECUTIVE_CONNECTION_ERRORS, RELAY_PAUSED, send_batch
 from alerts.digests import runs as digests
 from alerts.digests.email import render_digest
-from alerts.feeds import make_client, poll_all
+from alerts.feeds.ingest import make_client, poll_all
 from alerts.items.publishing import lift_due, publish_due
 from alerts.mail.account_emails import build_notice
 from alerts.mail.rendering import build_message, needs_zone

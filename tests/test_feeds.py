@@ -30,7 +30,7 @@ from alerts.core.db import make_engine, make_session_factory
 from alerts.core.migrate import upgrade
 from alerts.core.models import Feed, Item, ItemStatus, utcnow
 from alerts.core.taxonomy import Taxonomy
-from alerts.feeds import (
+from alerts.feeds.ingest import (
     InvalidTopicMap,
     PollResult,
     TopicMap,
