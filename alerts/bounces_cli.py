@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from alerts.bounce_server import (
+from alerts.bounces.server import (
     DEFAULT_FEEDBACK_LOCAL_PARTS,
     UNPROCESSED_DIR,
     make_handler,

@@ -26,8 +26,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from alerts import bounces
-from alerts.bounce_server import BounceHandler, make_handler, start_bounce_server
+from alerts.bounces import reports as bounces
+from alerts.bounces.server import BounceHandler, make_handler, start_bounce_server
 from alerts.core.db import make_engine, make_session_factory
 from alerts.core.migrate import upgrade
 from alerts.core.models import (

@@ -22,7 +22,7 @@ from aiosmtpd.smtp import Envelope
 from aiosmtpd.smtp import Session as SMTPSession
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts import bounces
+from alerts.bounces import reports as bounces
 from alerts.core.models import utcnow
 from alerts.core.runtime import Runtime
 from alerts.core.tokens import VERP_PREFIX, TokenSigner
