@@ -14,7 +14,6 @@ from rich.console import Console
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from alerts import bounces_cli, feeds_cli
-from alerts.celery_app import QUEUES, AlertsCelery, create_celery
 from alerts.core.models import utcnow
 from alerts.core.settings import SettingsError, load_settings
 from alerts.items.publishing import (
@@ -24,6 +23,7 @@ from alerts.items.publishing import (
     embargo,
     parse_draft,
 )
+from alerts.worker.app import QUEUES, AlertsCelery, create_celery
 
 app = typer.Typer(
     help="Email press alerts for a newsroom.", no_args_is_help=True, pretty_exceptions_enable=False

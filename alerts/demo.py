@@ -20,7 +20,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.audience.subscriptions import import_rows, parse_csv
-from alerts.celery_app import create_celery
 from alerts.core.migrate import upgrade
 from alerts.core.models import (
     Delivery,
@@ -37,6 +36,7 @@ from alerts.items.publishing import create_item, find_by_external_id, publish_it
 from alerts.mailbox_view import create_mailbox_app
 from alerts.seed import demo_journalists_csv, seed_drafts
 from alerts.sink import SinkHandler, free_port, start_sink
+from alerts.worker.app import create_celery
 
 OPEN = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
 # The mailbox view's port when it is free (as in the README's `alerts sink --web 8080`).

@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from alerts.celery_app import QUEUES, AlertsCelery
 from alerts.core.models import Delivery, DeliveryStatus, Digest, DigestStatus, Item, ItemStatus
 from alerts.delivery.store import counts_for_item
+from alerts.worker.app import QUEUES, AlertsCelery
 
 
 def delivery_counts(session: Session, since: datetime) -> dict[str, int]:

@@ -45,7 +45,6 @@ import redis
 from sqlalchemy import Engine, insert, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts.celery_app import AlertsCelery, create_celery
 from alerts.core.migrate import upgrade
 from alerts.core.models import (
     Base,
@@ -64,6 +63,7 @@ from alerts.delivery.store import counts_for_item
 from alerts.items.publishing import ItemDraft, create_item, publish_item
 from alerts.mail.dkim import generate
 from alerts.mail.rendering import build_message
+from alerts.worker.app import AlertsCelery, create_celery
 
 HOST = "127.0.0.1"
 PG_ADMIN_URL = f"postgresql://postgres@{HOST}:5432/test"

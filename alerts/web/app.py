@@ -13,7 +13,6 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from alerts.celery_app import AlertsCelery
 from alerts.core.i18n import negotiate
 from alerts.mail.rendering import default_templates_dir
 from alerts.web import api, ops, public, staff_pages
@@ -21,6 +20,7 @@ from alerts.web.csrf import Csrf
 from alerts.web.pages import Pages
 from alerts.web.ratelimit import SignUpLimits
 from alerts.web.staff_session import StaffSessions
+from alerts.worker.app import AlertsCelery
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_IMPORT_BYTES = 20 * 1024 * 1024

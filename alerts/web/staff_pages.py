@@ -10,7 +10,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 
 from alerts.audience.subscriptions import InvalidAddress, normalise_email
-from alerts.celery_app import AlertsCelery
 from alerts.core.models import Delivery, Item, utcnow
 from alerts.delivery.matching import reach
 from alerts.delivery.store import counts_for_item
@@ -23,6 +22,7 @@ from alerts.web.csrf import FIELD
 from alerts.web.state import pages as _pages
 from alerts.web.state import runtime as _runtime
 from alerts.web.state import staff_sessions as _sessions
+from alerts.worker.app import AlertsCelery
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
 

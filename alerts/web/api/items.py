@@ -13,7 +13,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from alerts.audience.subscriptions import InvalidAddress, normalise_email
-from alerts.celery_app import AlertsCelery
 from alerts.core.models import Delivery, DeliveryStatus, Item, Journalist, utcnow
 from alerts.core.runtime import Runtime
 from alerts.core.taxonomy import TaxonomyError
@@ -23,6 +22,7 @@ from alerts.items import publishing
 from alerts.mail.rendering import build_message
 from alerts.web.api import schemas
 from alerts.web.api.deps import Id, Staff, celery, field_error, require, runtime, session
+from alerts.worker.app import AlertsCelery
 
 router = APIRouter(prefix="/items", tags=["items"])
 

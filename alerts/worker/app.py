@@ -149,7 +149,7 @@ def create_celery(settings: Settings) -> AlertsCelery:
         task_send_sent_event=events,
         timezone="UTC",
         enable_utc=True,
-        include=["alerts.tasks"],
+        include=["alerts.worker.tasks"],
     )
     _current = app
     return app

@@ -13,20 +13,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from alerts.audience.membership import Notice
-from alerts.celery_app import (
-    FAN_OUT,
-    FOLLOW_CORRECTIONS,
-    PLAN_DIGESTS,
-    POLL_FEEDS,
-    PUBLISH_DUE,
-    RETENTION,
-    SEND_BATCH,
-    SEND_DIGEST,
-    SEND_NOTICE,
-    SEND_TEST,
-    SWEEP,
-    AlertsCelery,
-)
 from alerts.core import metrics
 from alerts.core.models import Item, Journalist, JournalistStatus, utcnow
 from alerts.core.runtime import Runtime
@@ -42,6 +28,20 @@ from alerts.items.publishing import lift_due, publish_due
 from alerts.mail.account_emails import build_notice
 from alerts.mail.rendering import build_message, needs_zone
 from alerts.mail.smtp import Outcome, SmtpTransport, Verdict
+from alerts.worker.app import (
+    FAN_OUT,
+    FOLLOW_CORRECTIONS,
+    PLAN_DIGESTS,
+    POLL_FEEDS,
+    PUBLISH_DUE,
+    RETENTION,
+    SEND_BATCH,
+    SEND_DIGEST,
+    SEND_NOTICE,
+    SEND_TEST,
+    SWEEP,
+    AlertsCelery,
+)
 
 log = logging.getLogger(__name__)
 
