@@ -653,7 +653,7 @@ def _box(server: BounceServer) -> list[mailbox.MaildirMessage]:
 # --- the command ---------------------------------------------------------------
 
 # The real entry point: `alerts bounces serve`.
-ENTRY = "from alerts.cli import main; main()"
+ENTRY = "from alerts.cli.root import main; main()"
 
 
 def _cli_env(data_dir: Path) -> dict[str, str]:

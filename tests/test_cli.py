@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select, update
 from typer.testing import CliRunner
 
-from alerts.cli import app
+from alerts.cli.root import app
 from alerts.core.db import make_engine
 from alerts.core.models import Item, ItemStatus, Journalist, JournalistStatus, Subscription
 

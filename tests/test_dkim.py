@@ -11,7 +11,7 @@ import pytest
 from dkim.canonicalization import Relaxed
 from typer.testing import CliRunner
 
-from alerts.cli import app as cli
+from alerts.cli.root import app as cli
 from alerts.core.settings import SettingsError, load_settings, parse_smtp_url
 from alerts.core.taxonomy import Taxonomy
 from alerts.mail.dkim import DkimKey, relaxed_body

@@ -24,8 +24,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
-from alerts import feeds_cli
-from alerts.cli import app as alerts_app
+from alerts.cli import feeds as feeds_cli
+from alerts.cli.root import app as alerts_app
 from alerts.core.db import make_engine, make_session_factory
 from alerts.core.migrate import upgrade
 from alerts.core.models import Feed, Item, ItemStatus, utcnow

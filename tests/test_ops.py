@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from alerts.cli import app as cli
+from alerts.cli.root import app as cli
 from alerts.core.models import Delivery, DeliveryStatus, Suppression
 from alerts.sink import free_port
 from alerts.web import create_app

@@ -13,7 +13,8 @@ import typer
 from rich.console import Console
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from alerts import bounces_cli, feeds_cli
+from alerts.cli import bounces as bounces_cli
+from alerts.cli import feeds as feeds_cli
 from alerts.core.models import utcnow
 from alerts.core.settings import SettingsError, load_settings
 from alerts.items.publishing import (

@@ -33,13 +33,13 @@ console = Console()
 
 def _fail(message: str, code: int = 1) -> NoReturn:
     # alerts.cli registers this sub-application, so it is imported lazily here.
-    from alerts.cli import fail
+    from alerts.cli.root import fail
 
     fail(escape(message), code)
 
 
 def _runtime() -> Runtime:
-    from alerts.cli import celery_app
+    from alerts.cli.root import celery_app
 
     return celery_app().runtime
 

@@ -34,14 +34,14 @@ TOPIC_MAP_HELP = (
 
 def _fail(message: str, code: int = 1) -> NoReturn:
     # alerts.cli registers this sub-application, so it is imported lazily here.
-    from alerts.cli import fail
+    from alerts.cli.root import fail
 
     # Messages quote URLs and file contents: no Rich markup may hide in them.
     fail(escape(message), code)
 
 
 def _runtime() -> Runtime:
-    from alerts.cli import celery_app
+    from alerts.cli.root import celery_app
 
     return celery_app().runtime
 
