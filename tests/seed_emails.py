@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from alerts.core.models import Item, ItemCountry, ItemStatus, ItemTopic
 from alerts.core.taxonomy import Taxonomy
 from alerts.core.tokens import Purpose, TokenSigner
+from alerts.dev.seed import seed_drafts
 from alerts.digests.email import render_digest
 from alerts.digests.runs import ClaimedDigest
 from alerts.items.publishing import ItemDraft
@@ -21,7 +22,6 @@ from alerts.mail.rendering import (
     make_environment,
     render_item,
 )
-from alerts.seed import seed_drafts
 from tests.test_rendering import SENDER
 
 SEED: list[ItemDraft] = seed_drafts()

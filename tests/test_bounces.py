@@ -42,7 +42,7 @@ from alerts.core.models import (
 )
 from alerts.core.tokens import TokenSigner
 from alerts.delivery.fanout import fan_out
-from alerts.sink import free_port
+from alerts.dev.sink import free_port
 from tests.conftest import SECRET, Stack
 from tests.factories import journalist, published_item
 

@@ -338,7 +338,7 @@ def test_7_postgres_restarted_mid_run(fault: Stack) -> None:
 
 def test_8_bounces_and_complaints_stop_further_alerts(fault: Stack, tmp_path: Path) -> None:
     from alerts.bounces.server import make_handler, start_bounce_server
-    from alerts.sink import free_port
+    from alerts.dev.sink import free_port
     from tests.test_bounces import BounceServer, Sent, _arf_for, _dsn_for
 
     expected = _population(fault, "b")

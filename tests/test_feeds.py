@@ -30,6 +30,7 @@ from alerts.core.db import make_engine, make_session_factory
 from alerts.core.migrate import upgrade
 from alerts.core.models import Feed, Item, ItemStatus, utcnow
 from alerts.core.taxonomy import Taxonomy
+from alerts.dev.sink import free_port
 from alerts.feeds.ingest import (
     InvalidTopicMap,
     PollResult,
@@ -41,7 +42,6 @@ from alerts.feeds.ingest import (
     poll_feed,
 )
 from alerts.items.publishing import ItemDraft, create_item
-from alerts.sink import free_port
 from tests.conftest import Stack
 from tests.factories import journalist
 

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from alerts.cli.root import app as cli
 from alerts.core.models import Delivery, DeliveryStatus, Suppression
-from alerts.sink import free_port
+from alerts.dev.sink import free_port
 from alerts.web import create_app
 from alerts.worker.app import create_celery
 from tests.conftest import Stack

@@ -26,7 +26,7 @@ from alerts.bounces import reports as bounces
 from alerts.core.models import utcnow
 from alerts.core.runtime import Runtime
 from alerts.core.tokens import VERP_PREFIX, TokenSigner
-from alerts.sink import free_port
+from alerts.dev.sink import free_port
 
 log = logging.getLogger("alerts.bounces")
 

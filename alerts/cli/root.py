@@ -102,7 +102,7 @@ def publish(
     ] = None,
 ) -> None:
     """Publish an item now (or every item in --file); prints the item ids."""
-    from alerts.seed import drafts_from_json
+    from alerts.dev.seed import drafts_from_json
 
     if file is not None and title is not None:
         fail("give either --file or --title, not both", 2)
@@ -440,7 +440,7 @@ def sink(
     """Run the built-in SMTP sink: every message it receives is kept in a Maildir."""
     import threading
 
-    from alerts.sink import SinkHandler, start_sink
+    from alerts.dev.sink import SinkHandler, start_sink
 
     if maildir is None:
         try:
@@ -459,7 +459,7 @@ def sink(
         if web is not None:
             import uvicorn
 
-            from alerts.mailbox_view import create_mailbox_app
+            from alerts.dev.mailbox_view import create_mailbox_app
 
             console.print(f"mailbox view on http://{host}:{web}/")
             uvicorn.run(create_mailbox_app(maildir), host=host, port=web, log_level="warning")
@@ -494,7 +494,7 @@ def demo(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the deliveries.")] = 120.0,
 ) -> None:
     """Run everything on the embedded defaults: publish a seed item to sample journalists."""
-    from alerts.demo import DemoFailed, run_demo
+    from alerts.dev.demo import DemoFailed, run_demo
 
     try:
         run_demo(load_settings(), console, timeout)
