@@ -368,8 +368,8 @@ def status(
     """Broker, workers, queues, deliveries and recent items at a glance."""
     import time
 
-    from alerts.ops import broker_part, database_part
-    from alerts.status_view import render
+    from alerts.ops.status import broker_part, database_part
+    from alerts.ops.status_view import render
 
     celery = celery_app()
 

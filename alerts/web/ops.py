@@ -10,11 +10,11 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import func, select, text
 
-from alerts import ops
 from alerts.core import metrics
 from alerts.core.models import Delivery, DeliveryStatus, Item, Journalist, UnsubscribeEvent, utcnow
 from alerts.core.models import Suppression as SuppressionRow
 from alerts.delivery import store as delivery
+from alerts.ops import status as ops
 from alerts.web.csrf import FIELD
 from alerts.web.staff_pages import _render, _staff, signed_in
 from alerts.web.state import celery as _celery
