@@ -17,6 +17,7 @@ from alerts.bounces.server import (
     make_handler,
     start_bounce_server,
 )
+from alerts.cli.common import celery_app, fail
 from alerts.core.logs import use_json
 from alerts.core.tokens import VERP_PREFIX
 
@@ -32,15 +33,10 @@ console = Console()
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
-    # alerts.cli registers this sub-application, so it is imported lazily here.
-    from alerts.cli.root import fail
-
     fail(escape(message), code)
 
 
 def _runtime() -> Runtime:
-    from alerts.cli.root import celery_app
-
     return celery_app().runtime
 
 

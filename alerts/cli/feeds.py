@@ -12,6 +12,7 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
+from alerts.cli.common import celery_app, fail
 from alerts.core.models import Feed, utcnow
 from alerts.feeds.ingest import FeedError, TopicMap, add_feed, make_client, poll_all
 
@@ -33,16 +34,11 @@ TOPIC_MAP_HELP = (
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
-    # alerts.cli registers this sub-application, so it is imported lazily here.
-    from alerts.cli.root import fail
-
     # Messages quote URLs and file contents: no Rich markup may hide in them.
     fail(escape(message), code)
 
 
 def _runtime() -> Runtime:
-    from alerts.cli.root import celery_app
-
     return celery_app().runtime
 
 

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
-from rich.console import Console
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from alerts.cli import bounces as bounces_cli
 from alerts.cli import feeds as feeds_cli
+from alerts.cli.common import celery_app, console, errors, fail
 from alerts.core.models import utcnow
 from alerts.core.settings import SettingsError, load_settings
 from alerts.items.publishing import (
@@ -24,7 +24,7 @@ from alerts.items.publishing import (
     embargo,
     parse_draft,
 )
-from alerts.worker.app import QUEUES, AlertsCelery, create_celery
+from alerts.worker.app import QUEUES
 
 app = typer.Typer(
     help="Email press alerts for a newsroom.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -41,21 +41,6 @@ app.add_typer(journalists_app, name="journalists")
 app.add_typer(staff_app, name="staff")
 app.add_typer(feeds_cli.app, name="feed")
 app.add_typer(bounces_cli.app, name="bounces")
-
-console = Console()
-errors = Console(stderr=True)
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False)
-    raise typer.Exit(code)
-
-
-def celery_app() -> AlertsCelery:
-    try:
-        return create_celery(load_settings())
-    except SettingsError as exc:
-        fail(f"configuration: {exc}", 2)
 
 
 def _schema_hint(exc: Exception) -> NoReturn:
