@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import or_, select
@@ -12,6 +13,15 @@ from sqlalchemy.orm import Session
 from alerts.core.models import ApiKey, StaffRole
 
 KEY_PREFIX = "nra_"  # recognisable in logs and secret scanners
+
+
+@dataclass(frozen=True)
+class Staff:
+    """Who is calling: a live key (from a header or the pages' session) and its role."""
+
+    key_id: int
+    name: str
+    role: str
 
 
 class UnknownKey(LookupError):

@@ -7,7 +7,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from alerts.core.models import ApiKey
 from alerts.core.runtime import Runtime
-from alerts.web.api.deps import Staff
+from alerts.staff.keys import Staff
 
 COOKIE = "alerts_staff"
 MAX_AGE = 12 * 3600

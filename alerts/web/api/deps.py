@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Path, Request, Security
@@ -11,7 +10,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.orm import Session
 
 from alerts.core.models import utcnow
-from alerts.staff.keys import allowed, authenticate
+from alerts.staff.keys import Staff, allowed, authenticate
 from alerts.web.state import celery, runtime
 
 __all__ = ["Id", "Staff", "celery", "field_error", "require", "runtime", "session"]
@@ -23,13 +22,6 @@ header_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="Or th
 def session(request: Request) -> Iterator[Session]:
     with runtime(request).sessions() as db:
         yield db
-
-
-@dataclass(frozen=True)
-class Staff:
-    key_id: int
-    name: str
-    role: str
 
 
 def staff_from_key(db: Session, key: str | None) -> Staff | None:
