@@ -24,9 +24,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.bounces import reports as bounces
 from alerts.core.models import utcnow
+from alerts.core.net import free_port
 from alerts.core.runtime import Runtime
 from alerts.core.tokens import VERP_PREFIX, TokenSigner
-from alerts.dev.sink import free_port
 
 log = logging.getLogger("alerts.bounces")
 

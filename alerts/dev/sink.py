@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import mailbox
-import socket
 import threading
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -20,6 +19,9 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import Envelope, Session
+
+# Re-exported: whoever starts a sink usually needs a free port beside it.
+from alerts.core.net import free_port as free_port
 
 log = logging.getLogger("alerts.sink")
 
@@ -89,9 +91,3 @@ def start_sink(
     controller = Controller(handler, hostname=host, port=port, ready_timeout=10, **kw)
     controller.start()
     return controller, handler
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
