@@ -32,7 +32,7 @@ from alerts.core.models import (
     utcnow,
 )
 from alerts.delivery.fanout import fan_out
-from alerts.delivery.store import RetryPolicy
+from alerts.delivery.outcome import Outcome, RetryPolicy, Verdict
 from alerts.digests import runs as digests
 from alerts.digests.schedule import (
     InvalidSchedule,
@@ -40,7 +40,6 @@ from alerts.digests.schedule import (
     due_period,
     parse_minute,
 )
-from alerts.mail.smtp import Outcome, Verdict
 from tests.conftest import PG_ADMIN_URL, PG_HOST
 from tests.factories import journalist, published_item
 

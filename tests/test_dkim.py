@@ -14,10 +14,11 @@ from typer.testing import CliRunner
 from alerts.cli.root import app as cli
 from alerts.core.settings import SettingsError, load_settings, parse_smtp_url
 from alerts.core.taxonomy import Taxonomy
+from alerts.delivery.outcome import Verdict
 from alerts.dev.sink import start_sink
 from alerts.mail.dkim import DkimKey, relaxed_body
 from alerts.mail.rendering import build_message, make_environment, render_item
-from alerts.mail.smtp import SmtpTransport, Verdict
+from alerts.mail.smtp import SmtpTransport
 from tests.conftest import ScriptedSink
 from tests.test_rendering import SENDER, _item, _recipient
 

@@ -16,9 +16,9 @@ from alerts.audience import membership
 from alerts.core.models import Cadence, Delivery, DeliveryStatus, Item, Journalist, utcnow
 from alerts.delivery import store as delivery
 from alerts.delivery.fanout import fan_out
+from alerts.delivery.outcome import Outcome, Verdict
 from alerts.digests import runs as digests
 from alerts.items import publishing
-from alerts.mail.smtp import Outcome, Verdict
 from tests.factories import TAXONOMY, journalist, published_item
 from tests.test_digests import sessions  # noqa: F401  (the fixture: SQLite and PostgreSQL)
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from alerts.mail.smtp import Outcome, Verdict
+from alerts.delivery.outcome import Outcome, Verdict
 
 
 class _Metrics:

@@ -1,4 +1,4 @@
-"""Sending a claimed batch over the worker process's SMTP connection. No database access here."""
+"""Sending a claimed batch over the worker process's transport. No database access here."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
+from alerts.delivery.outcome import Outcome, Transport, Verdict
 from alerts.delivery.store import Claimed
 from alerts.delivery.throttle import RelayThrottle
 from alerts.mail.rendering import Recipient, RenderedItem, Sender, build_message
-from alerts.mail.smtp import Outcome, SmtpTransport, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ def send_batch(
     rendered: Callable[[Claimed], RenderedItem],
     recipient_for: Callable[[Claimed], Recipient],
     sender: Sender,
-    transport: SmtpTransport,
+    transport: Transport,
     stop_at: float | None = None,
     throttle: RelayThrottle | None = None,
 ) -> list[tuple[Claimed, Outcome, str]]:

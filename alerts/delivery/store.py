@@ -6,7 +6,6 @@ them twice, or in two workers at once, changes nothing the second time.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,7 +36,10 @@ from alerts.core.models import (
     JournalistStatus,
     Suppression,
 )
-from alerts.mail.smtp import Outcome, Verdict
+from alerts.delivery.outcome import Outcome, Verdict
+
+# record() takes one: callers may name it from here.
+from alerts.delivery.outcome import RetryPolicy as RetryPolicy
 
 
 @dataclass(frozen=True)
@@ -51,18 +53,6 @@ class Claimed:
     created_at: datetime
     language: str = "en"
     timezone: str = "UTC"
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    base_seconds: float
-    max_seconds: float
-    deadline_seconds: float
-
-    def delay(self, attempts: int, rng: random.Random | None = None) -> float:
-        """Exponential backoff with jitter: spreads a burst of retries over time."""
-        step = min(self.max_seconds, self.base_seconds * 2 ** max(attempts - 1, 0))
-        return float(step * (rng or random).uniform(0.5, 1.0))
 
 
 def _not_mailable() -> ColumnElement[bool]:

@@ -37,9 +37,9 @@ from alerts.core.models import (
     SubscriptionTopic,
     Suppression,
 )
-from alerts.delivery.store import RetryPolicy, suppress_address
+from alerts.delivery.outcome import Outcome, RetryPolicy, Verdict
+from alerts.delivery.store import suppress_address
 from alerts.digests.schedule import InvalidSchedule, due_period, lookback, previous_cutoff
-from alerts.mail.smtp import Outcome, Verdict
 
 log = logging.getLogger(__name__)
 

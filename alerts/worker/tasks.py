@@ -20,6 +20,7 @@ from alerts.core.tokens import Purpose
 from alerts.delivery import breaker, retention
 from alerts.delivery import store as delivery
 from alerts.delivery.fanout import fan_out_in_slices
+from alerts.delivery.outcome import Outcome, RetryPolicy, Verdict
 from alerts.delivery.sending import MAX_CONSECUTIVE_CONNECTION_ERRORS, RELAY_PAUSED, send_batch
 from alerts.digests import runs as digests
 from alerts.digests.email import render_digest
@@ -27,7 +28,7 @@ from alerts.feeds.ingest import make_client, poll_all
 from alerts.items.publishing import lift_due, publish_due
 from alerts.mail.account_emails import build_notice
 from alerts.mail.rendering import build_message, needs_zone
-from alerts.mail.smtp import Outcome, SmtpTransport, Verdict
+from alerts.mail.smtp import SmtpTransport
 from alerts.worker.app import (
     FAN_OUT,
     FOLLOW_CORRECTIONS,
@@ -64,9 +65,9 @@ def fan_out_task(self: Task[Any, Any], item_id: int) -> int:
     return queued
 
 
-def _policy(runtime: Runtime) -> delivery.RetryPolicy:
+def _policy(runtime: Runtime) -> RetryPolicy:
     s = runtime.settings
-    return delivery.RetryPolicy(s.retry_base_seconds, s.retry_max_seconds, s.retry_deadline_seconds)
+    return RetryPolicy(s.retry_base_seconds, s.retry_max_seconds, s.retry_deadline_seconds)
 
 
 @shared_task(name=SEND_BATCH, bind=True)
