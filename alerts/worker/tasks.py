@@ -4,30 +4,27 @@ from __future__ import annotations
 
 import copy
 import logging
-import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, cast
 
 from celery import Task, shared_task
-from sqlalchemy import select
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from alerts.audience.membership import Notice
 from alerts.core import metrics
 from alerts.core.models import Item, Journalist, JournalistStatus, utcnow
 from alerts.core.runtime import Runtime
 from alerts.core.tokens import Purpose
-from alerts.delivery import breaker, retention
+from alerts.delivery import batch, breaker, retention
 from alerts.delivery import store as delivery
 from alerts.delivery.fanout import fan_out_in_slices
 from alerts.delivery.outcome import Outcome, RetryPolicy, Verdict
-from alerts.delivery.sending import MAX_CONSECUTIVE_CONNECTION_ERRORS, RELAY_PAUSED, send_batch
+from alerts.delivery.sending import RELAY_PAUSED
 from alerts.digests import runs as digests
 from alerts.digests.email import render_digest
 from alerts.feeds.ingest import make_client, poll_all
 from alerts.items.publishing import lift_due, publish_due
 from alerts.mail.account_emails import build_notice
-from alerts.mail.rendering import build_message, needs_zone
+from alerts.mail.rendering import build_message
 from alerts.mail.smtp import SmtpTransport
 from alerts.worker.app import (
     FAN_OUT,
@@ -70,121 +67,29 @@ def _policy(runtime: Runtime) -> RetryPolicy:
     return RetryPolicy(s.retry_base_seconds, s.retry_max_seconds, s.retry_deadline_seconds)
 
 
+def _rules(runtime: Runtime) -> batch.BatchRules:
+    s = runtime.settings
+    return batch.BatchRules(
+        lease=timedelta(seconds=s.lease_seconds),
+        relay=s.smtp.label,
+        policy=_policy(runtime),
+        cooldown=s.breaker_cooldown_seconds,
+        max_cooldown=s.breaker_max_cooldown_seconds,
+    )
+
+
 @shared_task(name=SEND_BATCH, bind=True)
 def send_batch_task(self: Task[Any, Any], delivery_ids: list[int]) -> dict[str, int]:
     runtime = _app(self).runtime
-    settings = runtime.settings
-    # Stop sending well before the lease ends, so nobody else owns a row we still send.
-    stop_at = time.monotonic() + 0.8 * settings.lease_seconds
-    with runtime.sessions() as session, session.begin():
-        claimed = delivery.claim(
-            session, delivery_ids, utcnow(), timedelta(seconds=settings.lease_seconds)
-        )
-        item_ids = {c.item_id for c in claimed}
-        items = session.scalars(select(Item).where(Item.id.in_(item_ids))).all()
-        # Rendered once per item and language (the footer speaks the journalist's), and
-        # per time zone for an email that names a time (an embargo's).
-        zoned = {item.id for item in items if needs_zone(item)}
-
-        def version(c: delivery.Claimed) -> tuple[int, str, str]:
-            return (c.item_id, c.language, c.timezone if c.item_id in zoned else "UTC")
-
-        by_id = {item.id: item for item in items}
-        rendered = {
-            key: runtime.rendered(by_id[key[0]], key[1], key[2])
-            for key in {version(c) for c in claimed}
-        }
-        originals = delivery.original_message_ids(session, items, claimed)
-        published_at = {item.id: item.published_at for item in items if item.published_at}
-        paused_until, relay_failures = breaker.state(session, settings.smtp.label, utcnow())
-    # The session is closed: no connection is held while we talk SMTP.
-    if not claimed:
-        return {}
-    if paused_until is not None:
-        # The relay is resting: hand the rows back for when it may be tried again.
-        untried = [
-            (c, RELAY_PAUSED, runtime.sender.message_id(c.item_id, c.delivery_id)) for c in claimed
-        ]
-        return _record_with_retries(runtime, untried, paused_until)
     # The process's connection, reused across batches: connecting costs more than a message.
-    results = send_batch(
-        claimed,
-        lambda c: rendered[version(c)],
-        lambda c: runtime.recipient(
-            c.delivery_id,
-            c.journalist_id,
-            c.email,
-            c.name,
-            originals.get((c.item_id, c.journalist_id)),
-        ),
-        runtime.sender,
+    return batch.send_deliveries(
+        delivery_ids,
+        runtime.sessions,
         runtime.transport(),
-        stop_at,
+        runtime,
+        _rules(runtime),
         runtime.throttle,
     )
-    reopen = _note_relay_health(runtime, results, relay_failures)
-    counts = _record_with_retries(runtime, results, reopen)
-    metrics.record_outcomes(results, published_at, utcnow())
-    log.info("send-batch size=%d claimed=%d outcome=%s", len(delivery_ids), len(claimed), counts)
-    return counts
-
-
-def _note_relay_health(
-    runtime: Runtime,
-    results: list[tuple[delivery.Claimed, Outcome, str]],
-    failures_before: int,
-) -> datetime | None:
-    """Update the relay's breaker; returns until when it is open (if it opened).
-
-    A healthy batch on a healthy relay writes nothing: every worker shares the
-    breaker's row, and locking it once per batch would serialise them. Never
-    allowed to stop the outcomes from being recorded: a failure here is logged.
-    """
-    settings = runtime.settings
-    trouble = [o for _, o, _ in results if o.relay_trouble]
-    if not trouble and failures_before == 0:
-        return None
-    try:
-        with runtime.sessions() as session, session.begin():
-            reopen = breaker.record(
-                session,
-                settings.smtp.label,
-                utcnow(),
-                # Repeated trouble, or nothing but trouble: the relay, not a recipient.
-                trouble=len(trouble) >= min(MAX_CONSECUTIVE_CONNECTION_ERRORS, len(results)),
-                delivered=any(o.verdict is Verdict.SENT for _, o, _ in results),
-                error=trouble[-1].reply if trouble else None,
-                cooldown=settings.breaker_cooldown_seconds,
-                max_cooldown=settings.breaker_max_cooldown_seconds,
-            )
-    except SQLAlchemyError:
-        log.exception("could not update the relay breaker")
-        return None
-    if reopen is not None:
-        log.warning("relay %s in trouble: breaker open until %s", settings.smtp.label, reopen)
-    return reopen
-
-
-def _record_with_retries(
-    runtime: Runtime,
-    results: list[tuple[delivery.Claimed, Outcome, str]],
-    not_before: datetime | None = None,
-) -> dict[str, int]:
-    """Write the outcomes; retried on a database hiccup (the statements are idempotent).
-
-    Losing this write after the relay accepted the messages would send them again
-    once the lease expires, so it is worth a few tries.
-    """
-    for attempt in range(4):
-        try:
-            with runtime.sessions() as session, session.begin():
-                return delivery.record(session, results, utcnow(), _policy(runtime), not_before)
-        except OperationalError:
-            if attempt == 3:
-                raise
-            log.warning("recording outcomes failed, trying again", exc_info=True)
-            time.sleep(0.5 * 2**attempt)
-    raise AssertionError("unreachable")
 
 
 @shared_task(name=SWEEP, bind=True)
