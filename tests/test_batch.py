@@ -10,13 +10,15 @@ from datetime import timedelta
 from email import message_from_bytes
 from pathlib import Path
 
+from alerts.audience.membership import Notice
 from alerts.core.migrate import upgrade
-from alerts.core.models import Delivery, DeliveryStatus, RelayBreaker, utcnow
+from alerts.core.models import Delivery, DeliveryStatus, Journalist, RelayBreaker, utcnow
 from alerts.core.runtime import Runtime
 from alerts.core.settings import load_settings
 from alerts.delivery.batch import BatchRules, send_deliveries
 from alerts.delivery.fanout import fan_out
 from alerts.delivery.outcome import Outcome, RetryPolicy, classify
+from alerts.delivery.single import send_account_email, send_test
 from tests.factories import journalist, published_item
 
 
@@ -117,3 +119,41 @@ def test_relay_trouble_opens_the_breaker(tmp_path: Path) -> None:
         assert breaker is not None and breaker.open_until is not None
         rows = session.query(Delivery).filter(Delivery.id.in_(ids)).all()
         assert {d.status for d in rows} == {DeliveryStatus.PENDING}
+
+
+def test_a_test_send_goes_over_the_given_transport_marked_test(tmp_path: Path) -> None:
+    runtime, _ = _runtime(tmp_path)
+    with runtime.sessions() as session:
+        item_id = published_item(session, title="Drought report")
+        session.commit()
+    transport = MemoryTransport()
+
+    outcome = send_test(item_id, "desk@ngo.example", runtime.sessions, transport, runtime)
+
+    assert outcome is not None and outcome.verdict == "sent"
+    [(_, to, raw)] = transport.sent
+    assert to == "desk@ngo.example"
+    assert str(message_from_bytes(raw)["Subject"]).startswith("[TEST] ")
+    assert send_test(10_000, "desk@ngo.example", runtime.sessions, transport, runtime) is None
+
+
+def test_a_confirmation_is_sent_once_and_noted(tmp_path: Path) -> None:
+    runtime, _ = _runtime(tmp_path)
+    with runtime.sessions() as session:
+        person = journalist(session, "new@example.net", ([], []), status="pending")
+        session.commit()
+        pending = person.id
+    transport = MemoryTransport()
+
+    outcome = send_account_email(
+        pending, Notice.CONFIRM, None, runtime.sessions, transport, runtime
+    )
+
+    assert not isinstance(outcome, str) and outcome.verdict == "sent"
+    assert [to for _, to, _ in transport.sent] == ["new@example.net"]
+    with runtime.sessions() as session:
+        row = session.get(Journalist, pending)
+        assert row is not None and row.confirmation_sent_at is not None
+    # An active address gets no confirmation: stale, nothing sent.
+    active = send_account_email(1, Notice.CONFIRM, None, runtime.sessions, transport, runtime)
+    assert active == "stale" and len(transport.sent) == 1

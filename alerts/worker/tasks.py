@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import logging
 from datetime import timedelta
 from typing import Any, cast
@@ -11,20 +10,15 @@ from celery import Task, shared_task
 
 from alerts.audience.membership import Notice
 from alerts.core import metrics
-from alerts.core.models import Item, Journalist, JournalistStatus, utcnow
+from alerts.core.models import utcnow
 from alerts.core.runtime import Runtime
-from alerts.core.tokens import Purpose
-from alerts.delivery import batch, breaker, retention
+from alerts.delivery import batch, retention, single
 from alerts.delivery import store as delivery
 from alerts.delivery.fanout import fan_out_in_slices
-from alerts.delivery.outcome import Outcome, RetryPolicy, Verdict
-from alerts.delivery.sending import RELAY_PAUSED
+from alerts.delivery.outcome import RetryPolicy, Verdict
 from alerts.digests import runs as digests
-from alerts.digests.email import render_digest
 from alerts.feeds.ingest import make_client, poll_all
 from alerts.items.publishing import lift_due, publish_due
-from alerts.mail.account_emails import build_notice
-from alerts.mail.rendering import build_message
 from alerts.mail.smtp import SmtpTransport
 from alerts.worker.app import (
     FAN_OUT,
@@ -127,48 +121,22 @@ def send_notice_task(
 ) -> str:
     """A confirmation or "already subscribed" email to one journalist."""
     runtime = _app(self).runtime
-    kind = Notice(notice)
-    with runtime.sessions() as session:
-        journalist = session.get(Journalist, journalist_id)
-        if journalist is None or journalist.email is None:
-            return "gone"
-        expected = (
-            (JournalistStatus.PENDING, JournalistStatus.UNSUBSCRIBED)
-            if kind is Notice.CONFIRM
-            else (JournalistStatus.ACTIVE,)
+    with _fresh_transport(runtime) as transport:
+        outcome = single.send_account_email(
+            journalist_id, Notice(notice), request, runtime.sessions, transport, runtime
         )
-        if journalist.status not in expected:
-            return "stale"  # confirmed, suppressed or erased meanwhile
-        email, name, language = journalist.email, journalist.name, journalist.language
-    purpose = Purpose.CONFIRM if kind is Notice.CONFIRM else Purpose.PREFERENCES
-    message = build_notice(
-        runtime.templates_for(language),
-        runtime.sender,
-        kind,
-        language=language,
-        email=email,
-        name=name,
-        link=runtime.link(purpose, journalist_id, request if kind is Notice.CONFIRM else None),
-    )
-    settings = runtime.settings
-    with SmtpTransport(settings.smtp, settings.smtp_timeout_seconds) as transport:
-        outcome = transport.send(runtime.sender.bounce_address, email, message)
-    log.info(
-        "notice journalist_id=%s kind=%s verdict=%s reply=%r",
-        journalist_id,
-        kind.value,
-        outcome.verdict.value,
-        outcome.reply,
-    )
+    if isinstance(outcome, str):
+        return outcome
     if outcome.verdict is Verdict.RETRY:
         # Few and short-lived: a countdown far below any visibility timeout is fine.
         raise self.retry(countdown=min(30 * 2**self.request.retries, 600))
-    if outcome.verdict is Verdict.SENT:
-        with runtime.sessions() as session, session.begin():
-            found = session.get(Journalist, journalist_id)
-            if found is not None:
-                found.confirmation_sent_at = utcnow()
     return outcome.verdict.value
+
+
+def _fresh_transport(runtime: Runtime) -> SmtpTransport:
+    """A connection of its own for a single email, closed after it (not the batches' one)."""
+    settings = runtime.settings
+    return SmtpTransport(settings.smtp, settings.smtp_timeout_seconds)
 
 
 @shared_task(name=PUBLISH_DUE, bind=True)
@@ -191,21 +159,10 @@ def publish_due_task(self: Task[Any, Any]) -> list[int]:
 def send_test_task(self: Task[Any, Any], item_id: int, address: str) -> str:
     """Staff's test send: the item exactly as journalists get it, marked [TEST]."""
     runtime = _app(self).runtime
-    with runtime.sessions() as session:
-        item = session.get(Item, item_id)
-        if item is None:
-            return "gone"
-        rendered = copy.copy(runtime.rendered(item))
-    rendered.subject = f"[TEST] {rendered.subject}"
-    # Journalist id 0 exists nowhere: the links in a test email open an empty page.
-    recipient = runtime.recipient(0, 0, address, "Test recipient")
-    message = build_message(rendered, recipient, runtime.sender)
-    settings = runtime.settings
-    with SmtpTransport(settings.smtp, settings.smtp_timeout_seconds) as transport:
-        outcome = transport.send(runtime.sender.bounce_address, address, message)
-    log.info(
-        "test send item_id=%s verdict=%s reply=%r", item_id, outcome.verdict.value, outcome.reply
-    )
+    with _fresh_transport(runtime) as transport:
+        outcome = single.send_test(item_id, address, runtime.sessions, transport, runtime)
+    if outcome is None:
+        return "gone"
     if outcome.verdict is Verdict.RETRY:
         raise self.retry(countdown=30)
     return outcome.verdict.value
@@ -253,54 +210,14 @@ def plan_digests_task(self: Task[Any, Any]) -> int:
 def send_digest_task(self: Task[Any, Any], digest_id: int) -> str:
     """One journalist's digest, over the process's relay connection."""
     runtime = _app(self).runtime
-    settings = runtime.settings
-    with runtime.sessions() as session, session.begin():
-        claimed = digests.claim(
-            session, digest_id, utcnow(), timedelta(seconds=settings.lease_seconds)
-        )
-        paused_until, _ = breaker.state(session, settings.smtp.label, utcnow())
-    if claimed is None:
-        return "not claimed"
-    message_id = runtime.sender.digest_message_id(digest_id)
-    if paused_until is not None:
-        outcome = RELAY_PAUSED
-    else:
-        transport = runtime.transport()
-        try:
-            rendered = render_digest(
-                runtime.templates_for(claimed.language),
-                claimed,
-                runtime.taxonomy,
-                runtime.sender,
-                runtime.settings.base_url,
-            )
-            recipient = runtime.recipient(
-                claimed.delivery_id,
-                claimed.journalist_id,
-                claimed.email,
-                claimed.name,
-                digest=claimed.cadence,
-            )
-            message = build_message(rendered, recipient, runtime.sender, message_id)
-            outcome = transport.send(recipient.return_path, claimed.email, message)
-        except Exception as exc:  # recorded like any failure: the lease must not dangle
-            log.exception("digest error digest_id=%s", digest_id)
-            transport.close()
-            outcome = Outcome(Verdict.FAILED, f"error: {type(exc).__name__}: {exc}"[:1000])
-    with runtime.sessions() as session, session.begin():
-        status = digests.record(
-            session, claimed, outcome, message_id, utcnow(), _policy(runtime), paused_until
-        )
-    metrics.record_digest(claimed.cadence, outcome)
-    log.info(
-        "digest digest_id=%s journalist_id=%s items=%d verdict=%s reply=%r",
+    return single.send_digest(
         digest_id,
-        claimed.journalist_id,
-        len(claimed.items),
-        outcome.verdict.value,
-        outcome.reply,
+        runtime.sessions,
+        runtime.transport(),
+        runtime,
+        timedelta(seconds=runtime.settings.lease_seconds),
+        _policy(runtime),
     )
-    return status
 
 
 @shared_task(name=FOLLOW_CORRECTIONS, bind=True)
