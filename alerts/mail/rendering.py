@@ -9,7 +9,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.charset import QP, Charset
-from email.policy import compat32
 from email.utils import formatdate, parseaddr
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -23,13 +22,14 @@ from alerts.core.i18n import N_, translations
 from alerts.core.models import Item, ItemStatus, NoticeKind, utcnow
 from alerts.core.taxonomy import Taxonomy, localised_countries
 from alerts.mail.dkim import DkimKey
+
+# One wire policy (CRLF) for every message: the skeleton's. Account emails take it from here.
+from alerts.mail.skeleton import WIRE_POLICY as WIRE_POLICY
 from alerts.mail.skeleton import MessageSkeleton, address_line, header_line, qp_encode
 
 # Quoted-printable keeps the bodies readable to humans and content filters alike.
 UTF8_QP = Charset("utf-8")
 UTF8_QP.body_encoding = QP
-
-WIRE_POLICY = compat32.clone(linesep="\r\n")
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
