@@ -172,14 +172,8 @@ def schedule(item: Item, publish_at: datetime, now: datetime) -> Item:
     """Publish later: the beat publishes it when due, never before and never twice."""
     if _locked(item).status not in (ItemStatus.DRAFT, ItemStatus.SCHEDULED):
         raise InvalidItem(f"item {item.id} is {item.status}: only drafts can be scheduled")
-    if publish_at.tzinfo is None:
-        raise InvalidItem("publish_at needs a time zone (e.g. 2026-12-01T09:00:00+00:00)")
-    if publish_at <= now:
-        raise InvalidItem("publish_at is in the past: publish now instead")
-    if publish_at > now + MAX_AHEAD:
-        raise InvalidItem("publish_at is more than a year ahead")
+    item.publish_at = check_ahead(publish_at, now, "publish_at", "publish now instead")
     item.status = ItemStatus.SCHEDULED
-    item.publish_at = publish_at
     return item
 
 
@@ -196,14 +190,27 @@ def cancel_schedule(item: Item) -> Item:
 MAX_AHEAD = timedelta(days=366)
 
 
+class NotAhead(InvalidItem):
+    """A time to act at that is not in the future, or more than MAX_AHEAD away."""
+
+    def __init__(self, message: str, too_far: bool) -> None:
+        super().__init__(message)
+        self.too_far = too_far
+
+
+def check_ahead(when: datetime, now: datetime, what: str, instead: str) -> datetime:
+    """The one rule for scheduling and embargoes (and the API's 422): future, at most a year."""
+    if when.tzinfo is None:
+        raise InvalidItem(f"{what} needs a time zone (e.g. 2026-12-01T09:00:00+00:00)")
+    if when <= now:
+        raise NotAhead(f"{what} is in the past: {instead}", too_far=False)
+    if when > now + MAX_AHEAD:
+        raise NotAhead(f"{what} is more than a year ahead", too_far=True)
+    return when
+
+
 def _future(until: datetime, now: datetime) -> datetime:
-    if until.tzinfo is None:
-        raise InvalidItem("the embargo time needs a time zone (e.g. 2026-12-01T09:00:00+00:00)")
-    if until <= now:
-        raise InvalidItem("the embargo time is in the past: lift the embargo or publish instead")
-    if until > now + MAX_AHEAD:
-        raise InvalidItem("the embargo time is more than a year ahead")
-    return until
+    return check_ahead(until, now, "the embargo time", "lift the embargo or publish instead")
 
 
 def _locked(item: Item) -> Item:

@@ -62,11 +62,17 @@ def _check_codes(rt: Runtime, countries: list[str] | None, topics: list[str] | N
 
 def _check_ahead(field: str, when: datetime, otherwise: str) -> None:
     """A time in the future, at most a year ahead: a 422 naming the field otherwise."""
-    now = utcnow()
-    if when <= now:
-        raise field_error(field, f"must be in the future ({otherwise})")
-    if when > now + publishing.MAX_AHEAD:
-        raise field_error(field, "must be at most a year ahead")
+    try:
+        publishing.check_ahead(when, utcnow(), field, otherwise)
+    except publishing.NotAhead as exc:
+        message = (
+            "must be at most a year ahead"
+            if exc.too_far
+            else f"must be in the future ({otherwise})"
+        )
+        raise field_error(field, message) from exc
+    except publishing.InvalidItem as exc:  # a time without a zone
+        raise field_error(field, str(exc)) from exc
 
 
 def _apply(action: object) -> None:
