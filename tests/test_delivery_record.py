@@ -74,3 +74,15 @@ def test_backoff_grows_and_is_capped() -> None:
     assert 15 <= delays[0] <= 30
     assert delays[3] > delays[0]
     assert max(delays) <= POLICY.max_seconds
+
+
+def test_counts_for_items_agrees_with_counts_for_item(tmp_path: Path) -> None:
+    session, delivery_id = _one_delivery(tmp_path)
+    [claimed] = delivery.claim(session, [delivery_id], utcnow(), LEASE)
+    delivery.record(session, [(claimed, Outcome(Verdict.SENT, "250 ok"), "<m>")], utcnow(), POLICY)
+    session.commit()
+    row = session.get(Delivery, delivery_id)
+    assert row is not None
+    counts = delivery.counts_for_items(session, [row.item_id, 10_000])
+    assert counts == {row.item_id: delivery.counts_for_item(session, row.item_id)}
+    assert counts[row.item_id] == {"sent": 1}

@@ -407,12 +407,19 @@ def record_fan_out(session: Session, item_id: int, matched: int, now: datetime) 
 
 def counts_for_item(session: Session, item_id: int) -> dict[str, int]:
     """The item's deliveries by status (only the statuses it has)."""
-    rows = session.execute(
-        select(Delivery.status, func.count())
-        .where(Delivery.item_id == item_id)
-        .group_by(Delivery.status)
-    ).all()
-    return {str(status): int(count) for status, count in rows}
+    return counts_for_items(session, [item_id]).get(item_id, {})
+
+
+def counts_for_items(session: Session, item_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    """Each item's deliveries by status, in one statement (items without any are absent)."""
+    counts: dict[int, dict[str, int]] = {}
+    for item_id, status, count in session.execute(
+        select(Delivery.item_id, Delivery.status, func.count())
+        .where(Delivery.item_id.in_(item_ids))
+        .group_by(Delivery.item_id, Delivery.status)
+    ):
+        counts.setdefault(item_id, {})[str(status)] = int(count)
+    return counts
 
 
 def count_for_item(session: Session, item_id: int) -> int:
