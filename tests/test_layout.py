@@ -130,15 +130,13 @@ def test_only_the_composition_root_names_the_smtp_transport() -> None:
 def test_the_check_sees_function_level_cycles(tmp_path: Path) -> None:
     """The check itself can fail: a cycle hidden in a function body is found."""
     package = tmp_path / "alerts"
-    (package / "cli").mkdir(parents=True)
+    (package / "loop").mkdir(parents=True)
     (package / "__init__.py").write_text("")
-    (package / "cli" / "__init__.py").write_text("")
-    (package / "cli" / "app.py").write_text(
-        "def main() -> None:\n    from alerts.cli import feeds\n"
-    )
-    (package / "cli" / "feeds.py").write_text("from alerts.cli.app import main\n")
-    (package / "models.py").write_text("import alerts.cli.feeds\n")
-    assert cycles(graph(package)) == [["alerts.cli.app", "alerts.cli.feeds"]]
+    (package / "loop" / "__init__.py").write_text("")
+    (package / "loop" / "a.py").write_text("def main() -> None:\n    from alerts.loop import b\n")
+    (package / "loop" / "b.py").write_text("from alerts.loop.a import main\n")
+    (package / "leaf.py").write_text("import alerts.loop.b\n")
+    assert cycles(graph(package)) == [["alerts.loop.a", "alerts.loop.b"]]
 
 
 @pytest.mark.parametrize("package", DOMAIN)
