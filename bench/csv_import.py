@@ -50,12 +50,12 @@ def _kb(field: str) -> int:
 
 def run_one(database_url: str, csv_path: Path) -> dict[str, float]:
     """In the child process: migrate, import once, report."""
-    from alerts.db import make_engine, make_session_factory
-    from alerts.journalist_import import import_journalists
-    from alerts.membership import address_hasher
-    from alerts.migrate import upgrade
-    from alerts.models import utcnow
-    from alerts.taxonomy import Taxonomy
+    from alerts.audience.csv_import import import_journalists
+    from alerts.audience.membership import address_hasher
+    from alerts.core.db import make_engine, make_session_factory
+    from alerts.core.migrate import upgrade
+    from alerts.core.models import utcnow
+    from alerts.core.taxonomy import Taxonomy
 
     upgrade(database_url)
     sessions = make_session_factory(make_engine(database_url))

@@ -45,12 +45,8 @@ import redis
 from sqlalchemy import Engine, insert, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts.celery_app import AlertsCelery, create_celery
-from alerts.delivery import counts_for_item
-from alerts.dkim_signing import generate
-from alerts.fanout import fan_out_in_slices
-from alerts.migrate import upgrade
-from alerts.models import (
+from alerts.core.migrate import upgrade
+from alerts.core.models import (
     Base,
     Cadence,
     DeliveryStatus,
@@ -61,10 +57,14 @@ from alerts.models import (
     SubscriptionCountry,
     SubscriptionTopic,
 )
-from alerts.publishing import ItemDraft, create_item, publish_item
-from alerts.rendering import build_message
-from alerts.secret_policy import generate_secret
-from alerts.settings import Settings, load_settings
+from alerts.core.secret_policy import generate_secret
+from alerts.core.settings import Settings, load_settings
+from alerts.delivery.fanout import fan_out_in_slices
+from alerts.delivery.store import counts_for_item
+from alerts.items.publishing import ItemDraft, create_item, publish_item
+from alerts.mail.dkim import generate
+from alerts.mail.rendering import build_message
+from alerts.worker.app import AlertsCelery, create_celery
 
 HOST = "127.0.0.1"
 PG_ADMIN_URL = f"postgresql://postgres@{HOST}:5432/test"

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import sys
+
 from alembic import context
 from sqlalchemy import Connection
 
-from alerts.db import make_engine
-from alerts.models import Base
+import alerts
+from alerts.core import models
+from alerts.core.db import make_engine
+from alerts.core.models import Base
+
+# The migrations already written name the schema's types as ``alerts.models.X``
+# (the module's place before the package regroup) and stay untouched; the same
+# module answers to that name too.
+sys.modules.setdefault("alerts.models", models)
+alerts.models = models  # type: ignore[attr-defined]
 
 config = context.config
 target_metadata = Base.metadata
@@ -16,7 +26,7 @@ def _url() -> str:
     url = config.get_main_option("sqlalchemy.url")
     if url:
         return url
-    from alerts.settings import load_settings
+    from alerts.core.settings import load_settings
 
     return load_settings().database_url
 

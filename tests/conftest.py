@@ -27,11 +27,11 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from alerts.celery_app import AlertsCelery, create_celery
-from alerts.migrate import upgrade
-from alerts.models import Base, Delivery, DeliveryStatus, FanOut
-from alerts.settings import Settings, load_settings
-from alerts.sink import Received, SinkHandler, free_port, start_sink
+from alerts.core.migrate import upgrade
+from alerts.core.models import Base, Delivery, DeliveryStatus, FanOut
+from alerts.core.settings import Settings, load_settings
+from alerts.dev.sink import Received, SinkHandler, free_port, start_sink
+from alerts.worker.app import AlertsCelery, create_celery
 
 PG_ADMIN_URL = os.environ.get("ALERTS_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
 PG_HOST = os.environ.get("ALERTS_TEST_PG_HOST", "postgres@127.0.0.1:5432")

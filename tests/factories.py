@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from alerts.models import Cadence, Journalist, JournalistStatus, Suppression, utcnow
-from alerts.publishing import ItemDraft, create_item, publish_item
-from alerts.subscriptions import SubscriptionSpec, add_subscription
-from alerts.taxonomy import Taxonomy
+from alerts.audience.subscriptions import SubscriptionSpec, add_subscription
+from alerts.core.models import Cadence, Journalist, JournalistStatus, Suppression, utcnow
+from alerts.core.taxonomy import Taxonomy
+from alerts.items.publishing import ItemDraft, create_item, publish_item
 
 TAXONOMY = Taxonomy()
 

@@ -8,14 +8,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from alerts.digest_email import render_digest
-from alerts.digests import ClaimedDigest
-from alerts.models import Item, ItemCountry, ItemStatus, ItemTopic
-from alerts.publishing import ItemDraft
-from alerts.rendering import Recipient, RenderedItem, build_message, make_environment, render_item
-from alerts.seed import seed_drafts
-from alerts.taxonomy import Taxonomy
-from alerts.tokens import Purpose, TokenSigner
+from alerts.core.models import Item, ItemCountry, ItemStatus, ItemTopic
+from alerts.core.taxonomy import Taxonomy
+from alerts.core.tokens import Purpose, TokenSigner
+from alerts.dev.seed import seed_drafts
+from alerts.digests.email import render_digest
+from alerts.digests.runs import ClaimedDigest
+from alerts.items.publishing import ItemDraft
+from alerts.mail.rendering import (
+    Recipient,
+    RenderedItem,
+    build_message,
+    make_environment,
+    render_item,
+)
 from tests.test_rendering import SENDER
 
 SEED: list[ItemDraft] = seed_drafts()

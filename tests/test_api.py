@@ -10,10 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from alerts.fanout import fan_out
-from alerts.models import Delivery, DeliveryStatus, Item, ItemStatus, Journalist, utcnow
-from alerts.staff import create_key
-from alerts.tokens import Purpose
+from alerts.core.models import Delivery, DeliveryStatus, Item, ItemStatus, Journalist, utcnow
+from alerts.core.tokens import Purpose
+from alerts.delivery.fanout import fan_out
+from alerts.staff.keys import create_key
 from alerts.web import create_app
 from tests.conftest import Stack
 from tests.factories import journalist, published_item

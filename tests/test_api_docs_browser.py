@@ -11,11 +11,11 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, sync_playwright
 
-from alerts.celery_app import create_celery
-from alerts.migrate import upgrade
-from alerts.settings import load_settings
-from alerts.sink import free_port
+from alerts.core.migrate import upgrade
+from alerts.core.settings import load_settings
+from alerts.dev.sink import free_port
 from alerts.web import create_app
+from alerts.worker.app import create_celery
 from tests.conftest import SECRET
 from tests.test_browser import ARTIFACTS, CHROMIUM, FLAGS
 

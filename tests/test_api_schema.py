@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, settings
 from schemathesis import checks
 from schemathesis.openapi import from_asgi
 
-from alerts.models import utcnow
-from alerts.staff import create_key
+from alerts.core.models import utcnow
+from alerts.staff.keys import create_key
 from alerts.web import create_app
 from tests.conftest import Stack
 

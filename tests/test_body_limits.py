@@ -24,12 +24,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from alerts.migrate import upgrade
-from alerts.models import utcnow
-from alerts.runtime import Runtime
-from alerts.settings import load_settings
-from alerts.sink import free_port
-from alerts.staff import create_key
+from alerts.core.migrate import upgrade
+from alerts.core.models import utcnow
+from alerts.core.runtime import Runtime
+from alerts.core.settings import load_settings
+from alerts.dev.sink import free_port
+from alerts.staff.keys import create_key
 from tests.conftest import SECRET
 
 MB = 1024 * 1024

@@ -26,12 +26,11 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from alerts import bounces
-from alerts.bounce_server import BounceHandler, make_handler, start_bounce_server
-from alerts.db import make_engine, make_session_factory
-from alerts.fanout import fan_out
-from alerts.migrate import upgrade
-from alerts.models import (
+from alerts.bounces import reports as bounces
+from alerts.bounces.server import BounceHandler, make_handler, start_bounce_server
+from alerts.core.db import make_engine, make_session_factory
+from alerts.core.migrate import upgrade
+from alerts.core.models import (
     BounceEvent,
     BounceKind,
     Delivery,
@@ -41,8 +40,9 @@ from alerts.models import (
     Suppression,
     utcnow,
 )
-from alerts.sink import free_port
-from alerts.tokens import TokenSigner
+from alerts.core.tokens import TokenSigner
+from alerts.delivery.fanout import fan_out
+from alerts.dev.sink import free_port
 from tests.conftest import SECRET, Stack
 from tests.factories import journalist, published_item
 
@@ -653,7 +653,7 @@ def _box(server: BounceServer) -> list[mailbox.MaildirMessage]:
 # --- the command ---------------------------------------------------------------
 
 # The real entry point: `alerts bounces serve`.
-ENTRY = "from alerts.cli import main; main()"
+ENTRY = "from alerts.cli.root import main; main()"
 
 
 def _cli_env(data_dir: Path) -> dict[str, str]:

@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 from sqlalchemy import select
 
-from alerts.models import Delivery, Journalist, JournalistStatus
+from alerts.core.models import Delivery, Journalist, JournalistStatus
 from tests.conftest import Stack
 from tests.factories import published_item
 from tests.webclient import link, wait_for_mail

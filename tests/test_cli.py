@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import func, select, update
 from typer.testing import CliRunner
 
-from alerts.cli import app
-from alerts.db import make_engine
-from alerts.models import Item, ItemStatus, Journalist, JournalistStatus, Subscription
+from alerts.cli.root import app
+from alerts.core.db import make_engine
+from alerts.core.models import Item, ItemStatus, Journalist, JournalistStatus, Subscription
 
 runner = CliRunner()
 

@@ -8,12 +8,12 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alerts import delivery
-from alerts.db import make_engine, make_session_factory
-from alerts.fanout import fan_out
-from alerts.mailer import Outcome, Verdict
-from alerts.migrate import upgrade
-from alerts.models import Delivery, DeliveryStatus, utcnow
+from alerts.core.db import make_engine, make_session_factory
+from alerts.core.migrate import upgrade
+from alerts.core.models import Delivery, DeliveryStatus, utcnow
+from alerts.delivery import store as delivery
+from alerts.delivery.fanout import fan_out
+from alerts.delivery.outcome import Outcome, Verdict
 from tests.factories import journalist, published_item
 
 POLICY = delivery.RetryPolicy(30, 3600, 86400)
@@ -74,3 +74,15 @@ def test_backoff_grows_and_is_capped() -> None:
     assert 15 <= delays[0] <= 30
     assert delays[3] > delays[0]
     assert max(delays) <= POLICY.max_seconds
+
+
+def test_counts_for_items_agrees_with_counts_for_item(tmp_path: Path) -> None:
+    session, delivery_id = _one_delivery(tmp_path)
+    [claimed] = delivery.claim(session, [delivery_id], utcnow(), LEASE)
+    delivery.record(session, [(claimed, Outcome(Verdict.SENT, "250 ok"), "<m>")], utcnow(), POLICY)
+    session.commit()
+    row = session.get(Delivery, delivery_id)
+    assert row is not None
+    counts = delivery.counts_for_items(session, [row.item_id, 10_000])
+    assert counts == {row.item_id: delivery.counts_for_item(session, row.item_id)}
+    assert counts[row.item_id] == {"sent": 1}

@@ -14,8 +14,7 @@ from zoneinfo import ZoneInfo
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from alerts.celery_app import PLAN_DIGESTS
-from alerts.models import (
+from alerts.core.models import (
     Cadence,
     Delivery,
     DeliveryStatus,
@@ -28,6 +27,7 @@ from alerts.models import (
     utcnow,
 )
 from alerts.web import create_app
+from alerts.worker.app import PLAN_DIGESTS
 from tests.conftest import Stack
 from tests.factories import journalist, published_item
 from tests.test_ops import _metrics

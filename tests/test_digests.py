@@ -19,19 +19,9 @@ import time_machine
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts import digests
-from alerts.db import make_engine, make_session_factory
-from alerts.delivery import RetryPolicy
-from alerts.digest_schedule import (
-    InvalidSchedule,
-    check_zone,
-    due_period,
-    parse_minute,
-)
-from alerts.fanout import fan_out
-from alerts.mailer import Outcome, Verdict
-from alerts.migrate import upgrade
-from alerts.models import (
+from alerts.core.db import make_engine, make_session_factory
+from alerts.core.migrate import upgrade
+from alerts.core.models import (
     Cadence,
     Delivery,
     DeliveryStatus,
@@ -40,6 +30,15 @@ from alerts.models import (
     Item,
     Journalist,
     utcnow,
+)
+from alerts.delivery.fanout import fan_out
+from alerts.delivery.outcome import Outcome, RetryPolicy, Verdict
+from alerts.digests import runs as digests
+from alerts.digests.schedule import (
+    InvalidSchedule,
+    check_zone,
+    due_period,
+    parse_minute,
 )
 from tests.conftest import PG_ADMIN_URL, PG_HOST
 from tests.factories import journalist, published_item

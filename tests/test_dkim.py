@@ -11,13 +11,14 @@ import pytest
 from dkim.canonicalization import Relaxed
 from typer.testing import CliRunner
 
-from alerts.cli import app as cli
-from alerts.dkim_signing import DkimKey, relaxed_body
-from alerts.mailer import SmtpTransport, Verdict
-from alerts.rendering import build_message, make_environment, render_item
-from alerts.settings import SettingsError, load_settings, parse_smtp_url
-from alerts.sink import start_sink
-from alerts.taxonomy import Taxonomy
+from alerts.cli.root import app as cli
+from alerts.core.settings import SettingsError, load_settings, parse_smtp_url
+from alerts.core.taxonomy import Taxonomy
+from alerts.delivery.outcome import Verdict
+from alerts.dev.sink import start_sink
+from alerts.mail.dkim import DkimKey, relaxed_body
+from alerts.mail.rendering import build_message, make_environment, render_item
+from alerts.mail.smtp import SmtpTransport
 from tests.conftest import ScriptedSink
 from tests.test_rendering import SENDER, _item, _recipient
 

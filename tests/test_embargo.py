@@ -18,12 +18,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from alerts import digests
-from alerts.celery_app import PUBLISH_DUE
-from alerts.models import Cadence, Delivery, Item, ItemStatus, Journalist, utcnow
-from alerts.staff import create_key
-from alerts.tokens import Purpose
+from alerts.core.models import Cadence, Delivery, Item, ItemStatus, Journalist, utcnow
+from alerts.core.tokens import Purpose
+from alerts.digests import runs as digests
+from alerts.staff.keys import create_key
 from alerts.web import create_app
+from alerts.worker.app import PUBLISH_DUE
 from tests.conftest import Stack
 from tests.factories import journalist
 from tests.webclient import csrf, text_of, wait_for_mail

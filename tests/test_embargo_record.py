@@ -12,10 +12,13 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts import delivery, digests, membership, publishing
-from alerts.fanout import fan_out
-from alerts.mailer import Outcome, Verdict
-from alerts.models import Cadence, Delivery, DeliveryStatus, Item, Journalist, utcnow
+from alerts.audience import membership
+from alerts.core.models import Cadence, Delivery, DeliveryStatus, Item, Journalist, utcnow
+from alerts.delivery import store as delivery
+from alerts.delivery.fanout import fan_out
+from alerts.delivery.outcome import Outcome, Verdict
+from alerts.digests import runs as digests
+from alerts.items import publishing
 from tests.factories import TAXONOMY, journalist, published_item
 from tests.test_digests import sessions  # noqa: F401  (the fixture: SQLite and PostgreSQL)
 

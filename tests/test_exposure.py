@@ -19,11 +19,11 @@ from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import Envelope, Session
 from fastapi.testclient import TestClient
 
-from alerts.celery_app import create_celery
-from alerts.migrate import upgrade
-from alerts.settings import Settings, load_settings
-from alerts.sink import SinkHandler, free_port, start_sink
+from alerts.core.migrate import upgrade
+from alerts.core.settings import Settings, load_settings
+from alerts.dev.sink import SinkHandler, free_port, start_sink
 from alerts.web import create_app
+from alerts.worker.app import create_celery
 from tests.conftest import SECRET
 
 TOKEN = "mT4qZ8vK2xR7bN1cW9pL5sH3jF6dG0yAeU-iOkVnXrQ"

@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts.db import make_engine, make_session_factory
-from alerts.fanout import fan_out_in_slices, id_slices
-from alerts.membership import set_subscription
-from alerts.migrate import upgrade
-from alerts.models import (
+from alerts.audience.membership import set_subscription
+from alerts.audience.subscriptions import SubscriptionSpec
+from alerts.core.db import make_engine, make_session_factory
+from alerts.core.migrate import upgrade
+from alerts.core.models import (
     Delivery,
     FanOut,
     Journalist,
@@ -22,7 +22,7 @@ from alerts.models import (
     SubscriptionTopic,
     utcnow,
 )
-from alerts.subscriptions import SubscriptionSpec
+from alerts.delivery.fanout import fan_out_in_slices, id_slices
 from tests.factories import published_item
 
 

@@ -24,8 +24,8 @@ import redis
 from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
-from alerts.fanout import fan_out
-from alerts.models import Delivery, DeliveryStatus, Journalist, Suppression, utcnow
+from alerts.core.models import Delivery, DeliveryStatus, Journalist, Suppression, utcnow
+from alerts.delivery.fanout import fan_out
 from tests.conftest import PG_ADMIN_URL, PG_HOST, ScriptedSink, Stack, build_stack
 from tests.factories import journalist, published_item
 
@@ -337,8 +337,8 @@ def test_7_postgres_restarted_mid_run(fault: Stack) -> None:
 
 
 def test_8_bounces_and_complaints_stop_further_alerts(fault: Stack, tmp_path: Path) -> None:
-    from alerts.bounce_server import make_handler, start_bounce_server
-    from alerts.sink import free_port
+    from alerts.bounces.server import make_handler, start_bounce_server
+    from alerts.dev.sink import free_port
     from tests.test_bounces import BounceServer, Sent, _arf_for, _dsn_for
 
     expected = _population(fault, "b")

@@ -29,12 +29,12 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from alerts import feeds_cli
-from alerts.cli import app as alerts_app
-from alerts.db import make_engine
-from alerts.feed_guard import AddressPolicy, GuardedTransport, is_public
-from alerts.feeds import FeedSnapshot, PollFailed, fetch, make_client
-from alerts.models import Feed
+from alerts.cli import feeds as feeds_cli
+from alerts.cli.root import app as alerts_app
+from alerts.core.db import make_engine
+from alerts.core.models import Feed
+from alerts.feeds.guard import AddressPolicy, GuardedTransport, is_public
+from alerts.feeds.ingest import FeedSnapshot, PollFailed, fetch, make_client
 from tests.test_feeds import DATA, TOPIC_MAP, FeedServer, serve_newsroom
 
 runner = CliRunner()

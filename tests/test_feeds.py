@@ -24,11 +24,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
-from alerts import feeds_cli
-from alerts.cli import app as alerts_app
-from alerts.db import make_engine, make_session_factory
-from alerts.feed_guard import AddressPolicy
-from alerts.feeds import (
+from alerts.cli import feeds as feeds_cli
+from alerts.cli.root import app as alerts_app
+from alerts.core.db import make_engine, make_session_factory
+from alerts.core.migrate import upgrade
+from alerts.core.models import Feed, Item, ItemStatus, utcnow
+from alerts.core.taxonomy import Taxonomy
+from alerts.dev.sink import free_port
+from alerts.feeds.guard import AddressPolicy
+from alerts.feeds.ingest import (
     InvalidTopicMap,
     PollResult,
     TopicMap,
@@ -38,11 +42,7 @@ from alerts.feeds import (
     poll_all,
     poll_feed,
 )
-from alerts.migrate import upgrade
-from alerts.models import Feed, Item, ItemStatus, utcnow
-from alerts.publishing import ItemDraft, create_item
-from alerts.sink import free_port
-from alerts.taxonomy import Taxonomy
+from alerts.items.publishing import ItemDraft, create_item
 from tests.conftest import Stack
 from tests.factories import journalist
 

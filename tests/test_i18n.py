@@ -10,7 +10,7 @@ from pathlib import Path
 
 from babel.messages.pofile import read_po
 
-from alerts.i18n import negotiate, translations
+from alerts.core.i18n import negotiate, translations
 
 ROOT = Path(__file__).resolve().parent.parent
 

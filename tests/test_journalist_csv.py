@@ -19,14 +19,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts.celery_app import create_celery
-from alerts.membership import address_hasher
-from alerts.migrate import upgrade
-from alerts.models import Journalist, JournalistStatus, Subscription, Suppression, utcnow
-from alerts.settings import load_settings
-from alerts.staff import create_key
-from alerts.taxonomy import regions
+from alerts.audience.membership import address_hasher
+from alerts.core.migrate import upgrade
+from alerts.core.models import Journalist, JournalistStatus, Subscription, Suppression, utcnow
+from alerts.core.settings import load_settings
+from alerts.core.taxonomy import regions
+from alerts.staff.keys import create_key
 from alerts.web import create_app
+from alerts.worker.app import create_celery
 from tests.conftest import PG_ADMIN_URL, PG_HOST, SECRET
 from tests.factories import journalist
 

@@ -19,11 +19,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from alerts.migrate import upgrade
-from alerts.models import utcnow
-from alerts.settings import load_settings
-from alerts.sink import free_port
-from alerts.staff import create_key
+from alerts.core.migrate import upgrade
+from alerts.core.models import utcnow
+from alerts.core.settings import load_settings
+from alerts.dev.sink import free_port
+from alerts.staff.keys import create_key
 from tests.conftest import SECRET
 
 ROWS = 50_000
@@ -44,7 +44,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], int]]:
     env |= {"ALERTS_DATA_DIR": str(tmp_path), "ALERTS_SECRET_KEY": SECRET}
     settings = load_settings(data_dir=str(tmp_path), secret_key=SECRET)
     upgrade(settings.database_url)
-    from alerts.db import make_engine, make_session_factory
+    from alerts.core.db import make_engine, make_session_factory
 
     engine = make_engine(settings.database_url)
     with make_session_factory(engine)() as session:

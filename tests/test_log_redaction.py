@@ -17,10 +17,10 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
-from alerts.log_redaction import RedactTokens, redact
-from alerts.migrate import upgrade
-from alerts.sink import free_port
-from alerts.tokens import Purpose, TokenSigner
+from alerts.core.log_redaction import RedactTokens, redact
+from alerts.core.migrate import upgrade
+from alerts.core.tokens import Purpose, TokenSigner
+from alerts.dev.sink import free_port
 from tests.conftest import SECRET
 from tests.factories import journalist
 

@@ -17,10 +17,10 @@ import uvicorn
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
-from alerts.mailbox_view import create_mailbox_app
-from alerts.rendering import build_message, make_environment, render_item
-from alerts.sink import free_port
-from alerts.taxonomy import Taxonomy
+from alerts.core.taxonomy import Taxonomy
+from alerts.dev.mailbox_view import create_mailbox_app
+from alerts.dev.sink import free_port
+from alerts.mail.rendering import build_message, make_environment, render_item
 from tests.seed_emails import SEED, seed_message, signed_recipient
 from tests.test_browser import ARTIFACTS, Shots, browser  # noqa: F401  (fixture)
 from tests.test_rendering import SENDER, _item, _recipient

@@ -8,9 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from alerts.mailer import SmtpTransport, Stage, Verdict, classify, dot_stuffed
-from alerts.settings import SmtpTarget, parse_smtp_url
-from alerts.sink import free_port, start_sink
+from alerts.core.settings import SmtpTarget, parse_smtp_url
+from alerts.delivery.outcome import Stage, Verdict, classify
+from alerts.dev.sink import free_port, start_sink
+from alerts.mail.smtp import SmtpTransport, dot_stuffed
 from tests.conftest import ScriptedSink
 
 MESSAGE = b"Subject: hi\r\nFrom: a@ngo.example\r\n\r\nbody\r\n"

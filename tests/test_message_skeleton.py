@@ -10,7 +10,7 @@ from email.header import decode_header, make_header
 
 import pytest
 
-from alerts.message_skeleton import SOFT_BREAK, address_line, encoded_words, header_line, qp_encode
+from alerts.mail.skeleton import SOFT_BREAK, address_line, encoded_words, header_line, qp_encode
 
 ALPHABET = "abc xyz  \t.=-éñü“”🎉€\n"
 AWKWARD = [

@@ -7,9 +7,9 @@ from pathlib import Path
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from alerts.db import make_engine
-from alerts.migrate import upgrade
-from alerts.models import Base
+from alerts.core.db import make_engine
+from alerts.core.migrate import upgrade
+from alerts.core.models import Base
 
 
 def _diff(url: str) -> list[object]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from alerts.models import Journalist, JournalistStatus, UnsubscribeEvent
+from alerts.core.models import Journalist, JournalistStatus, UnsubscribeEvent
 from tests.conftest import Stack
 from tests.factories import journalist, published_item
 from tests.webclient import wait_for_mail

@@ -15,11 +15,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from alerts.celery_app import create_celery
-from alerts.cli import app as cli
-from alerts.models import Delivery, DeliveryStatus, Suppression
-from alerts.sink import free_port
+from alerts.cli.root import app as cli
+from alerts.core.models import Delivery, DeliveryStatus, Suppression
+from alerts.dev.sink import free_port
 from alerts.web import create_app
+from alerts.worker.app import create_celery
 from tests.conftest import Stack
 from tests.factories import journalist, published_item
 
@@ -216,7 +216,7 @@ def test_worker_logs_name_ids_never_addresses(pipeline: Stack) -> None:
 def test_json_log_lines() -> None:
     import logging
 
-    from alerts.logs import JsonFormatter
+    from alerts.core.logs import JsonFormatter
 
     record = logging.makeLogRecord(
         {

@@ -10,7 +10,7 @@ from email.utils import parseaddr
 
 from sqlalchemy import insert, select
 
-from alerts.models import (
+from alerts.core.models import (
     Delivery,
     DeliveryStatus,
     FanOut,
@@ -23,7 +23,7 @@ from alerts.models import (
     Suppression,
     utcnow,
 )
-from alerts.tokens import Purpose, TokenSigner
+from alerts.core.tokens import Purpose, TokenSigner
 from tests.conftest import SECRET, Stack
 from tests.factories import journalist, published_item, suppress
 

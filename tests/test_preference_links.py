@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import select
 
-from alerts.models import Journalist, JournalistStatus
+from alerts.core.models import Journalist, JournalistStatus
 from alerts.web import create_app
 from alerts.web.ratelimit import SignUpLimits
 from tests.conftest import SECRET, Stack

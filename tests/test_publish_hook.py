@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alerts.db import make_engine, make_session_factory
-from alerts.migrate import upgrade
+from alerts.core.db import make_engine, make_session_factory
+from alerts.core.migrate import upgrade
 from tests.factories import published_item
 
 

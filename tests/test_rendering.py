@@ -7,8 +7,9 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
-from alerts.models import Item, ItemCountry, ItemTopic
-from alerts.rendering import (
+from alerts.core.models import Item, ItemCountry, ItemTopic
+from alerts.core.taxonomy import Taxonomy
+from alerts.mail.rendering import (
     Recipient,
     Sender,
     build_message,
@@ -16,7 +17,6 @@ from alerts.rendering import (
     make_environment,
     render_item,
 )
-from alerts.taxonomy import Taxonomy
 
 SENDER = Sender(
     from_address="Press Office <alerts@ngo.example>",

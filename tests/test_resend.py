@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from alerts.cli import app as cli
-from alerts.models import Delivery, DeliveryStatus, Journalist
+from alerts.cli.root import app as cli
+from alerts.core.models import Delivery, DeliveryStatus, Journalist
 from tests.conftest import Stack
 from tests.factories import journalist, published_item
 

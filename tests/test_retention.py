@@ -8,13 +8,11 @@ from pathlib import Path
 
 from sqlalchemy import func, select, update
 
-from alerts import retention
-from alerts.db import make_engine, make_session_factory
-from alerts.fanout import fan_out
-from alerts.journalist_import import import_journalists
-from alerts.membership import address_hasher
-from alerts.migrate import upgrade
-from alerts.models import (
+from alerts.audience.csv_import import import_journalists
+from alerts.audience.membership import address_hasher
+from alerts.core.db import make_engine, make_session_factory
+from alerts.core.migrate import upgrade
+from alerts.core.models import (
     Cadence,
     Delivery,
     Digest,
@@ -24,6 +22,8 @@ from alerts.models import (
     Suppression,
     utcnow,
 )
+from alerts.delivery import retention
+from alerts.delivery.fanout import fan_out
 from tests.factories import TAXONOMY, journalist, published_item
 
 HASHER = address_hasher("retention-test-secret-0123456789")

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from alerts.cli import app
-from alerts.secret_policy import estimated_entropy_bits, secret_problem
-from alerts.settings import SettingsError, load_settings
+from alerts.cli.root import app
+from alerts.core.secret_policy import estimated_entropy_bits, secret_problem
+from alerts.core.settings import SettingsError, load_settings
 
 REPO = Path(__file__).resolve().parents[1]
 runner = CliRunner()

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from alerts.delivery import Claimed
-from alerts.mailer import SmtpTransport, Verdict
-from alerts.models import Item
-from alerts.rendering import Recipient, make_environment, render_item
-from alerts.sending import send_batch
-from alerts.settings import parse_smtp_url
-from alerts.sink import start_sink
-from alerts.taxonomy import Taxonomy
+from alerts.core.models import Item
+from alerts.core.settings import parse_smtp_url
+from alerts.core.taxonomy import Taxonomy
+from alerts.delivery.outcome import Verdict
+from alerts.delivery.sending import send_batch
+from alerts.delivery.store import Claimed
+from alerts.dev.sink import start_sink
+from alerts.mail.rendering import Recipient, make_environment, render_item
+from alerts.mail.smtp import SmtpTransport
 from tests.conftest import ScriptedSink
 from tests.test_rendering import SENDER
 

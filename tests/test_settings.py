@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from alerts.settings import SettingsError, load_settings, parse_smtp_url
+from alerts.core.settings import SettingsError, load_settings, parse_smtp_url
 
 
 def test_embedded_defaults_live_in_the_data_dir(tmp_path: Path) -> None:

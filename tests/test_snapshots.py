@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from alerts.membership import Notice
-from alerts.notices import build_notice
-from alerts.rendering import Recipient, make_environment
+from alerts.audience.membership import Notice
+from alerts.mail.account_emails import build_notice
+from alerts.mail.rendering import Recipient, make_environment
 from tests.seed_emails import BASE_URL, EXTRAS, LANGUAGES, SEED, extra_message, seed_message
 from tests.test_rendering import SENDER
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from playwright.sync_api import Browser, expect
 
-from alerts.models import utcnow
-from alerts.staff import create_key
+from alerts.core.models import utcnow
+from alerts.staff.keys import create_key
 from tests.conftest import Stack
 from tests.factories import journalist
 from tests.test_browser import ARTIFACTS, Shots, browser  # noqa: F401  (fixture)

@@ -16,11 +16,11 @@ from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import func, select, update
 from typer.testing import CliRunner
 
-from alerts import retention
-from alerts.cli import app as cli
-from alerts.models import Item, StaffSession, utcnow
-from alerts.staff import create_key, revoke_key
-from alerts.staff_sessions import session_id
+from alerts.cli.root import app as cli
+from alerts.core.models import Item, StaffSession, utcnow
+from alerts.delivery import retention
+from alerts.staff.keys import create_key, revoke_key
+from alerts.staff.sessions import session_id
 from alerts.web import create_app
 from alerts.web.ratelimit import SignUpLimits
 from alerts.web.staff_session import COOKIE

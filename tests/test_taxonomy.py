@@ -1,6 +1,6 @@
 import pytest
 
-from alerts.taxonomy import Taxonomy, TaxonomyError, countries, load_topics, regions
+from alerts.core.taxonomy import Taxonomy, TaxonomyError, countries, load_topics, regions
 
 
 def test_countries_are_iso_3166_alpha_2() -> None:

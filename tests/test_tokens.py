@@ -3,7 +3,7 @@ import contextlib
 import pytest
 from itsdangerous import URLSafeTimedSerializer
 
-from alerts.tokens import InvalidToken, Purpose, TokenSigner
+from alerts.core.tokens import InvalidToken, Purpose, TokenSigner
 
 SECRET = "a-secret-that-is-long-enough"
 

@@ -1,4 +1,4 @@
-from alerts.unknown_keys import unknown_keys_message
+from alerts.core.unknown_keys import unknown_keys_message
 
 
 def test_known_keys_pass() -> None:

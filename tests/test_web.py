@@ -11,8 +11,7 @@ from fastapi.testclient import TestClient
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select, update
 
-from alerts.fanout import fan_out
-from alerts.models import (
+from alerts.core.models import (
     Delivery,
     DeliveryStatus,
     Journalist,
@@ -21,7 +20,8 @@ from alerts.models import (
     UnsubscribeEvent,
     utcnow,
 )
-from alerts.tokens import Purpose
+from alerts.core.tokens import Purpose
+from alerts.delivery.fanout import fan_out
 from alerts.web import create_app
 from alerts.web.ratelimit import SignUpLimits
 from tests.conftest import Stack

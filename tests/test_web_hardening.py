@@ -14,12 +14,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from alerts.celery_app import AlertsCelery, create_celery
-from alerts.migrate import upgrade
-from alerts.models import Item, utcnow
-from alerts.settings import load_settings
-from alerts.staff import create_key
+from alerts.core.migrate import upgrade
+from alerts.core.models import Item, utcnow
+from alerts.core.settings import load_settings
+from alerts.staff.keys import create_key
 from alerts.web import create_app
+from alerts.worker.app import AlertsCelery, create_celery
 from tests.conftest import SECRET
 
 BIG_ID = 9223372036854775808  # 2**63: past every integer column

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from alerts.runtime import Runtime
+from alerts.core.runtime import Runtime
 from alerts.web.api.deps import UNAUTHORIZED, bearer, header_key, staff_from_key
 
 WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})

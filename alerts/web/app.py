@@ -14,9 +14,8 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from alerts.celery_app import AlertsCelery
-from alerts.i18n import negotiate
-from alerts.rendering import default_templates_dir
+from alerts.core.i18n import negotiate
+from alerts.mail.rendering import default_templates_dir
 from alerts.web import api, api_docs, fresh_link, ops, public, staff_pages
 from alerts.web.api_gate import ApiKeyGate
 from alerts.web.body_limit import BodyLimit
@@ -25,6 +24,7 @@ from alerts.web.pages import Pages
 from alerts.web.ratelimit import SignUpLimits
 from alerts.web.staff_session import StaffSessions
 from alerts.web.validation import is_path_error, validation_response
+from alerts.worker.app import AlertsCelery
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_IMPORT_BYTES = 20 * 1024 * 1024

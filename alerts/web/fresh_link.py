@@ -13,10 +13,10 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from alerts.i18n import N_
-from alerts.membership import Notice
-from alerts.models import Journalist, JournalistStatus
-from alerts.tokens import InvalidToken, Purpose
+from alerts.audience.membership import Notice
+from alerts.core.i18n import N_
+from alerts.core.models import Journalist, JournalistStatus
+from alerts.core.tokens import InvalidToken, Purpose
 from alerts.web.csrf import FIELD
 from alerts.web.public import PageError, _check_csrf, _language, _message, page_errors
 from alerts.web.state import celery as _celery

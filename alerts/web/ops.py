@@ -10,9 +10,11 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import func, select, text
 
-from alerts import delivery, metrics, ops
-from alerts.models import Delivery, DeliveryStatus, Item, Journalist, UnsubscribeEvent, utcnow
-from alerts.models import Suppression as SuppressionRow
+from alerts.core import metrics
+from alerts.core.models import Delivery, DeliveryStatus, Item, Journalist, UnsubscribeEvent, utcnow
+from alerts.core.models import Suppression as SuppressionRow
+from alerts.delivery import store as delivery
+from alerts.ops import status as ops
 from alerts.web import ops_access
 from alerts.web.api.deps import Id
 from alerts.web.csrf import FIELD

@@ -10,12 +10,12 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment
 
-from alerts.digest_schedule import WEEKDAYS, zone_names
-from alerts.i18n import LANGUAGES
-from alerts.models import Cadence
-from alerts.rendering import make_environment
-from alerts.settings import Settings
-from alerts.taxonomy import Taxonomy, localised_countries, regions
+from alerts.core.i18n import LANGUAGES
+from alerts.core.models import Cadence
+from alerts.core.settings import Settings
+from alerts.core.taxonomy import Taxonomy, localised_countries, regions
+from alerts.digests.schedule import WEEKDAYS, zone_names
+from alerts.mail.rendering import make_environment
 from alerts.web.csrf import COOKIE, FIELD, Csrf
 
 

@@ -14,11 +14,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from alerts import digests, membership
-from alerts.digest_schedule import InvalidSchedule, check_zone, format_minute
-from alerts.i18n import LANGUAGES, N_, negotiate
-from alerts.membership import Notice, SignUp
-from alerts.models import (
+from alerts.audience import membership
+from alerts.audience.membership import Notice, SignUp
+from alerts.audience.subscriptions import InvalidAddress, normalise_email, parse_spec
+from alerts.core.i18n import LANGUAGES, N_, negotiate
+from alerts.core.models import (
     DIGEST_CADENCES,
     Cadence,
     Journalist,
@@ -26,9 +26,10 @@ from alerts.models import (
     UnsubscribeMethod,
     utcnow,
 )
-from alerts.subscriptions import InvalidAddress, normalise_email, parse_spec
-from alerts.taxonomy import TaxonomyError
-from alerts.tokens import InvalidToken, Purpose
+from alerts.core.taxonomy import TaxonomyError
+from alerts.core.tokens import InvalidToken, Purpose
+from alerts.digests import runs as digests
+from alerts.digests.schedule import InvalidSchedule, check_zone, format_minute
 from alerts.web.csrf import COOKIE, FIELD
 from alerts.web.state import celery as _celery
 from alerts.web.state import pages as _pages

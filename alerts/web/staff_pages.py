@@ -7,22 +7,22 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from alerts import publishing
-from alerts.celery_app import AlertsCelery
-from alerts.delivery import counts_for_item
-from alerts.matching import reach
-from alerts.models import Delivery, Item, utcnow
-from alerts.publishing import ITEM_KINDS, InvalidItem
-from alerts.staff import allowed, authenticate
-from alerts.subscriptions import InvalidAddress, normalise_email
+from alerts.audience.subscriptions import InvalidAddress, normalise_email
+from alerts.core.models import Item, utcnow
+from alerts.delivery.matching import reach
+from alerts.delivery.store import counts_for_item, counts_for_items
+from alerts.items import publishing
+from alerts.items.publishing import ITEM_KINDS, InvalidItem
+from alerts.staff.keys import allowed, authenticate
 from alerts.web.api.deps import Id, Staff
 from alerts.web.csrf import COOKIE as CSRF_COOKIE
 from alerts.web.csrf import FIELD
 from alerts.web.state import pages as _pages
 from alerts.web.state import runtime as _runtime
 from alerts.web.state import staff_sessions as _sessions
+from alerts.worker.app import AlertsCelery
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
 
@@ -125,13 +125,7 @@ def items_list(request: Request) -> Response:
     staff = _staff(request, "items:read")
     with _runtime(request).sessions() as session:
         items = session.scalars(select(Item).order_by(Item.id.desc()).limit(100)).all()
-        counts: dict[int, dict[str, int]] = {}
-        for item_id, status, count in session.execute(
-            select(Delivery.item_id, Delivery.status, func.count())
-            .where(Delivery.item_id.in_([i.id for i in items]))
-            .group_by(Delivery.item_id, Delivery.status)
-        ):
-            counts.setdefault(item_id, {})[status] = count
+        counts = counts_for_items(session, [i.id for i in items])
         rows = [
             {
                 "id": i.id,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from alerts import staff_sessions
-from alerts.models import utcnow
-from alerts.runtime import Runtime
-from alerts.web.api.deps import Staff
+from alerts.core.models import utcnow
+from alerts.core.runtime import Runtime
+from alerts.staff import sessions as staff_sessions
+from alerts.staff.keys import Staff
 
 COOKIE = "alerts_staff"
 MAX_AGE = int(staff_sessions.ABSOLUTE.total_seconds())

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 from fastapi import Request
 
-from alerts.celery_app import AlertsCelery
-from alerts.runtime import Runtime
+from alerts.core.runtime import Runtime
+from alerts.worker.app import AlertsCelery
 
 if TYPE_CHECKING:
     from alerts.web.pages import Pages

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
 
-from alerts.unknown_keys import unknown_keys_message
+from alerts.core.unknown_keys import unknown_keys_message
 
 
 def _has_lone_surrogate(value: Any) -> bool:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Path, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from alerts.models import utcnow
-from alerts.staff import allowed, authenticate
+from alerts.core.models import utcnow
+from alerts.staff.keys import Staff, allowed, authenticate
 from alerts.web.state import celery, runtime
 
 __all__ = ["Id", "Staff", "celery", "field_error", "require", "runtime", "session"]
@@ -24,15 +23,6 @@ UNAUTHORIZED = "a valid staff API key is required"
 def session(request: Request) -> Iterator[Session]:
     with runtime(request).sessions() as db:
         yield db
-
-
-@dataclass(frozen=True)
-class Staff:
-    key_id: int
-    name: str
-    role: str
-    # Signed in on the staff pages (not with a key): their forms' CSRF tokens are bound to it.
-    session_id: str | None = None
 
 
 def staff_from_key(db: Session, key: str | None) -> Staff | None:

@@ -12,16 +12,17 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from alerts import delivery, publishing
-from alerts.celery_app import AlertsCelery
-from alerts.matching import reach as reach_of
-from alerts.models import Delivery, DeliveryStatus, Item, Journalist, utcnow
-from alerts.rendering import build_message
-from alerts.runtime import Runtime
-from alerts.subscriptions import InvalidAddress, normalise_email
-from alerts.taxonomy import TaxonomyError
+from alerts.audience.subscriptions import InvalidAddress, normalise_email
+from alerts.core.models import Delivery, DeliveryStatus, Item, Journalist, utcnow
+from alerts.core.runtime import Runtime
+from alerts.core.taxonomy import TaxonomyError
+from alerts.delivery import store as delivery
+from alerts.delivery.matching import reach as reach_of
+from alerts.items import publishing
+from alerts.mail.rendering import build_message
 from alerts.web.api import schemas
 from alerts.web.api.deps import Id, Staff, celery, field_error, require, runtime, session
+from alerts.worker.app import AlertsCelery
 
 router = APIRouter(prefix="/items", tags=["items"])
 
@@ -61,11 +62,17 @@ def _check_codes(rt: Runtime, countries: list[str] | None, topics: list[str] | N
 
 def _check_ahead(field: str, when: datetime, otherwise: str) -> None:
     """A time in the future, at most a year ahead: a 422 naming the field otherwise."""
-    now = utcnow()
-    if when <= now:
-        raise field_error(field, f"must be in the future ({otherwise})")
-    if when > now + publishing.MAX_AHEAD:
-        raise field_error(field, "must be at most a year ahead")
+    try:
+        publishing.check_ahead(when, utcnow(), field, otherwise)
+    except publishing.NotAhead as exc:
+        message = (
+            "must be at most a year ahead"
+            if exc.too_far
+            else f"must be in the future ({otherwise})"
+        )
+        raise field_error(field, message) from exc
+    except publishing.InvalidItem as exc:  # a time without a zone
+        raise field_error(field, str(exc)) from exc
 
 
 def _apply(action: object) -> None:

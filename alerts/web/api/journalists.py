@@ -13,11 +13,12 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 from starlette.concurrency import run_in_threadpool
 
-from alerts import membership, publishing
-from alerts.journalist_csv import CSV_COLUMNS, ImportFailed, export_cell
-from alerts.journalist_import import ImportSummary, import_journalists
-from alerts.models import Journalist, utcnow
-from alerts.runtime import Runtime
+from alerts.audience import membership
+from alerts.audience.csv_import import ImportSummary, import_journalists
+from alerts.audience.csv_rows import CSV_COLUMNS, ImportFailed, export_cell
+from alerts.core.models import Journalist, utcnow
+from alerts.core.runtime import Runtime
+from alerts.items import publishing
 from alerts.web.api import schemas
 from alerts.web.api.deps import Id, Staff, celery, require, runtime, session
 

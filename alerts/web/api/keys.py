@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, HTTPException, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alerts.models import ApiKey, utcnow
-from alerts.staff import UnknownKey, create_key, revoke_key
+from alerts.core.models import ApiKey, utcnow
+from alerts.staff.keys import UnknownKey, create_key, revoke_key
 from alerts.web.api import schemas
 from alerts.web.api.deps import Id, Staff, require, session
 

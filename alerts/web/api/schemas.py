@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl
 
-from alerts.digest_schedule import format_minute
-from alerts.models import Item, Journalist
+from alerts.core.models import Item, Journalist
+from alerts.digests.schedule import format_minute
 from alerts.web.api.body import ApiBody
 
 Kind = Literal["press_release", "report", "statement", "news"]

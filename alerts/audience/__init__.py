@@ -1,0 +1,1 @@
+"""Journalists: membership (sign-up, confirm, preferences, erase) and subscriptions."""

@@ -1,0 +1,1 @@
+"""Bounces and complaints: parse what comes back, record it, the SMTP receiver."""

@@ -1,0 +1,83 @@
+"""Engine and session factory; the after-commit hook that enqueues fan-outs."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from alerts.core.models import Item, ItemStatus
+
+log = logging.getLogger(__name__)
+
+_PUBLISHED_KEY = "alerts.published_item_ids"
+
+
+def upsert_insert(session: Session) -> Any:
+    """The dialect's ``insert`` (PostgreSQL or SQLite): the one with ``on_conflict_*``."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    if url.startswith("sqlite"):
+        # Workers, the web app and the CLI share the file: WAL lets readers run
+        # beside the one writer, and the busy timeout queues writers instead of
+        # failing them with "database is locked".
+        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    if url.startswith("postgresql"):
+        # Our statements are short and repeated: compiling them to machine code
+        # (JIT) cost 0.6 s on a fan-out slice that runs in 0.2 s without it.
+        kwargs.setdefault("connect_args", {"options": "-c jit=off"})
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def make_session_factory(
+    engine: Engine, on_published: Callable[[int], None] | None = None
+) -> sessionmaker[Session]:
+    """Sessions whose commits enqueue a fan-out for every item they published.
+
+    The fan-out is sent only after the commit succeeded, so a worker never looks
+    for rows that are not there yet; if the broker is down the sweep catches up.
+    """
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    if on_published is None:
+        return factory
+
+    @event.listens_for(factory, "after_flush")
+    def _collect(session: Session, _ctx: Any) -> None:
+        for obj in list(session.new) + list(session.dirty):
+            # Embargoed items go out too: to verified press, before the rest.
+            if isinstance(obj, Item) and obj.status in (ItemStatus.PUBLISHED, ItemStatus.EMBARGOED):
+                history = inspect(obj).attrs.status.history
+                if obj in session.new or history.has_changes():
+                    session.info.setdefault(_PUBLISHED_KEY, set()).add(obj.id)
+
+    @event.listens_for(factory, "after_commit")
+    def _enqueue(session: Session) -> None:
+        for item_id in sorted(session.info.pop(_PUBLISHED_KEY, ())):
+            try:
+                on_published(item_id)
+            except Exception:  # the sweep re-enqueues it; the publish itself stands
+                log.exception("could not enqueue fan-out for item %s", item_id)
+
+    @event.listens_for(factory, "after_soft_rollback")
+    def _forget(session: Session, previous_transaction: Any) -> None:
+        # Only the outermost rollback undoes the publish; a savepoint's does not.
+        if previous_transaction.parent is None:
+            session.info.pop(_PUBLISHED_KEY, None)
+
+    return factory

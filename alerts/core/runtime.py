@@ -1,0 +1,191 @@
+"""What a process builds once from its settings: engine, sessions, templates, signer."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import datetime
+from functools import cached_property
+from threading import Lock, local
+from typing import Any
+
+from jinja2 import Environment
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from alerts.audience.membership import address_hasher
+from alerts.core.db import make_engine, make_session_factory
+from alerts.core.models import Item
+from alerts.core.settings import Settings
+from alerts.core.taxonomy import Taxonomy, load_topics
+from alerts.core.tokens import Purpose, TokenSigner
+from alerts.delivery.throttle import RelayThrottle
+from alerts.mail.dkim import DkimKey
+from alerts.mail.rendering import Recipient, RenderedItem, Sender, make_environment, render_item
+from alerts.mail.smtp import SmtpTransport
+
+
+class Runtime:
+    """Lazily built, so a forked worker child opens its own connections."""
+
+    def __init__(
+        self, settings: Settings, on_published: Callable[[int], None] | None = None
+    ) -> None:
+        self.settings = settings
+        self._on_published = on_published
+        self._rendered: OrderedDict[tuple[int, datetime, str, str, str], RenderedItem] = (
+            OrderedDict()
+        )
+        self._render_lock = Lock()
+        self._localised: dict[str, Environment] = {}
+        self._local = local()
+
+    @cached_property
+    def engine(self) -> Engine:
+        return make_engine(self.settings.database_url)
+
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        return make_session_factory(self.engine, self._on_published)
+
+    @cached_property
+    def taxonomy(self) -> Taxonomy:
+        return Taxonomy(topics=load_topics(self.settings.topics_file))
+
+    @cached_property
+    def templates(self) -> Environment:
+        return make_environment(self.settings.templates_dir)
+
+    def templates_for(self, language: str) -> Environment:
+        """Email templates with the gettext catalogue of one language installed."""
+        with self._render_lock:
+            env = self._localised.get(language)
+            if env is None:
+                env = make_environment(self.settings.templates_dir, language)
+                self._localised[language] = env
+            return env
+
+    def link(
+        self, purpose: Purpose, journalist_id: int, request: dict[str, Any] | None = None
+    ) -> str:
+        path = {
+            Purpose.CONFIRM: "confirm",
+            Purpose.UNSUBSCRIBE: "u",
+            Purpose.PREFERENCES: "preferences",
+        }[purpose]
+        token = self.signer.sign(purpose, journalist_id, request)
+        return f"{self.settings.base_url}/{path}/{token}"
+
+    @cached_property
+    def signer(self) -> TokenSigner:
+        return TokenSigner(
+            self.settings.secret,
+            preferences_max_age=self.settings.preferences_link_days * 24 * 3600,
+        )
+
+    @cached_property
+    def throttle(self) -> RelayThrottle | None:
+        """The relay's send rate, shared through Redis when that is the broker."""
+        rate = self.settings.smtp_rate_per_second
+        if not rate:
+            return None
+        return RelayThrottle(self.settings.rate_limit_storage, rate, self.settings.smtp.label)
+
+    @cached_property
+    def address_hasher(self) -> Callable[[str], str]:
+        return address_hasher(self.settings.secret)
+
+    @cached_property
+    def sender(self) -> Sender:
+        s = self.settings
+        return Sender(
+            from_address=s.from_address,
+            reply_to=s.reply_to,
+            domain=s.from_domain,
+            secret=s.secret,
+            list_id=f"Press alerts <alerts.{s.from_domain}>",
+            dkim=(
+                DkimKey(
+                    s.dkim_selector,
+                    s.dkim_domain or s.from_domain,
+                    s.dkim_private_key_file.read_bytes(),
+                )
+                if s.dkim_selector and s.dkim_private_key_file
+                else None
+            ),
+        )
+
+    def recipient(
+        self,
+        delivery_id: int,
+        journalist_id: int,
+        email: str,
+        name: str,
+        in_reply_to: str | None = None,
+        digest: str | None = None,
+    ) -> Recipient:
+        """``digest``: a digest email's cadence; its unsubscribe link ends only that digest."""
+        return Recipient(
+            delivery_id=delivery_id,
+            journalist_id=journalist_id,
+            email=email,
+            name=name or "colleague",
+            unsubscribe_url=self.link(
+                Purpose.UNSUBSCRIBE, journalist_id, {"digest": digest} if digest else None
+            ),
+            preferences_url=self.link(Purpose.PREFERENCES, journalist_id),
+            in_reply_to=in_reply_to,
+            return_path=(
+                f"{self.signer.verp_local_part(delivery_id)}@{self.settings.from_domain}"
+                if delivery_id > 0
+                else ""
+            ),
+        )
+
+    def rendered(self, item: Item, language: str = "en", zone: str = "UTC") -> RenderedItem:
+        """Render once per item version, language and zone; keep the last few (CSS inlining
+        costs). ``zone`` matters only to an email that names a time (see needs_zone)."""
+        key = (item.id, item.updated_at, item.status, language, zone)
+        with self._render_lock:
+            cached = self._rendered.get(key)
+            if cached is not None:
+                self._rendered.move_to_end(key)
+                return cached
+        rendered = render_item(
+            self.templates_for(language),
+            item,
+            self.taxonomy,
+            self.sender,
+            self.settings.base_url,
+            language,
+            zone,
+        )
+        with self._render_lock:
+            self._rendered[key] = rendered
+            while len(self._rendered) > 64:
+                self._rendered.popitem(last=False)
+        return rendered
+
+    def transport(self) -> SmtpTransport:
+        """This thread's connection to the relay, kept open across batches."""
+        transport: SmtpTransport | None = getattr(self._local, "transport", None)
+        if transport is None:
+            s = self.settings
+            transport = SmtpTransport(
+                s.smtp, s.smtp_timeout_seconds, max_messages=s.smtp_messages_per_connection
+            )
+            self._local.transport = transport
+        return transport
+
+    def close_transport(self) -> None:
+        """Say QUIT to the relay (at a worker process's shutdown)."""
+        transport: SmtpTransport | None = getattr(self._local, "transport", None)
+        if transport is not None:
+            transport.close()
+
+    def dispose(self) -> None:
+        """In a freshly forked child: drop what belongs to the parent's sockets."""
+        if "engine" in self.__dict__:
+            self.engine.dispose(close=False)
+        # Not closed: a QUIT would go down the parent's socket.
+        self._local = local()

@@ -1,0 +1,292 @@
+"""One settings class, read from ``ALERTS_*`` environment variables at start-up.
+
+Nothing here runs at import: entry points call :func:`load_settings` once and pass
+the result down.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+from dataclasses import dataclass
+from email.utils import parseaddr
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from alerts.core.secret_policy import HOW_TO_GENERATE, secret_problem
+
+SMTP_SCHEMES = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
+
+
+class SettingsError(ValueError):
+    """The configuration cannot work; raised at start-up with a message for humans."""
+
+
+@dataclass(frozen=True)
+class SmtpTarget:
+    scheme: str
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ALERTS_", env_file=None, populate_by_name=True, extra="ignore"
+    )
+
+    data_dir: Path = Path("alerts-data")
+    database_url: str = ""
+    broker_url: str = ""
+    smtp_url: str = "smtp://127.0.0.1:8025"
+    base_url: str = "http://127.0.0.1:8000"
+    secret_key: SecretStr | None = None
+    from_address: str = Field(
+        default="Newsroom Alerts <alerts@example.org>",
+        validation_alias=AliasChoices("ALERTS_FROM", "from_address"),
+    )
+    reply_to: str = "press@example.org"
+    templates_dir: Path | None = None
+    topics_file: Path | None = None
+
+    # Pipeline tuning.
+    # Deliveries per send_batch task. Measured (bench/fanout.py, docs/performance.md):
+    # 500 sends ~40 % faster than 100; the database and task costs are per batch.
+    batch_size: int = Field(default=500, ge=1, le=1000)
+    # Journalist ids per fan-out transaction: the first batches go out while
+    # the rest of a large audience is still being matched.
+    fan_out_slice: int = Field(default=20_000, ge=1)
+    lease_seconds: int = Field(default=300, ge=10)
+    # A queued batch may wait behind a big send: re-queue only well after the
+    # lease and a long drain, or the sweep floods the queue with duplicates.
+    requeue_after_seconds: int = Field(default=900, ge=1)
+    sweep_interval_seconds: float = Field(default=60.0, gt=0)
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    # A worker process keeps its relay connection across batches; many relays
+    # cap messages per session, so a fresh one is started after this many.
+    smtp_messages_per_connection: int = Field(default=1000, ge=1)
+    retry_base_seconds: float = Field(default=30.0, gt=0)
+    retry_max_seconds: float = Field(default=3600.0, gt=0)
+    retry_deadline_seconds: float = Field(default=24 * 3600.0, gt=0)
+    worker_concurrency: int = Field(default=2, ge=1)
+    # How often the beat looks for scheduled items that are due, and polls feeds.
+    schedule_poll_seconds: float = Field(default=15.0, gt=0)
+    feed_poll_seconds: float = Field(default=300.0, gt=0)
+    # Feeds may reach loopback, private, link-local and other internal addresses only
+    # when this is set: a feed URL must not become a way into the house's network.
+    feeds_allow_private: bool = False
+    # How often the beat plans the digests that have come due (embargoes lift on the
+    # schedule poll, with scheduled items).
+    digest_poll_seconds: float = Field(default=60.0, gt=0)
+
+    # Operations.
+    metrics_dir: Path | None = None  # default DATA_DIR/metrics, shared by a host's processes
+    log_format: str = Field(default="text", pattern="^(text|json)$")
+    # At least a month: the record of who got an item is what keeps a correction, an
+    # embargo notice or a digest from reaching anyone twice while they are followed up.
+    retention_days: int = Field(default=365, ge=30)
+    forget_unsubscribed_after_days: int = Field(default=28, ge=1)
+    retention_interval_seconds: float = Field(default=3600.0, gt=0)
+
+    # DKIM: signing is on when a selector and a key file are given.
+    dkim_selector: str = ""
+    dkim_domain: str = ""  # default: the domain of ALERTS_FROM
+    dkim_private_key_file: Path | None = None
+
+    # Bounces and relay protection.
+    soft_bounce_limit: int = Field(default=3, ge=1)  # soft bounces in the window → suppressed
+    soft_bounce_window_days: int = Field(default=14, ge=1)
+    smtp_rate_per_second: float = Field(default=0.0, ge=0)  # 0: no limit
+    breaker_cooldown_seconds: float = Field(default=30.0, gt=0)  # doubles while down, capped
+    breaker_max_cooldown_seconds: float = Field(default=600.0, gt=0)
+
+    # Public pages.
+    subscribe_limit_per_address: str = "3/hour"
+    subscribe_limit_per_client: str = "20/hour"
+    # A preferences link opens the journalist's data: it expires after this many
+    # days (every email carries a fresh one). Unsubscribe links never expire.
+    preferences_link_days: int = Field(default=90, ge=1)
+    # Where rate-limit counters live: memory:// (one process) or redis://…; by
+    # default the Redis broker when there is one, so every web process agrees.
+    rate_limit_storage: str = ""
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated
+    # addresses or networks, `*` for any). Empty: none, so a client cannot pick the
+    # address the per-client rate limit counts by sending the header itself.
+    trusted_proxies: str = ""
+
+    # Operators' endpoints. With a token, /metrics and /readyz answer only
+    # `Authorization: Bearer <token>` (Prometheus' `authorization` scrape setting).
+    metrics_token: SecretStr | None = None
+    # /readyz reuses a relay check this recent: probes every few seconds from several
+    # places must not each open an SMTP connection.
+    ready_relay_cache_seconds: float = Field(default=10.0, ge=0)
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _check_smtp_url(cls, value: str) -> str:
+        parse_smtp_url(value)
+        return value
+
+    @field_validator("from_address", "reply_to")
+    @classmethod
+    def _check_address(cls, value: str) -> str:
+        _, addr = parseaddr(value)
+        if "@" not in addr or "\n" in value or "\r" in value:
+            raise ValueError(f"not an email address: {value!r}")
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise ValueError(f"base URL must be http(s)://host[/path], got {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _empty_token_is_none(cls, value: object) -> object:
+        # `ALERTS_METRICS_TOKEN=` (as a compose file may pass it) means no token.
+        return None if value == "" else value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_trusted_proxies(cls, value: str) -> str:
+        for entry in _split(value):
+            if entry == "*":
+                continue
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError as exc:
+                raise ValueError(
+                    f"trusted proxies must be IP addresses or networks (or *), got {entry!r}"
+                ) from exc
+        return value
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return _split(self.trusted_proxies)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def smtp(self) -> SmtpTarget:
+        return parse_smtp_url(self.smtp_url)
+
+    @property
+    def secret(self) -> str:
+        if self.secret_key is None:
+            raise SettingsError("settings were not loaded with load_settings()")
+        return self.secret_key.get_secret_value()
+
+    @property
+    def from_domain(self) -> str:
+        return parseaddr(self.from_address)[1].rsplit("@", 1)[1].lower()
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def parse_smtp_url(url: str) -> SmtpTarget:
+    parts = urlsplit(url)
+    if parts.scheme not in SMTP_SCHEMES:
+        raise ValueError(
+            f"SMTP URL scheme must be one of {', '.join(sorted(SMTP_SCHEMES))}, got {url!r}"
+        )
+    if not parts.hostname:
+        raise ValueError(f"SMTP URL has no host: {url!r}")
+    try:
+        port = parts.port or SMTP_SCHEMES[parts.scheme]
+    except ValueError as exc:
+        raise ValueError(f"SMTP URL has a bad port: {url!r}") from exc
+    return SmtpTarget(
+        scheme=parts.scheme,
+        host=parts.hostname,
+        port=port,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+    )
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings and fill in the embedded defaults.
+
+    With nothing configured the service runs on files in ``DATA_DIR``: a SQLite
+    database, Kombu's SQLAlchemy transport over another SQLite file, and a secret
+    generated once and kept there. A shared database without a secret is refused:
+    a generated secret would differ between machines and break every link.
+    """
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from exc
+    data_dir = settings.data_dir.expanduser().resolve()
+    settings.data_dir = data_dir
+    if not settings.database_url:
+        settings.database_url = f"sqlite:///{data_dir / 'alerts.db'}"
+    if not settings.broker_url:
+        settings.broker_url = f"sqla+sqlite:///{data_dir / 'broker.db'}"
+    if bool(settings.dkim_selector) != bool(settings.dkim_private_key_file):
+        raise SettingsError(
+            "DKIM needs both ALERTS_DKIM_SELECTOR and ALERTS_DKIM_PRIVATE_KEY_FILE (or neither)"
+        )
+    if settings.dkim_private_key_file and not settings.dkim_private_key_file.is_file():
+        raise SettingsError(
+            f"ALERTS_DKIM_PRIVATE_KEY_FILE: no such file {settings.dkim_private_key_file}"
+        )
+    if settings.metrics_dir is None:
+        settings.metrics_dir = data_dir / "metrics"
+    if not settings.rate_limit_storage:
+        redis_broker = settings.broker_url.startswith(("redis://", "rediss://"))
+        settings.rate_limit_storage = settings.broker_url if redis_broker else "memory://"
+    if settings.is_sqlite or settings.broker_url.startswith("sqla+sqlite"):
+        data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.secret_key is None:
+        if not settings.is_sqlite:
+            raise SettingsError(
+                "ALERTS_SECRET_KEY must be set when the database is not the embedded SQLite "
+                "file: every worker and web process must sign links with the same secret"
+            )
+        settings.secret_key = SecretStr(_embedded_secret(data_dir))
+    # Checked for the generated file too: someone may have written a placeholder there.
+    problem = secret_problem(settings.secret)
+    if problem:
+        raise SettingsError(f"ALERTS_SECRET_KEY {problem}; {HOW_TO_GENERATE}")
+    if settings.metrics_token is not None:
+        problem = secret_problem(settings.metrics_token.get_secret_value())
+        if problem:
+            raise SettingsError(f"ALERTS_METRICS_TOKEN {problem}; {HOW_TO_GENERATE}")
+    return settings
+
+
+def _embedded_secret(data_dir: Path) -> str:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    value = secrets.token_urlsafe(32)
+    # Written aside then hard-linked into place: two processes starting at once
+    # end up with one secret, and nobody ever reads a half-written file.
+    tmp = path.with_name(f".secret_key.{os.getpid()}.tmp")
+    # Private from the first byte: created 0600, never world-readable even briefly.
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+        handle.write(value)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        value = path.read_text().strip()
+    finally:
+        tmp.unlink()
+    return value

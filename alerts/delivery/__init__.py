@@ -1,0 +1,1 @@
+"""Delivery: fan-out, matching, the record, sending a batch, breaker, throttle, retention."""

@@ -1,0 +1,475 @@
+"""The delivery record: claim rows for sending, record outcomes, find work to re-queue.
+
+Every function is a guarded statement on the deliveries table, so running any of
+them twice, or in two workers at once, changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import (
+    ColumnElement,
+    Update,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from alerts.core.db import upsert_insert
+from alerts.core.models import (
+    NOTICE_KINDS,
+    Delivery,
+    DeliveryStatus,
+    FanOut,
+    Item,
+    ItemStatus,
+    Journalist,
+    JournalistStatus,
+    Suppression,
+)
+from alerts.delivery.outcome import Outcome, Verdict
+
+# record() takes one: callers may name it from here.
+from alerts.delivery.outcome import RetryPolicy as RetryPolicy
+
+
+@dataclass(frozen=True)
+class Claimed:
+    delivery_id: int
+    item_id: int
+    journalist_id: int
+    email: str
+    name: str
+    attempts: int
+    created_at: datetime
+    language: str = "en"
+    timezone: str = "UTC"
+
+
+def _not_mailable() -> ColumnElement[bool]:
+    return or_(
+        Journalist.status != JournalistStatus.ACTIVE,
+        Journalist.email.is_(None),
+        exists().where(Suppression.email == Journalist.email),
+    )
+
+
+def _status_is(status: str) -> ColumnElement[bool]:
+    """``status = …`` in a form no index on status can serve.
+
+    A batch's rows are found by primary key. Planners misjudge how many rows are
+    pending (statistics lag a fan-out of a million rows by a minute or more) and
+    would scan every pending row through the status index for each batch.
+    """
+    return func.coalesce(Delivery.status, "") == status
+
+
+def claim(session: Session, ids: Sequence[int], now: datetime, lease: timedelta) -> list[Claimed]:
+    """Take the due, pending rows among ``ids`` (pending → sending, with a lease).
+
+    Rows whose journalist unsubscribed or was suppressed since the fan-out, or
+    whose item was withdrawn, are cancelled instead: a queued message must not
+    outlive an unsubscribe.
+    """
+    if not ids:
+        return []
+    blocked = exists().where(Journalist.id == Delivery.journalist_id, _not_mailable())
+    withdrawn = exists().where(
+        Item.id == Delivery.item_id,
+        Item.status.not_in([ItemStatus.PUBLISHED, ItemStatus.EMBARGOED]),
+    )
+    # Embargoed content reaches verified press only, whatever became of the verification.
+    # The row is deleted, not cancelled: it would hold the (item, journalist) key and
+    # keep the journalist from the alert when the embargo lifts.
+    unverified = exists().where(
+        Item.id == Delivery.item_id,
+        Item.status == ItemStatus.EMBARGOED,
+        Journalist.id == Delivery.journalist_id,
+        Journalist.verified_at.is_(None),
+    )
+    session.execute(
+        delete(Delivery)
+        .where(Delivery.id.in_(ids), _status_is(DeliveryStatus.PENDING), unverified)
+        .execution_options(synchronize_session=False)
+    )
+    for reason, condition in (
+        ("cancelled: recipient unsubscribed or suppressed", blocked),
+        ("cancelled: item no longer published", withdrawn),
+    ):
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(ids), _status_is(DeliveryStatus.PENDING), condition)
+            .values(status=DeliveryStatus.CANCELLED, last_reply=reason)
+            .execution_options(synchronize_session=False)
+        )
+    claimed_ids = session.scalars(
+        update(Delivery)
+        .where(
+            Delivery.id.in_(ids),
+            _status_is(DeliveryStatus.PENDING),
+            or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
+            # A digest's rows go out in their digest, never on their own.
+            Delivery.digest_id.is_(None),
+        )
+        .values(
+            status=DeliveryStatus.SENDING,
+            attempts=Delivery.attempts + 1,
+            lease_expires_at=now + lease,
+        )
+        .returning(Delivery.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    if not claimed_ids:
+        return []
+    rows = session.execute(
+        select(
+            Delivery.id,
+            Delivery.item_id,
+            Delivery.journalist_id,
+            Journalist.email,
+            Journalist.name,
+            Delivery.attempts,
+            Delivery.created_at,
+            Journalist.language,
+            Journalist.timezone,
+        )
+        .join(Journalist, Journalist.id == Delivery.journalist_id)
+        .where(Delivery.id.in_(claimed_ids))
+        .order_by(Delivery.item_id, Delivery.id)
+    ).all()
+    return [
+        Claimed(
+            r.id,
+            r.item_id,
+            r.journalist_id,
+            str(r.email),
+            r.name,
+            r.attempts,
+            r.created_at,
+            r.language,
+            r.timezone,
+        )
+        for r in rows
+    ]
+
+
+def _record_statement(*from_statuses: str) -> Update:
+    return (
+        update(Delivery)
+        # OR of equalities, not IN: an expanding IN cannot run as executemany.
+        .where(
+            Delivery.id == bindparam("b_id"),
+            or_(*(Delivery.status == status for status in from_statuses)),
+        )
+        .values(
+            status=bindparam("b_status"),
+            last_reply=bindparam("b_reply"),
+            next_attempt_at=bindparam("b_next"),
+            queued_at=bindparam("b_queued"),
+            sent_at=bindparam("b_sent"),
+            message_id=bindparam("b_mid"),
+            attempts=bindparam("b_new_attempts"),
+            lease_expires_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+# An accepted message is recorded as sent even if the lease ran out meanwhile;
+# any other outcome only applies to a row this worker still holds: still
+# "sending", and still at the attempt this worker claimed (another worker that
+# claimed it since has a higher count).
+_RECORD_SENT = _record_statement(DeliveryStatus.SENDING, DeliveryStatus.PENDING)
+_RECORD_OTHER = _record_statement(DeliveryStatus.SENDING).where(
+    Delivery.attempts == bindparam("b_attempts")
+)
+
+
+def record(
+    session: Session,
+    results: Iterable[tuple[Claimed, Outcome, str]],
+    now: datetime,
+    policy: RetryPolicy,
+    not_before: datetime | None = None,
+) -> dict[str, int]:
+    """Write each attempt's outcome; returns counts by resulting status.
+
+    ``not_before``: the relay's breaker is open until then, so no retry is
+    scheduled earlier. Rows handed back untried do not count as an attempt.
+
+    Only rows still ``sending`` are moved to retry or failure (a row whose lease
+    expired may already belong to another worker). An accepted message is
+    recorded as sent even then: the relay has it, and saying otherwise would
+    invite a duplicate.
+    """
+    sent: list[dict[str, object]] = []
+    other: list[dict[str, object]] = []
+    suppress: list[tuple[int, str, str]] = []
+    counts: dict[str, int] = {}
+    for claimed, outcome, message_id in results:
+        row: dict[str, object] = {
+            "b_id": claimed.delivery_id,
+            "b_reply": outcome.reply,
+            "b_mid": message_id,
+            "b_next": None,
+            "b_queued": None,
+            "b_sent": None,
+            "b_attempts": claimed.attempts,
+            "b_new_attempts": claimed.attempts - (1 if outcome.untried else 0),
+        }
+        if outcome.verdict is Verdict.SENT:
+            row |= {"b_status": DeliveryStatus.SENT.value, "b_sent": now}
+        elif outcome.verdict is Verdict.RETRY:
+            if now - claimed.created_at >= timedelta(seconds=policy.deadline_seconds):
+                row |= {
+                    "b_status": DeliveryStatus.FAILED.value,
+                    "b_reply": f"gave up after {claimed.attempts} attempts: {outcome.reply}",
+                }
+            else:
+                retry_at = now + timedelta(seconds=policy.delay(claimed.attempts))
+                if not_before is not None and not_before > retry_at:
+                    retry_at = not_before
+                row |= {"b_status": DeliveryStatus.PENDING.value, "b_next": retry_at}
+        else:
+            row["b_status"] = DeliveryStatus.FAILED.value
+            if outcome.verdict is Verdict.SUPPRESS:
+                suppress.append((claimed.journalist_id, claimed.email, outcome.reply))
+        (sent if outcome.verdict is Verdict.SENT else other).append(row)
+        status = str(row["b_status"])
+        counts[status] = counts.get(status, 0) + 1
+    for statement, params in ((_RECORD_SENT, sent), (_RECORD_OTHER, other)):
+        if params:
+            session.connection().execute(statement, params)
+    for journalist_id, email, reply in suppress:
+        suppress_address(session, email, f"bounce: {reply}"[:200], now, journalist_id)
+    return counts
+
+
+def suppress_address(
+    session: Session, email: str, reason: str, now: datetime, journalist_id: int | None = None
+) -> None:
+    session.execute(
+        upsert_insert(session)(Suppression)
+        .values(email=email, reason=reason, created_at=now)
+        .on_conflict_do_nothing(index_elements=["email"])
+    )
+    session.execute(
+        update(Journalist)
+        .where(Journalist.email == email)
+        .values(status=JournalistStatus.SUPPRESSED)
+        .execution_options(synchronize_session=False)
+    )
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    released_leases: int
+    items_to_fan_out: list[int]
+    requeue: list[int]
+
+
+def sweep(
+    session: Session, now: datetime, requeue_after: timedelta, limit: int = 10_000
+) -> SweepResult:
+    """Find the work the broker may have lost: the database does not lose it.
+
+    - rows still ``sending`` after their lease (the worker died) go back to pending;
+    - published items without a fan-out record get one;
+    - pending rows that are due and were never queued, or queued long ago, are
+      queued again (the claim's status guard makes a duplicate message harmless).
+    """
+    released = session.execute(
+        update(Delivery)
+        .where(Delivery.status == DeliveryStatus.SENDING, Delivery.lease_expires_at < now)
+        .values(
+            status=DeliveryStatus.PENDING,
+            lease_expires_at=None,
+            queued_at=None,
+            last_reply="lease expired: the worker stopped before recording a result",
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    items = list(
+        session.scalars(
+            select(Item.id)
+            .where(
+                or_(
+                    and_(
+                        Item.status == ItemStatus.PUBLISHED,
+                        Item.published_at <= now - requeue_after,
+                    ),
+                    and_(
+                        Item.status == ItemStatus.EMBARGOED,
+                        Item.updated_at <= now - requeue_after,
+                    ),
+                ),
+                ~exists().where(FanOut.item_id == Item.id),
+            )
+            .order_by(Item.id)
+        )
+    )
+    due = (
+        select(Delivery.id)
+        .where(
+            Delivery.status == DeliveryStatus.PENDING,
+            # A digest's rows travel in the digest, never on their own.
+            Delivery.digest_id.is_(None),
+            or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
+            or_(Delivery.queued_at.is_(None), Delivery.queued_at < now - requeue_after),
+        )
+        .order_by(Delivery.id)
+        .limit(limit)
+        .scalar_subquery()
+    )
+    requeue = list(
+        session.scalars(
+            update(Delivery)
+            .where(Delivery.id.in_(due))
+            .values(queued_at=now)
+            .returning(Delivery.id)
+            .execution_options(synchronize_session=False)
+        ).all()
+    )
+    return SweepResult(int(released or 0), items, sorted(requeue))
+
+
+# How long after a correction (or embargo notice) its original's readers are still
+# followed: a weekly digest brings an original up to a week later, and an email in
+# flight when the notice went out is recorded sent after it.
+CORRECTIONS_FOLLOW_FOR = timedelta(days=8)
+
+
+def corrections_owed(session: Session, now: datetime, settle: timedelta) -> list[int]:
+    """Recent corrections and notices whose original has since been sent to someone
+    they have not reached (and who may still be mailed): their fan-out runs again.
+
+    A notice about an embargo is owed only to those whose row for the original
+    existed when it was published, as in its fan-out. Run now and then by the beat,
+    not by every sweep: for a large original it reads every row that was sent.
+    """
+    original = Delivery.__table__.alias("original")
+    correction = Delivery.__table__.alias("correction")
+    missing = (
+        select(original.c.id)
+        .join(Journalist, Journalist.id == original.c.journalist_id)
+        .where(
+            original.c.item_id == Item.corrects_id,
+            original.c.status == DeliveryStatus.SENT,
+            or_(Item.kind.not_in(NOTICE_KINDS), original.c.created_at < Item.published_at),
+            Journalist.status == JournalistStatus.ACTIVE,
+            ~exists().where(Suppression.email == Journalist.email),
+            # Correlated by hand: from within a JOIN, both would be read afresh.
+            ~exists()
+            .where(
+                correction.c.item_id == Item.id,
+                correction.c.journalist_id == original.c.journalist_id,
+            )
+            .correlate(Item, original),
+        )
+        .correlate(Item)
+        .exists()
+    )
+    return list(
+        session.scalars(
+            select(Item.id)
+            .where(
+                Item.corrects_id.is_not(None),
+                Item.status == ItemStatus.PUBLISHED,
+                Item.published_at <= now - settle,
+                Item.published_at > now - CORRECTIONS_FOLLOW_FOR,
+                missing,
+            )
+            .order_by(Item.id)
+        )
+    )
+
+
+def record_fan_out(session: Session, item_id: int, matched: int, now: datetime) -> None:
+    fan_out = session.get(FanOut, item_id)
+    if fan_out is None:
+        session.add(
+            FanOut(item_id=item_id, matched=matched, runs=1, first_run_at=now, last_run_at=now)
+        )
+    else:
+        fan_out.runs += 1
+        fan_out.last_run_at = now
+        fan_out.matched = matched
+
+
+def counts_for_item(session: Session, item_id: int) -> dict[str, int]:
+    """The item's deliveries by status (only the statuses it has)."""
+    return counts_for_items(session, [item_id]).get(item_id, {})
+
+
+def counts_for_items(session: Session, item_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    """Each item's deliveries by status, in one statement (items without any are absent)."""
+    counts: dict[int, dict[str, int]] = {}
+    for item_id, status, count in session.execute(
+        select(Delivery.item_id, Delivery.status, func.count())
+        .where(Delivery.item_id.in_(item_ids))
+        .group_by(Delivery.item_id, Delivery.status)
+    ):
+        counts.setdefault(item_id, {})[str(status)] = int(count)
+    return counts
+
+
+def count_for_item(session: Session, item_id: int) -> int:
+    return int(session.scalar(select(func.count()).where(Delivery.item_id == item_id)) or 0)
+
+
+def original_message_ids(
+    session: Session, items: Sequence[Item], claimed: Sequence[Claimed]
+) -> dict[tuple[int, int], str]:
+    """(correction id, journalist id) → Message-ID of the original they received."""
+    result: dict[tuple[int, int], str] = {}
+    for item in items:
+        if item.corrects_id is None:
+            continue
+        journalists = [c.journalist_id for c in claimed if c.item_id == item.id]
+        rows = session.execute(
+            select(Delivery.journalist_id, Delivery.message_id).where(
+                Delivery.item_id == item.corrects_id,
+                Delivery.journalist_id.in_(journalists),
+                Delivery.message_id.is_not(None),
+            )
+        ).all()
+        result.update({(item.id, jid): str(mid) for jid, mid in rows})
+    return result
+
+
+def retry_failed(
+    session: Session, item_id: int | None, now: datetime, since: datetime | None = None
+) -> list[int]:
+    """Put failed deliveries back (suppressed or gone journalists stay out).
+
+    Those of one item, or (``item_id`` None) every one that failed since ``since``.
+
+    A fresh ``created_at`` restarts the retry deadline for this new round; the
+    rows are marked queued, and the caller enqueues them after commit.
+    """
+    return list(
+        session.scalars(
+            update(Delivery)
+            .where(
+                Delivery.item_id == item_id if item_id is not None else Delivery.id.is_not(None),
+                Delivery.created_at >= since if since is not None else Delivery.id.is_not(None),
+                Delivery.status == DeliveryStatus.FAILED,
+                Delivery.digest_id.is_(None),
+                ~Delivery.journalist_id.in_(select(Journalist.id).where(_not_mailable())),
+            )
+            .values(
+                status=DeliveryStatus.PENDING, next_attempt_at=None, queued_at=now, created_at=now
+            )
+            .returning(Delivery.id)
+            .execution_options(synchronize_session=False)
+        ).all()
+    )

@@ -1,0 +1,1 @@
+"""For development and the demo: seed data, the SMTP sink, the mailbox view."""

@@ -1,0 +1,1 @@
+"""News items: drafts, the publish/schedule/withdraw lifecycle, embargoes, corrections."""

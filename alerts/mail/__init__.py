@@ -1,0 +1,1 @@
+"""Email: rendering, the per-item skeleton, DKIM, the SMTP transport, account emails."""

@@ -1,0 +1,302 @@
+"""Turning an item into emails: Jinja2 once per item, cheap substitution per recipient."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.charset import QP, Charset
+from email.utils import formatdate, parseaddr
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import css_inline
+from babel.dates import format_date
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import escape
+
+from alerts.core.i18n import N_, translations
+from alerts.core.models import Item, ItemStatus, NoticeKind, utcnow
+from alerts.core.taxonomy import Taxonomy, localised_countries
+from alerts.mail.dkim import DkimKey
+
+# One wire policy (CRLF) for every message: the skeleton's. Account emails take it from here.
+from alerts.mail.skeleton import WIRE_POLICY as WIRE_POLICY
+from alerts.mail.skeleton import MessageSkeleton, address_line, header_line, qp_encode
+
+# Quoted-printable keeps the bodies readable to humans and content filters alike.
+UTF8_QP = Charset("utf-8")
+UTF8_QP.body_encoding = QP
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+KIND_LABELS = {
+    "press_release": N_("Press release"),
+    "report": N_("Report"),
+    "statement": N_("Statement"),
+    "news": N_("News"),
+}
+
+
+def default_templates_dir() -> Path:
+    """The package's own templates: inside the wheel, or at the repository top."""
+    here = Path(__file__).resolve().parent.parent  # the alerts package
+    for candidate in (here / "templates", here.parent / "templates"):
+        if (candidate / "email").is_dir():
+            return candidate
+    raise FileNotFoundError("the email templates are missing from this installation")
+
+
+def make_environment(custom_dir: Path | None = None, language: str = "en") -> Environment:
+    """A press office's folder comes first, so it can override any single template."""
+    loaders = [FileSystemLoader(str(custom_dir))] if custom_dir else []
+    loaders.append(FileSystemLoader(str(default_templates_dir())))
+    env = Environment(
+        loader=ChoiceLoader(loaders),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    # New-style gettext: placeholders are filled and escaped by Jinja itself.
+    env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
+    # For text that arrives as data (labels, page titles): translated, not formatted,
+    # and escaped like any other value (``_`` returns markup-safe strings).
+    env.globals["t"] = translations(language).gettext
+    return env
+
+
+def header_safe(value: str) -> str:
+    """A user-supplied value fit for a header: CR/LF and other controls become a space."""
+    return " ".join(_CONTROL.sub(" ", value).split())
+
+
+@dataclass(frozen=True)
+class Recipient:
+    delivery_id: int
+    journalist_id: int
+    email: str
+    name: str
+    unsubscribe_url: str
+    preferences_url: str
+    # For a correction: the Message-ID of the original this journalist received.
+    in_reply_to: str | None = None
+    # The envelope sender (VERP): bounces come back to an address naming the delivery.
+    return_path: str = ""
+
+
+@dataclass(frozen=True)
+class Sender:
+    from_address: str
+    reply_to: str
+    domain: str
+    secret: str
+    list_id: str
+    dkim: DkimKey | None = None
+
+    def finish(self, message: bytes) -> bytes:
+        """Last step for every outgoing message: the DKIM signature, when configured."""
+        return self.dkim.sign(message) if self.dkim is not None else message
+
+    @property
+    def display_name(self) -> str:
+        return parseaddr(self.from_address)[0]
+
+    @property
+    def bounce_address(self) -> str:
+        """The envelope sender (MAIL FROM): where bounces go."""
+        return parseaddr(self.from_address)[1]
+
+    def message_id(self, item_id: int, delivery_id: int) -> str:
+        """Stable for a delivery across retries, so a rare duplicate can be spotted."""
+        tag = hmac.new(self.secret.encode(), f"{item_id}.{delivery_id}".encode(), hashlib.sha256)
+        return f"<alert.{item_id}.{delivery_id}.{tag.hexdigest()[:12]}@{self.domain}>"
+
+    def digest_message_id(self, digest_id: int) -> str:
+        tag = hmac.new(self.secret.encode(), f"digest.{digest_id}".encode(), hashlib.sha256)
+        return f"<digest.{digest_id}.{tag.hexdigest()[:12]}@{self.domain}>"
+
+
+FIELDS = ("name", "unsubscribe_url", "preferences_url")
+
+
+class RenderedItem:
+    """An item rendered once (text and CSS-inlined HTML) with per-recipient markers.
+
+    The markers carry a random nonce so that no text in an item can forge one.
+    """
+
+    def __init__(self, item_id: int, subject: str, text: str, html: str, nonce: str) -> None:
+        self.item_id = item_id
+        self.subject = subject
+        self._text = text
+        self._html = html
+        self._pattern = re.compile(rf"@@{nonce}\.({'|'.join(FIELDS)})@@")
+        # Wire-format skeletons by (subject, sender): a copy with another subject
+        # (the [TEST] send) gets its own.
+        self._skeletons: dict[tuple[str, Sender], MessageSkeleton] = {}
+
+    def bodies(self, recipient: Recipient) -> tuple[str, str]:
+        values = {f: getattr(recipient, f) for f in FIELDS}
+        text = self._pattern.sub(lambda m: values[m.group(1)], self._text)
+        html = self._pattern.sub(lambda m: str(escape(values[m.group(1)])), self._html)
+        return text, html
+
+    def skeleton(self, sender: Sender) -> MessageSkeleton:
+        key = (self.subject, sender)
+        found = self._skeletons.get(key)
+        if found is None:
+            display_name, address = parseaddr(sender.from_address)
+            found = MessageSkeleton(
+                b"".join(
+                    [
+                        header_line("Subject", self.subject),
+                        address_line("From", display_name, address),
+                        header_line("Reply-To", sender.reply_to),
+                        header_line("List-Id", sender.list_id),
+                        header_line("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+                        # Bulk mail: auto-responders stay quiet (RFC 3834 honours this).
+                        header_line("Precedence", "bulk"),
+                    ]
+                ),
+                self._text,
+                self._html,
+                self._pattern,
+            )
+            self._skeletons[key] = found
+        return found
+
+
+def item_context(item: Item, taxonomy: Taxonomy, language: str = "en") -> dict[str, object]:
+    names = localised_countries(language)
+    gettext = translations(language).gettext
+    published = item.published_at
+    return {
+        "id": item.id,
+        "title": item.title,
+        "summary": item.summary,
+        "paragraphs": [p.strip() for p in re.split(r"\n\s*\n", item.body) if p.strip()],
+        "url": item.url,
+        "kind": gettext(KIND_LABELS.get(item.kind, item.kind.replace("_", " ").capitalize())),
+        "campaign": item.campaign,
+        "countries": sorted(names.get(c, c) for c in item.countries),
+        "topics": [gettext(taxonomy.topics.get(t, t)) for t in item.topics],
+        "published": (
+            f"{format_date(published, 'long', locale=language)}, {published:%H:%M} UTC"
+            if published
+            else ""
+        ),
+        "language": item.language,
+    }
+
+
+def local_and_utc(when: datetime, zone: str, language: str) -> str:
+    """ "3 December 2026, 10:00 CET (09:00 UTC)": the reader's clock first, then UTC.
+
+    The UTC part repeats the date only when it differs from the local one.
+    """
+    local = when.astimezone(ZoneInfo(zone))
+    text = f"{format_date(local, 'long', locale=language)}, {local:%H:%M} {local.tzname()}"
+    if zone == "UTC":
+        return text
+    utc = when.astimezone(UTC)
+    day = "" if utc.date() == local.date() else f"{format_date(utc, 'long', locale=language)}, "
+    return f"{text} ({day}{utc:%H:%M} UTC)"
+
+
+def needs_zone(item: Item) -> bool:
+    """Whether the item's email names a time, so it differs by the reader's time zone."""
+    return item.status == ItemStatus.EMBARGOED or item.kind == NoticeKind.EMBARGO_MOVED
+
+
+def _notice_context(item: Item, zone: str, language: str) -> tuple[str, dict[str, str]]:
+    """Subject and wording of a notice about an embargoed item, in the reader's language."""
+    gettext = translations(language).gettext
+    title = header_safe(item.title)
+    if item.kind == NoticeKind.WITHDRAWAL:
+        return gettext("Withdrawn: %(title)s") % {"title": title}, {
+            "heading": gettext("This release is withdrawn"),
+            "text": gettext(
+                "The embargoed release below has been withdrawn. Please do not publish it "
+                "or anything from it; the embargo now applies without end."
+            ),
+        }
+    if item.kind == NoticeKind.EMBARGO_LIFTED:
+        return gettext("Embargo lifted: %(title)s") % {"title": title}, {
+            "heading": gettext("The embargo is lifted"),
+            "text": gettext("The release below may be published now."),
+        }
+    until = local_and_utc(item.embargo_until or utcnow(), zone, language)
+    return gettext("Embargo moved: %(title)s") % {"title": title}, {
+        "heading": gettext("The embargo has moved"),
+        "text": gettext("The release below is now under embargo until %(when)s.") % {"when": until},
+    }
+
+
+def render_item(
+    env: Environment,
+    item: Item,
+    taxonomy: Taxonomy,
+    sender: Sender,
+    base_url: str,
+    language: str = "en",
+    zone: str = "UTC",
+) -> RenderedItem:
+    """The item's email in ``language``; ``zone``: the reader's, for the times it names."""
+    nonce = secrets.token_hex(8)
+    subject = header_safe(item.title)
+    embargo = None
+    notice = None
+    if item.kind in set(NoticeKind):
+        subject, notice = _notice_context(item, zone, language)
+    elif item.status == ItemStatus.EMBARGOED and item.embargo_until is not None:
+        when = local_and_utc(item.embargo_until, zone, language)
+        embargo = translations(language).gettext("EMBARGOED UNTIL %(when)s") % {"when": when}
+        subject = f"{embargo}: {subject}"
+    context = {
+        "item": item_context(item, taxonomy, language) | {"embargo": embargo, "notice": notice},
+        "recipient": {f: f"@@{nonce}.{f}@@" for f in FIELDS},
+        "press": {"name": parseaddr(sender.from_address)[0], "reply_to": sender.reply_to},
+        "base_url": base_url,
+        "lang": language,  # the chrome's language, for <html lang>
+    }
+    template = "email/notice" if notice else "email/item"
+    text = env.get_template(f"{template}.txt").render(context)
+    html = css_inline.inline(env.get_template(f"{template}.html").render(context))
+    return RenderedItem(item.id, header_safe(subject), text, html, nonce)
+
+
+def build_message(
+    rendered: RenderedItem, recipient: Recipient, sender: Sender, message_id: str | None = None
+) -> bytes:
+    """The recipient's email as wire bytes (CRLF), DKIM-signed when a key is configured."""
+    skeleton = rendered.skeleton(sender)
+    name = " ".join(recipient.name.split())
+    text_values = {
+        "name": qp_encode(name),
+        "unsubscribe_url": qp_encode(recipient.unsubscribe_url),
+        "preferences_url": qp_encode(recipient.preferences_url),
+    }
+    html_values = {
+        "name": qp_encode(escape(name)),
+        "unsubscribe_url": qp_encode(escape(recipient.unsubscribe_url)),
+        "preferences_url": qp_encode(escape(recipient.preferences_url)),
+    }
+    headers = [
+        address_line("To", header_safe(recipient.name), recipient.email),
+        header_line("Date", formatdate(usegmt=True)),
+        header_line(
+            "Message-ID", message_id or sender.message_id(rendered.item_id, recipient.delivery_id)
+        ),
+        header_line("List-Unsubscribe", f"<{recipient.unsubscribe_url}>"),
+    ]
+    if recipient.in_reply_to:
+        # Threads the correction under the original in the journalist's mailbox.
+        headers.append(header_line("In-Reply-To", recipient.in_reply_to))
+        headers.append(header_line("References", recipient.in_reply_to))
+    message = skeleton.assemble(b"".join(headers), text_values, html_values)
+    return sender.finish(message)

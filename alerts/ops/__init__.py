@@ -1,0 +1,1 @@
+"""What operators look at: the status snapshot and its rendering."""

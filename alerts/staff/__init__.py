@@ -1,0 +1,1 @@
+"""Staff access: API keys, their roles and authentication."""

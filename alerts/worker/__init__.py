@@ -1,0 +1,1 @@
+"""The Celery app (queues, routes, beat) and its tasks."""

@@ -1,0 +1,177 @@
+"""The Celery application, built from settings by :func:`create_celery`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Celery
+from celery.signals import (
+    after_setup_logger,
+    after_setup_task_logger,
+    worker_process_init,
+    worker_process_shutdown,
+)
+from kombu import Queue  # type: ignore[attr-defined]
+
+from alerts.core import metrics
+from alerts.core.log_redaction import redact_handlers
+from alerts.core.logs import use_json
+from alerts.core.runtime import Runtime
+from alerts.core.settings import Settings
+
+URGENT = "urgent"  # fan-out and immediate alerts: never behind anything else
+BULK = "bulk"  # digests, imports, test sends and other work that can wait
+PERIODIC = "periodic"  # the sweep and other beat tasks
+QUEUES = (URGENT, BULK, PERIODIC)
+
+FAN_OUT = "alerts.fan_out"
+SEND_BATCH = "alerts.send_batch"
+SWEEP = "alerts.sweep"
+SEND_NOTICE = "alerts.send_notice"
+SEND_TEST = "alerts.send_test"
+PUBLISH_DUE = "alerts.publish_due"
+POLL_FEEDS = "alerts.poll_feeds"
+RETENTION = "alerts.retention"
+PLAN_DIGESTS = "alerts.plan_digests"
+SEND_DIGEST = "alerts.send_digest"
+FOLLOW_CORRECTIONS = "alerts.follow_corrections"
+
+
+class AlertsCelery(Celery):
+    """A Celery app that carries the process's :class:`Runtime`."""
+
+    runtime: Runtime
+
+    def enqueue_fan_out(self, item_id: int) -> None:
+        self.send_task(FAN_OUT, args=[item_id], queue=URGENT)
+
+    def enqueue_batch(self, delivery_ids: list[int], queue: str = URGENT) -> None:
+        self.send_task(SEND_BATCH, args=[delivery_ids], queue=queue)
+
+    def enqueue_batches(self, delivery_ids: list[int], queue: str = URGENT) -> None:
+        """Queue rows already marked queued, ``ALERTS_BATCH_SIZE`` to a message."""
+        size = self.runtime.settings.batch_size
+        for start in range(0, len(delivery_ids), size):
+            self.enqueue_batch(delivery_ids[start : start + size], queue)
+
+    def enqueue_digests(self, digest_ids: list[int]) -> None:
+        # Digests can wait: they never hold up an alert.
+        for digest_id in digest_ids:
+            self.send_task(SEND_DIGEST, args=[digest_id], queue=BULK)
+
+    def enqueue_test_send(self, item_id: int, address: str) -> None:
+        self.send_task(SEND_TEST, args=[item_id, address], queue=BULK)
+
+    def enqueue_notice(
+        self, journalist_id: int, notice: str, request: dict[str, Any] | None = None
+    ) -> None:
+        # A journalist waits for this one with the page still open: urgent.
+        self.send_task(SEND_NOTICE, args=[journalist_id, notice, request], queue=URGENT)
+
+
+_current: AlertsCelery | None = None
+
+
+def create_celery(settings: Settings) -> AlertsCelery:
+    global _current
+    app = AlertsCelery("alerts", set_as_current=True)
+    app.runtime = Runtime(settings, on_published=app.enqueue_fan_out)
+    assert settings.metrics_dir is not None
+    metrics.setup(settings.metrics_dir)
+    # Flower and `celery events` listen by broadcast, which the SQLite broker lacks.
+    events = settings.broker_url.startswith(("redis", "rediss", "amqp"))
+    transport_options: dict[str, Any] = {}
+    if settings.broker_url.startswith("sqla+sqlite"):
+        # Kombu hands these to create_engine: wait for the file lock, don't fail.
+        transport_options = {"connect_args": {"timeout": 30}}
+    elif settings.broker_url.startswith(("redis", "rediss")):
+        # Every countdown we use is far below this, so no task is delivered twice
+        # merely for waiting in a worker's reserve.
+        transport_options = {"visibility_timeout": 3600}
+    app.conf.update(
+        broker_url=settings.broker_url,
+        broker_transport_options=transport_options,
+        broker_connection_retry_on_startup=True,
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_queues=[Queue(name) for name in QUEUES],
+        task_default_queue=PERIODIC,
+        task_routes={
+            SEND_NOTICE: {"queue": URGENT},
+            SEND_TEST: {"queue": BULK},
+            PUBLISH_DUE: {"queue": PERIODIC},
+            POLL_FEEDS: {"queue": PERIODIC},
+            RETENTION: {"queue": PERIODIC},
+            PLAN_DIGESTS: {"queue": PERIODIC},
+            SEND_DIGEST: {"queue": BULK},
+            FOLLOW_CORRECTIONS: {"queue": PERIODIC},
+            FAN_OUT: {"queue": URGENT},
+            SEND_BATCH: {"queue": URGENT},
+            SWEEP: {"queue": PERIODIC},
+        },
+        beat_schedule={
+            "retention": {
+                "task": RETENTION,
+                "schedule": settings.retention_interval_seconds,
+                "options": {"queue": PERIODIC, "expires": settings.retention_interval_seconds},
+            },
+            "poll-feeds": {
+                "task": POLL_FEEDS,
+                "schedule": settings.feed_poll_seconds,
+                "options": {"queue": PERIODIC, "expires": settings.feed_poll_seconds},
+            },
+            "publish-due": {
+                "task": PUBLISH_DUE,
+                "schedule": settings.schedule_poll_seconds,
+                "options": {"queue": PERIODIC, "expires": settings.schedule_poll_seconds},
+            },
+            "plan-digests": {
+                "task": PLAN_DIGESTS,
+                "schedule": settings.digest_poll_seconds,
+                "options": {"queue": PERIODIC, "expires": settings.digest_poll_seconds},
+            },
+            "follow-corrections": {
+                "task": FOLLOW_CORRECTIONS,
+                "schedule": settings.requeue_after_seconds,
+                "options": {"queue": PERIODIC, "expires": settings.requeue_after_seconds},
+            },
+            "sweep": {
+                "task": SWEEP,
+                "schedule": settings.sweep_interval_seconds,
+                "options": {"queue": PERIODIC, "expires": settings.sweep_interval_seconds},
+            },
+        },
+        worker_send_task_events=events,
+        task_send_sent_event=events,
+        timezone="UTC",
+        enable_utc=True,
+        include=["alerts.worker.tasks"],
+    )
+    _current = app
+    return app
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def _log_format(logger: logging.Logger, **_: Any) -> None:
+    redact_handlers(logger)  # a task's arguments or an error may quote a link
+    if _current is not None and _current.runtime.settings.log_format == "json":
+        use_json(logger)
+
+
+@worker_process_init.connect
+def _fresh_connections(**_: Any) -> None:
+    # A forked child must not reuse the parent's database sockets.
+    if _current is not None:
+        _current.runtime.dispose()
+
+
+@worker_process_shutdown.connect
+def _quit_relay(**_: Any) -> None:
+    if _current is not None:
+        _current.runtime.close_transport()

@@ -1,0 +1,238 @@
+"""Thin Celery tasks: ids in, one session per step, a use case, enqueue after commit."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any, cast
+
+from celery import Task, shared_task
+
+from alerts.audience.membership import Notice
+from alerts.core import metrics
+from alerts.core.models import utcnow
+from alerts.core.runtime import Runtime
+from alerts.delivery import batch, retention, single
+from alerts.delivery import store as delivery
+from alerts.delivery.fanout import fan_out_in_slices
+from alerts.delivery.outcome import RetryPolicy, Verdict
+from alerts.digests import runs as digests
+from alerts.feeds.guard import AddressPolicy
+from alerts.feeds.ingest import make_client, poll_all
+from alerts.items.publishing import lift_due, publish_due
+from alerts.mail.smtp import SmtpTransport
+from alerts.worker.app import (
+    FAN_OUT,
+    FOLLOW_CORRECTIONS,
+    PLAN_DIGESTS,
+    POLL_FEEDS,
+    PUBLISH_DUE,
+    RETENTION,
+    SEND_BATCH,
+    SEND_DIGEST,
+    SEND_NOTICE,
+    SEND_TEST,
+    SWEEP,
+    AlertsCelery,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _app(task: Task[Any, Any]) -> AlertsCelery:
+    return cast(AlertsCelery, task.app)
+
+
+@shared_task(name=FAN_OUT, bind=True)
+def fan_out_task(self: Task[Any, Any], item_id: int) -> int:
+    app = _app(self)
+    runtime = app.runtime
+    queued = 0
+    for count in fan_out_in_slices(
+        runtime.sessions, item_id, utcnow, runtime.settings.fan_out_slice, app.enqueue_batches
+    ):
+        queued += count
+    metrics.record_fan_out(queued)
+    log.info("fan-out item_id=%s queued=%d", item_id, queued)
+    return queued
+
+
+def _policy(runtime: Runtime) -> RetryPolicy:
+    s = runtime.settings
+    return RetryPolicy(s.retry_base_seconds, s.retry_max_seconds, s.retry_deadline_seconds)
+
+
+def _rules(runtime: Runtime) -> batch.BatchRules:
+    s = runtime.settings
+    return batch.BatchRules(
+        lease=timedelta(seconds=s.lease_seconds),
+        relay=s.smtp.label,
+        policy=_policy(runtime),
+        cooldown=s.breaker_cooldown_seconds,
+        max_cooldown=s.breaker_max_cooldown_seconds,
+    )
+
+
+@shared_task(name=SEND_BATCH, bind=True)
+def send_batch_task(self: Task[Any, Any], delivery_ids: list[int]) -> dict[str, int]:
+    runtime = _app(self).runtime
+    # The process's connection, reused across batches: connecting costs more than a message.
+    return batch.send_deliveries(
+        delivery_ids,
+        runtime.sessions,
+        runtime.transport(),
+        runtime,
+        _rules(runtime),
+        runtime.throttle,
+    )
+
+
+@shared_task(name=SWEEP, bind=True)
+def sweep_task(self: Task[Any, Any]) -> dict[str, int]:
+    app = _app(self)
+    runtime = app.runtime
+    settings = runtime.settings
+    with runtime.sessions() as session, session.begin():
+        result = delivery.sweep(
+            session, utcnow(), timedelta(seconds=settings.requeue_after_seconds)
+        )
+        digests_due = digests.sweep(
+            session, utcnow(), timedelta(seconds=settings.requeue_after_seconds)
+        )
+    for item_id in result.items_to_fan_out:
+        app.enqueue_fan_out(item_id)
+    app.enqueue_batches(result.requeue)
+    app.enqueue_digests(digests_due)
+    summary = {
+        "released_leases": result.released_leases,
+        "fan_outs": len(result.items_to_fan_out),
+        "requeued": len(result.requeue),
+        "digests_requeued": len(digests_due),
+    }
+    log.info("sweep %s", summary)
+    return summary
+
+
+@shared_task(name=SEND_NOTICE, bind=True, max_retries=8)
+def send_notice_task(
+    self: Task[Any, Any],
+    journalist_id: int,
+    notice: str,
+    request: dict[str, Any] | None = None,
+) -> str:
+    """A confirmation or "already subscribed" email to one journalist."""
+    runtime = _app(self).runtime
+    with _fresh_transport(runtime) as transport:
+        outcome = single.send_account_email(
+            journalist_id, Notice(notice), request, runtime.sessions, transport, runtime
+        )
+    if isinstance(outcome, str):
+        return outcome
+    if outcome.verdict is Verdict.RETRY:
+        # Few and short-lived: a countdown far below any visibility timeout is fine.
+        raise self.retry(countdown=min(30 * 2**self.request.retries, 600))
+    return outcome.verdict.value
+
+
+def _fresh_transport(runtime: Runtime) -> SmtpTransport:
+    """A connection of its own for a single email, closed after it (not the batches' one)."""
+    settings = runtime.settings
+    return SmtpTransport(settings.smtp, settings.smtp_timeout_seconds)
+
+
+@shared_task(name=PUBLISH_DUE, bind=True)
+def publish_due_task(self: Task[Any, Any]) -> list[int]:
+    """Beat: publish scheduled items and lift embargoes whose time has come, then fan out."""
+    app = _app(self)
+    with app.runtime.sessions() as session, session.begin():
+        published = publish_due(session, utcnow())
+        lifted = lift_due(session, utcnow())
+    for item_id in published + lifted:
+        app.enqueue_fan_out(item_id)
+    if published:
+        log.info("published scheduled items %s", published)
+    if lifted:
+        log.info("lifted embargoes on items %s", lifted)
+    return published + lifted
+
+
+@shared_task(name=SEND_TEST, bind=True, max_retries=3)
+def send_test_task(self: Task[Any, Any], item_id: int, address: str) -> str:
+    """Staff's test send: the item exactly as journalists get it, marked [TEST]."""
+    runtime = _app(self).runtime
+    with _fresh_transport(runtime) as transport:
+        outcome = single.send_test(item_id, address, runtime.sessions, transport, runtime)
+    if outcome is None:
+        return "gone"
+    if outcome.verdict is Verdict.RETRY:
+        raise self.retry(countdown=30)
+    return outcome.verdict.value
+
+
+@shared_task(name=POLL_FEEDS, bind=True)
+def poll_feeds_task(self: Task[Any, Any]) -> dict[str, Any]:
+    """Beat: poll the newsroom feeds; new mapped entries are published (and fanned out)."""
+    runtime = _app(self).runtime
+    policy = AddressPolicy(allow_private=runtime.settings.feeds_allow_private)
+    with make_client(policy=policy) as client:
+        # runtime.sessions: its after-commit hook enqueues each published item's fan-out.
+        return poll_all(runtime.sessions, runtime.taxonomy, client, utcnow())
+
+
+@shared_task(name=RETENTION, bind=True)
+def retention_task(self: Task[Any, Any]) -> dict[str, int]:
+    """Beat: delete old delivery rows, forget addresses of people long unsubscribed."""
+    runtime = _app(self).runtime
+    settings = runtime.settings
+    result = retention.run(
+        runtime.sessions,
+        utcnow(),
+        timedelta(days=settings.retention_days),
+        timedelta(days=settings.forget_unsubscribed_after_days),
+        runtime.address_hasher,
+    )
+    log.info("retention %s", result)
+    return result
+
+
+@shared_task(name=PLAN_DIGESTS, bind=True)
+def plan_digests_task(self: Task[Any, Any]) -> int:
+    """Beat: record the digests that have come due and queue those with items."""
+    app = _app(self)
+    with app.runtime.sessions() as session, session.begin():
+        due = digests.plan(session, utcnow())
+    # Committed first: a lost message is found again by the sweep, never sent twice.
+    app.enqueue_digests(due)
+    if due:
+        log.info("digests planned count=%d", len(due))
+    return len(due)
+
+
+@shared_task(name=SEND_DIGEST, bind=True)
+def send_digest_task(self: Task[Any, Any], digest_id: int) -> str:
+    """One journalist's digest, over the process's relay connection."""
+    runtime = _app(self).runtime
+    return single.send_digest(
+        digest_id,
+        runtime.sessions,
+        runtime.transport(),
+        runtime,
+        timedelta(seconds=runtime.settings.lease_seconds),
+        _policy(runtime),
+    )
+
+
+@shared_task(name=FOLLOW_CORRECTIONS, bind=True)
+def follow_corrections_task(self: Task[Any, Any]) -> list[int]:
+    """Beat: corrections and notices owed to readers their original reached later."""
+    app = _app(self)
+    settings = app.runtime.settings
+    with app.runtime.sessions() as session:
+        owed = delivery.corrections_owed(
+            session, utcnow(), timedelta(seconds=settings.requeue_after_seconds)
+        )
+    for item_id in owed:
+        app.enqueue_fan_out(item_id)  # idempotent: only the missing rows are added
+    if owed:
+        log.info("corrections followed up item_ids=%s", owed)
+    return owed
