@@ -16,7 +16,8 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from alerts.core.runtime import Runtime
-from alerts.web.api.deps import UNAUTHORIZED, bearer, header_key, staff_from_key
+from alerts.staff.keys import Staff
+from alerts.web.api.deps import GATED_STAFF, UNAUTHORIZED, bearer, header_key, staff_from_key
 
 WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -41,7 +42,10 @@ class ApiKeyGate:
         request = Request(scope)
         credentials = await bearer(request)
         key = credentials.credentials if credentials else await header_key(request)
-        if await run_in_threadpool(self._known, request, key or ""):
+        staff = await run_in_threadpool(self._known, request, key or "")
+        if staff is not None:
+            # Handed on, so the route's own check does not look the key up again.
+            scope.setdefault("state", {})[GATED_STAFF] = staff
             await self.app(scope, receive, send)
             return
         response = JSONResponse(
@@ -53,9 +57,9 @@ class ApiKeyGate:
         await response(scope, receive, send)
 
     @staticmethod
-    def _known(request: Request, key: str) -> bool:
+    def _known(request: Request, key: str) -> Staff | None:
         if not key:
-            return False
+            return None
         runtime: Runtime = request.app.state.runtime
         with runtime.sessions() as db:
-            return staff_from_key(db, key) is not None
+            return staff_from_key(db, key)
