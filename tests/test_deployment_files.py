@@ -217,6 +217,10 @@ def test_the_image_runs_as_an_unprivileged_user() -> None:
     user = final_user(text)
     assert user not in (None, "root", "0"), f"the image runs as {user or 'root'}"
     assert re.search(rf"useradd\b[^\n]*(\\\n[^\n]*)*\b{re.escape(user or '')}\b", text)
+    # Nor does the compose file turn any app service back into root.
+    for name, service in _services().items():
+        if service.get("image") in APP_IMAGES:
+            assert str(service.get("user", user)).split(":")[0] not in ("root", "0"), name
     # The check itself: no USER, or USER in an earlier stage only, is root.
     assert final_user("FROM a\nCMD x\n") is None
     assert final_user("FROM a AS b\nUSER app\nFROM c\nCMD x\n") is None
