@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,8 +37,13 @@ def test_the_start_up_banner_names_each_queue_with_its_own_exchange(celery: Aler
 
 
 def test_a_message_reaches_only_the_queue_it_was_sent_to(celery: AlertsCelery) -> None:
+    # Keys of our own in the shared test database: another stack's worker may be
+    # consuming these queue names there, and its keys must not be touched.
+    prefix = f"queues-test-{uuid.uuid4().hex}:"
+    celery.conf.broker_transport_options = dict(
+        celery.conf.broker_transport_options, global_keyprefix=prefix
+    )
     client = redis.Redis.from_url(REDIS_URL)
-    client.flushdb()
     try:
         # Kombu is untyped: its calls are Any here.
         publish: Any = Producer
@@ -57,7 +63,8 @@ def test_a_message_reaches_only_the_queue_it_was_sent_to(celery: AlertsCelery) -
                 )
         # And the way the app sends tasks: by queue name.
         celery.send_task("alerts.sweep", queue="urgent")
-        depths = {name: client.llen(name) for name in QUEUES}
+        depths = {name: client.llen(prefix + name) for name in QUEUES}
         assert depths == {"urgent": 2, "bulk": 1, "periodic": 1}
     finally:
-        client.flushdb()
+        for key in client.scan_iter(match=f"{prefix}*"):
+            client.delete(key)
