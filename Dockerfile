@@ -1,5 +1,5 @@
-# newsroom-alerts: one image for every process (worker, beat, migrations, SMTP sink,
-# and later the web app); docker-compose.yml picks the command.
+# newsroom-alerts: one image for every process (worker, beat, migrations, the web app,
+# the bounce receiver, SMTP sink); docker-compose.yml picks the command.
 #
 #   docker build -t newsroom-alerts .
 #   docker run --rm -e ALERTS_DATABASE_URL=... -e ALERTS_BROKER_URL=... \

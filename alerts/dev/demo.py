@@ -34,7 +34,7 @@ from alerts.core.models import (
 from alerts.core.settings import Settings
 from alerts.delivery.store import counts_for_item
 from alerts.dev.mailbox_view import create_mailbox_app
-from alerts.dev.seed import demo_journalists_csv, seed_drafts
+from alerts.dev.seed import demo_audience, demo_journalists_csv, seed_drafts
 from alerts.dev.sink import SinkHandler, free_port, start_sink
 from alerts.items.publishing import create_item, find_by_external_id, publish_item
 from alerts.worker.app import create_celery
@@ -97,8 +97,10 @@ def _publish_one(
             if find_by_external_id(session, draft.external_id) is None:
                 create_item(session, runtime.taxonomy, draft)
         session.commit()
+    journalists, subscriptions = demo_audience()
     console.print(
-        f"sample journalists: {summary.journalists_created} added; "
+        f"{journalists} sample journalists ({subscriptions} subscriptions), "
+        f"{summary.journalists_created} added now; "
         f"SMTP sink on {smtp_url} storing into {maildir}"
     )
     console.print(f"mailbox view (every email the sink received): [bold]{viewer.url}[/]")
@@ -127,6 +129,7 @@ def _publish_one(
         _wait(runtime.sessions, item_id, worker, console, timeout, log_path)
         with runtime.sessions() as session:
             _summary(session, item_id, maildir, console)
+            _drafts_left(session, console)
     finally:
         worker.terminate()
         try:
@@ -253,3 +256,23 @@ def _summary(session: Session, item_id: int, maildir: Path, console: Console) ->
         f"{matched} of {total} journalists matched; {sent} email(s) sent. "
         f"Every message the sink received is in {maildir}"
     )
+
+
+def _drafts_left(session: Session, console: Console) -> None:
+    """Say that the rest of the seed archive is loaded but unsent, and how to send it."""
+    drafts = (
+        session.scalar(
+            select(func.count())
+            .select_from(Item)
+            .where(Item.status == ItemStatus.DRAFT, Item.external_id.like("seed:%"))
+        )
+        or 0
+    )
+    if drafts:
+        console.print(
+            f"{drafts} more seed item(s) are drafts, not sent to anyone: run `alerts demo` "
+            "again to publish the next one, or publish them from the staff pages "
+            "(`alerts serve`, then /staff)."
+        )
+    else:
+        console.print("Every seed item is published; the next `alerts demo` sends a copy.")

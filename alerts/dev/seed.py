@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 from importlib import resources
@@ -51,3 +53,9 @@ def seed_drafts() -> list[ItemDraft]:
 
 def demo_journalists_csv() -> str:
     return resources.files("alerts").joinpath("data/demo-journalists.csv").read_text("utf-8")
+
+
+def demo_audience() -> tuple[int, int]:
+    """(journalists, subscriptions) in the demo CSV: one row per subscription."""
+    rows = list(csv.DictReader(io.StringIO(demo_journalists_csv())))
+    return len({row["email"].strip().lower() for row in rows}), len(rows)

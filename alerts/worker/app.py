@@ -12,7 +12,7 @@ from celery.signals import (
     worker_process_init,
     worker_process_shutdown,
 )
-from kombu import Queue  # type: ignore[attr-defined]
+from kombu import Exchange, Queue  # type: ignore[attr-defined]
 
 from alerts.core import metrics
 from alerts.core.log_redaction import redact_handlers
@@ -99,7 +99,13 @@ def create_celery(settings: Settings) -> AlertsCelery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        task_queues=[Queue(name) for name in QUEUES],
+        # Each queue bound to its own direct exchange under its own name: a bare
+        # Queue(name) is bound to the default queue's exchange and key, so all three
+        # shared `periodic` (and a message published there reached every queue).
+        # Sending is unchanged: tasks go to a queue by name, through the default exchange.
+        task_queues=[
+            Queue(name, Exchange(name, type="direct"), routing_key=name) for name in QUEUES
+        ],
         task_default_queue=PERIODIC,
         task_routes={
             SEND_NOTICE: {"queue": URGENT},
