@@ -18,6 +18,7 @@ from alerts.bounces.server import (
     start_bounce_server,
 )
 from alerts.cli.common import celery_app, fail
+from alerts.cli.signals import install_stop_signals
 from alerts.core.logs import use_json
 from alerts.core.tokens import VERP_PREFIX
 
@@ -73,6 +74,7 @@ def serve(
     # aiosmtpd logs every SMTP command at INFO, addresses included; we log one line per message.
     logging.getLogger("mail.log").setLevel(logging.WARNING)
     handler = make_handler(runtime, feedback, unprocessed)
+    install_stop_signals()
     try:
         controller = start_bounce_server(handler, host, port)
     except (OSError, RuntimeError) as exc:

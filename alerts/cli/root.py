@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from alerts.cli import bounces as bounces_cli
 from alerts.cli import feeds as feeds_cli
 from alerts.cli.common import celery_app, console, errors, fail
+from alerts.cli.signals import install_stop_signals, reset_inherited_sigint
 from alerts.core.models import utcnow
 from alerts.core.settings import SettingsError, load_settings
 from alerts.items.publishing import (
@@ -411,6 +412,7 @@ def worker(
     loglevel: Annotated[str, typer.Option()] = "INFO",
 ) -> None:
     """Start a Celery worker with the project's settings."""
+    reset_inherited_sigint()
     celery = celery_app()
     settings = celery.runtime.settings
     argv = [
@@ -468,6 +470,7 @@ def sink(
     # aiosmtpd logs every SMTP command at INFO; we log one line per message instead.
     logging.getLogger("mail.log").setLevel(logging.WARNING)
     try:
+        install_stop_signals()
         controller, _ = start_sink(host, port, SinkHandler(maildir=maildir))
     except (OSError, RuntimeError) as exc:
         fail(f"cannot listen on {host}:{port}: {exc}")
@@ -501,6 +504,7 @@ def serve(
     from alerts.core.log_redaction import uvicorn_log_config
     from alerts.web import create_app
 
+    reset_inherited_sigint()
     celery = celery_app()
     web = create_app(celery)
     settings = celery.runtime.settings
@@ -527,6 +531,7 @@ def demo(
     """Run everything on the embedded defaults: publish a seed item to sample journalists."""
     from alerts.dev.demo import DemoFailed, run_demo
 
+    install_stop_signals()
     try:
         run_demo(load_settings(), console, timeout)
     except SettingsError as exc:
