@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from alerts.cli import bounces as bounces_cli
 from alerts.cli import feeds as feeds_cli
+from alerts.cli import media as media_cli
 from alerts.cli.common import celery_app, console, errors, fail
 from alerts.core.models import utcnow
 from alerts.core.settings import SettingsError, load_settings
@@ -43,6 +44,7 @@ app.add_typer(journalists_app, name="journalists")
 app.add_typer(staff_app, name="staff")
 app.add_typer(feeds_cli.app, name="feed")
 app.add_typer(bounces_cli.app, name="bounces")
+app.add_typer(media_cli.app, name="media")
 
 
 def _schema_hint(exc: Exception) -> NoReturn:
