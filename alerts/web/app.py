@@ -71,7 +71,12 @@ def create_app(celery: AlertsCelery, limits: SignUpLimits | None = None) -> Fast
     # Inner first: the key is checked before a byte of the body is read, and the
     # body is counted as it arrives whatever its framing (chunked or not).
     app.add_middleware(ApiKeyGate)
-    app.add_middleware(BodyLimit, limit_for=body_limit)
+    # Uploads get the media limit (plus room for the multipart framing), not 1 MB.
+    media_limit = settings.media_max_bytes + 64_000
+    app.add_middleware(
+        BodyLimit,
+        limit_for=lambda path: media_limit if path.endswith("/api/media") else body_limit(path),
+    )
 
     hsts = settings.base_url.startswith("https://")
 
