@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from alerts.cli import bounces as bounces_cli
 from alerts.cli import feeds as feeds_cli
+from alerts.cli import media as media_cli
 from alerts.cli.common import celery_app, console, errors, fail
 from alerts.cli.signals import install_stop_signals, reset_inherited_sigint
 from alerts.core.models import utcnow
@@ -44,6 +45,7 @@ app.add_typer(journalists_app, name="journalists")
 app.add_typer(staff_app, name="staff")
 app.add_typer(feeds_cli.app, name="feed")
 app.add_typer(bounces_cli.app, name="bounces")
+app.add_typer(media_cli.app, name="media")
 
 
 def _schema_hint(exc: Exception) -> NoReturn:

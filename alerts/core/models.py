@@ -451,3 +451,23 @@ class RelayBreaker(Base):
     open_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(String(1000))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Media(Base):
+    """A stored photo or document; its files are under the media folder, named by ``id``.
+
+    The id is random, not a counter: a public URL must not let anyone list the
+    photos and reports of releases still under embargo.
+    """
+
+    __tablename__ = "media"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # "image" or "document"
+    content_type: Mapped[str] = mapped_column(String(120))
+    label: Mapped[str] = mapped_column(String(20))  # "JPEG", "PDF": shown to readers
+    filename: Mapped[str] = mapped_column(String(300))  # the stored file's own name
+    size: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     # schedule poll, with scheduled items).
     digest_poll_seconds: float = Field(default=60.0, gt=0)
 
+    # Media store (photos, documents): files under DATA_DIR/media unless set; the
+    # public URLs may point at another host (a CDN or a bucket synced from that folder).
+    media_dir: Path | None = None
+    media_base_url: str = ""  # default BASE_URL/media
+    media_max_bytes: int = Field(default=50_000_000, ge=1)
+
     # Operations.
     metrics_dir: Path | None = None  # default DATA_DIR/metrics, shared by a host's processes
     log_format: str = Field(default="text", pattern="^(text|json)$")
@@ -248,6 +254,10 @@ def load_settings(**overrides: object) -> Settings:
         )
     if settings.metrics_dir is None:
         settings.metrics_dir = data_dir / "metrics"
+    if settings.media_dir is None:
+        settings.media_dir = data_dir / "media"
+    if not settings.media_base_url:
+        settings.media_base_url = settings.base_url.rstrip("/") + "/media"
     if not settings.rate_limit_storage:
         redis_broker = settings.broker_url.startswith(("redis://", "rediss://"))
         settings.rate_limit_storage = settings.broker_url if redis_broker else "memory://"

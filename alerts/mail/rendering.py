@@ -22,6 +22,7 @@ from alerts.core.i18n import N_, translations
 from alerts.core.models import Item, ItemStatus, NoticeKind, utcnow
 from alerts.core.taxonomy import Taxonomy, localised_countries
 from alerts.mail.dkim import DkimKey
+from alerts.mail.markdown_body import render_body
 
 # One wire policy (CRLF) for every message: the skeleton's. Account emails take it from here.
 from alerts.mail.skeleton import WIRE_POLICY as WIRE_POLICY
@@ -175,11 +176,16 @@ def item_context(item: Item, taxonomy: Taxonomy, language: str = "en") -> dict[s
     names = localised_countries(language)
     gettext = translations(language).gettext
     published = item.published_at
+    body = render_body(item.body)
     return {
         "id": item.id,
         "title": item.title,
         "summary": item.summary,
         "paragraphs": [p.strip() for p in re.split(r"\n\s*\n", item.body) if p.strip()],
+        # The Markdown body: safe HTML blocks, wrapped text blocks, the text's link list.
+        "blocks": body.html,
+        "text_blocks": body.text,
+        "references": body.references,
         "url": item.url,
         "kind": gettext(KIND_LABELS.get(item.kind, item.kind.replace("_", " ").capitalize())),
         "campaign": item.campaign,

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from alerts.core.i18n import negotiate
 from alerts.mail.rendering import default_templates_dir
-from alerts.web import api, api_docs, fresh_link, ops, public, staff_pages
+from alerts.web import api, api_docs, fresh_link, media, ops, public, staff_pages
 from alerts.web.api_gate import ApiKeyGate
 from alerts.web.body_limit import BodyLimit
 from alerts.web.csrf import Csrf
@@ -71,7 +71,12 @@ def create_app(celery: AlertsCelery, limits: SignUpLimits | None = None) -> Fast
     # Inner first: the key is checked before a byte of the body is read, and the
     # body is counted as it arrives whatever its framing (chunked or not).
     app.add_middleware(ApiKeyGate)
-    app.add_middleware(BodyLimit, limit_for=body_limit)
+    # Uploads get the media limit (plus room for the multipart framing), not 1 MB.
+    media_limit = settings.media_max_bytes + 64_000
+    app.add_middleware(
+        BodyLimit,
+        limit_for=lambda path: media_limit if path.endswith("/api/media") else body_limit(path),
+    )
 
     hsts = settings.base_url.startswith("https://")
 
@@ -132,6 +137,7 @@ def create_app(celery: AlertsCelery, limits: SignUpLimits | None = None) -> Fast
     app.include_router(api.router)
     app.include_router(staff_pages.router)
     app.include_router(ops.router)
+    app.include_router(media.router)
     app.include_router(api_docs.router)
     app.mount(api_docs.ASSETS, api_docs.assets(), name="api-docs-assets")
     app.mount(

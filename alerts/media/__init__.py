@@ -1,0 +1,1 @@
+"""The media store: images and documents checked, cleaned and kept for items."""
