@@ -28,3 +28,7 @@ def celery_app() -> AlertsCelery:
         return create_celery(load_settings())
     except SettingsError as exc:
         fail(f"configuration: {exc}", 2)
+
+
+def schema_hint(exc: Exception) -> NoReturn:
+    fail(f"the database is not ready ({str(exc).splitlines()[0]}); run `alerts db upgrade`")
