@@ -32,3 +32,16 @@ def test_status_piped_prints_a_long_title_whole(tmp_path: Path) -> None:
     status = _run(["status"], tmp_path)
     assert status.returncode == 0, status.stderr
     assert title in status.stdout
+
+
+def test_staff_list_keys_json_never_shows_the_key(tmp_path: Path) -> None:
+    import json
+
+    assert _run(["db", "upgrade"], tmp_path).returncode == 0
+    added = _run(["staff", "add-key", "--name", "Desk", "--role", "publisher"], tmp_path)
+    assert added.returncode == 0, added.stderr
+    listed = _run(["staff", "list-keys", "--json"], tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    keys = json.loads(listed.stdout)
+    assert [(k["name"], k["role"]) for k in keys] == [("Desk", "publisher")]
+    assert added.stdout.strip() not in listed.stdout

@@ -53,8 +53,12 @@ def staff_revoke_key(
 
 
 @app.command("list-keys")
-def staff_list_keys() -> None:
+def staff_list_keys(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the keys as JSON.")] = False,
+) -> None:
     """The staff keys (never the keys themselves)."""
+    import json
+
     from rich.table import Table
     from sqlalchemy import select
 
@@ -63,7 +67,24 @@ def staff_list_keys() -> None:
     runtime = celery_app().runtime
     table = Table("id", "name", "role", "prefix", "created", "last used", "revoked")
     with runtime.sessions() as session:
-        for row in session.scalars(select(ApiKey).order_by(ApiKey.id)):
+        rows = list(session.scalars(select(ApiKey).order_by(ApiKey.id)))
+        if as_json:
+            keys = [
+                {
+                    "id": row.id,
+                    "name": row.name,
+                    "role": row.role,
+                    "prefix": row.prefix,
+                    "created_at": row.created_at,
+                    "last_used_at": row.last_used_at,
+                    "revoked_at": row.revoked_at,
+                }
+                for row in rows
+            ]
+            # Plain print: a script reads it, so no Rich wrapping or highlighting.
+            print(json.dumps(keys, default=str))
+            return
+        for row in rows:
             table.add_row(
                 str(row.id),
                 row.name,
