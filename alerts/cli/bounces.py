@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from alerts.bounces.server import (
@@ -17,7 +16,7 @@ from alerts.bounces.server import (
     make_handler,
     start_bounce_server,
 )
-from alerts.cli.common import celery_app, fail
+from alerts.cli.common import celery_app, console, fail
 from alerts.cli.signals import install_stop_signals
 from alerts.core.logs import use_json
 from alerts.core.tokens import VERP_PREFIX
@@ -29,8 +28,6 @@ app = typer.Typer(
     help="Bounces and complaints: VERP bounces and ARF reports suppress addresses.",
     no_args_is_help=True,
 )
-
-console = Console()
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:

@@ -6,13 +6,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
-from alerts.cli.common import celery_app, fail
+from alerts.cli.common import celery_app, console, fail
 from alerts.core.models import Feed, utcnow
 from alerts.feeds.credentials import hide_credentials
 from alerts.feeds.guard import AddressPolicy
@@ -26,8 +25,6 @@ app = typer.Typer(
     help="Newsroom RSS/Atom feeds: the beat polls them and turns new entries into items.",
     no_args_is_help=True,
 )
-
-console = Console()
 
 TOPIC_MAP_HELP = (
     'JSON file: {"categories": {"<feed category>": {"topics": [...], "countries": [...]}}}; '

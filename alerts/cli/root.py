@@ -5,362 +5,41 @@ from __future__ import annotations
 import json
 import logging
 import os
-from datetime import datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from alerts.cli import bounces as bounces_cli
+from alerts.cli import db as db_cli
+from alerts.cli import deliveries as deliveries_cli
+from alerts.cli import dkim as dkim_cli
 from alerts.cli import feeds as feeds_cli
+from alerts.cli import journalists as journalists_cli
 from alerts.cli import media as media_cli
-from alerts.cli.common import celery_app, console, errors, fail
+from alerts.cli import publish as publish_cli
+from alerts.cli import secret as secret_cli
+from alerts.cli import staff as staff_cli
+from alerts.cli.common import celery_app, console, fail, schema_hint
 from alerts.cli.signals import install_stop_signals, reset_inherited_sigint
 from alerts.core.models import utcnow
 from alerts.core.settings import SettingsError, load_settings
-from alerts.items.publishing import (
-    InvalidItem,
-    create_and_publish,
-    create_item,
-    embargo,
-    parse_draft,
-)
 from alerts.worker.app import QUEUES
 
 app = typer.Typer(
     help="Email press alerts for a newsroom.", no_args_is_help=True, pretty_exceptions_enable=False
 )
-db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
-journalists_app = typer.Typer(help="Journalists and their subscriptions.", no_args_is_help=True)
-staff_app = typer.Typer(help="Staff API keys.", no_args_is_help=True)
-deliveries_app = typer.Typer(help="The delivery record.", no_args_is_help=True)
-dkim_app = typer.Typer(help="DKIM signing keys.", no_args_is_help=True)
-secret_app = typer.Typer(help="The key that signs links and sessions.", no_args_is_help=True)
-app.add_typer(dkim_app, name="dkim")
-app.add_typer(secret_app, name="secret")
-app.add_typer(deliveries_app, name="deliveries")
-app.add_typer(db_app, name="db")
-app.add_typer(journalists_app, name="journalists")
-app.add_typer(staff_app, name="staff")
+app.add_typer(dkim_cli.app, name="dkim")
+app.add_typer(secret_cli.app, name="secret")
+app.add_typer(deliveries_cli.app, name="deliveries")
+app.add_typer(db_cli.app, name="db")
+app.add_typer(journalists_cli.app, name="journalists")
+app.add_typer(staff_cli.app, name="staff")
 app.add_typer(feeds_cli.app, name="feed")
 app.add_typer(bounces_cli.app, name="bounces")
 app.add_typer(media_cli.app, name="media")
-
-
-def _schema_hint(exc: Exception) -> NoReturn:
-    fail(f"the database is not ready ({str(exc).splitlines()[0]}); run `alerts db upgrade`")
-
-
-@db_app.command("upgrade")
-def db_upgrade() -> None:
-    """Create or update the tables (Alembic migrations)."""
-    from alerts.core.migrate import upgrade
-
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        fail(f"configuration: {exc}", 2)
-    upgrade(settings.database_url)
-    console.print("database is up to date")
-
-
-@app.command()
-def publish(
-    title: Annotated[str | None, typer.Option(help="Headline; becomes the subject.")] = None,
-    summary: Annotated[str, typer.Option(help="One-paragraph standfirst.")] = "",
-    body: Annotated[str, typer.Option(help="Full text; blank lines separate paragraphs.")] = "",
-    url: Annotated[str | None, typer.Option(help="Link to the item on the website.")] = None,
-    kind: Annotated[str, typer.Option(help="press_release, report, statement or news.")] = (
-        "press_release"
-    ),
-    country: Annotated[list[str] | None, typer.Option(help="ISO 3166-1 alpha-2; repeatable.")] = (
-        None
-    ),
-    topic: Annotated[list[str] | None, typer.Option(help="Topic code; repeatable.")] = None,
-    external_id: Annotated[
-        str | None, typer.Option(help="Your id; publishing twice is a no-op.")
-    ] = None,
-    file: Annotated[Path | None, typer.Option(help="JSON items in the seed's shape.")] = None,
-    embargo_until: Annotated[
-        datetime | None,
-        typer.Option(
-            help="Under embargo until this time (ISO 8601 with a UTC offset): verified "
-            "press get it now, everyone else then.",
-            formats=["%Y-%m-%dT%H:%M%z", "%Y-%m-%dT%H:%M:%S%z"],
-        ),
-    ] = None,
-) -> None:
-    """Publish an item now (or every item in --file); prints the item ids."""
-    from alerts.dev.seed import drafts_from_json
-
-    if file is not None and title is not None:
-        fail("give either --file or --title, not both", 2)
-    if embargo_until is not None and file is not None:
-        fail("--embargo-until applies to one item: use --title", 2)
-    try:
-        if file is not None:
-            try:
-                drafts = drafts_from_json(json.loads(file.read_text(encoding="utf-8")))
-            except (OSError, json.JSONDecodeError) as exc:
-                fail(f"cannot read {file}: {exc}", 2)
-        elif title is not None:
-            drafts = [
-                parse_draft(
-                    {
-                        "title": title,
-                        "summary": summary,
-                        "body": body,
-                        "url": url,
-                        "kind": kind,
-                        "countries": country or [],
-                        "topics": topic or [],
-                        "external_id": external_id,
-                    }
-                )
-            ]
-        else:
-            fail("give --title (and the other fields) or --file", 2)
-    except ValueError as exc:
-        fail(str(exc), 2)
-    runtime = celery_app().runtime
-    try:
-        with runtime.sessions() as session:
-            if embargo_until is not None:
-                item = create_item(session, runtime.taxonomy, drafts[0])
-                items = [embargo(session, item, embargo_until, utcnow())]
-            else:
-                items = create_and_publish(session, runtime.taxonomy, drafts)
-            session.commit()
-    except InvalidItem as exc:
-        fail(str(exc), 2)
-    except (OperationalError, ProgrammingError) as exc:
-        _schema_hint(exc)
-    for item in items:
-        console.print(item.id)
-
-
-def _verification(email: str, by: str | None) -> None:
-    from sqlalchemy import select
-
-    from alerts.audience import membership
-    from alerts.audience.subscriptions import InvalidAddress, normalise_email
-    from alerts.core.models import Journalist
-    from alerts.items.publishing import embargoed_item_ids
-
-    try:
-        address = normalise_email(email)
-    except InvalidAddress as exc:
-        fail(str(exc), 2)
-    celery = celery_app()
-    try:
-        with celery.runtime.sessions() as session:
-            journalist = session.scalar(select(Journalist).where(Journalist.email == address))
-            if journalist is None:
-                fail(f"no journalist {address}")
-            if by is None:
-                membership.unverify(journalist)
-            else:
-                membership.verify(journalist, by, utcnow())
-            session.commit()
-            owed = embargoed_item_ids(session) if by is not None else []
-    except (OperationalError, ProgrammingError) as exc:
-        _schema_hint(exc)
-    for item_id in owed:
-        celery.enqueue_fan_out(item_id)  # what is under embargo now and matches them
-    console.print(f"{address}: {'verified press' if by else 'no longer verified press'}")
-
-
-@journalists_app.command("verify")
-def journalists_verify(
-    email: Annotated[str, typer.Argument(help="The journalist's address.")],
-    by: Annotated[str, typer.Option(help="Who verified them (kept on record).")],
-) -> None:
-    """Mark a journalist verified press: embargoed items reach them before they lift."""
-    _verification(email, by)
-
-
-@journalists_app.command("unverify")
-def journalists_unverify(email: Annotated[str, typer.Argument(help="The address.")]) -> None:
-    """No longer verified press: embargoed items not yet sent to them are not sent."""
-    _verification(email, None)
-
-
-@journalists_app.command("import")
-def journalists_import(
-    file: Annotated[Path, typer.Argument(help="CSV: email,name,outlet,countries,topics,cadence")],
-) -> None:
-    """Import journalists (active at once) and their subscriptions; all rows or none."""
-    from alerts.audience.csv_import import import_journalists
-    from alerts.audience.csv_rows import ImportFailed
-
-    runtime = celery_app().runtime
-    try:
-        source = file.open("rb")
-    except OSError as exc:
-        fail(f"cannot read {file}: {exc}", 2)
-    try:
-        with source, runtime.sessions() as session:
-            summary = import_journalists(
-                session, source, runtime.taxonomy, utcnow(), runtime.address_hasher
-            )
-            session.commit()
-    except ImportFailed as exc:
-        for problem in exc.problems:
-            errors.print(f"{file}: {problem}", highlight=False)
-        if exc.total > len(exc.problems):
-            errors.print(f"… and {exc.total - len(exc.problems)} more", highlight=False)
-        fail(f"nothing imported: {exc.bad_rows} bad row(s), {exc.total} problem(s)", 2)
-    except OSError as exc:
-        fail(f"cannot read {file}: {exc}", 2)
-    except (OperationalError, ProgrammingError) as exc:
-        _schema_hint(exc)
-    for line in summary.skipped:
-        errors.print(f"skipped {line}", highlight=False)
-    console.print(
-        f"{summary.journalists_created} journalist(s) added, {summary.journalists_updated} "
-        f"updated, {summary.subscriptions_added} subscription(s) added"
-    )
-
-
-@dkim_app.command("keygen")
-def dkim_keygen(
-    out: Annotated[Path, typer.Option(help="Where to write the private key (PEM, mode 0600).")],
-    selector: Annotated[str, typer.Option(help="The DKIM selector, e.g. alerts2026.")],
-    domain: Annotated[str | None, typer.Option(help="Default: the domain of ALERTS_FROM.")] = None,
-) -> None:
-    """Make a signing key and print the DNS TXT record to publish for it."""
-    import os
-
-    from alerts.mail.dkim import dns_record, generate
-
-    if out.exists():
-        fail(f"{out} exists: refusing to overwrite a key", 2)
-    if not selector.replace("-", "").isalnum():
-        fail(f"not a DKIM selector: {selector!r}", 2)
-    if domain is None:
-        try:
-            domain = load_settings().from_domain
-        except SettingsError as exc:
-            fail(f"configuration: {exc}", 2)
-    pem, public = generate()
-    with os.fdopen(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as handle:
-        handle.write(pem)
-    errors.print(
-        f"private key written to {out}; publish this record, then set "
-        f"ALERTS_DKIM_SELECTOR={selector} ALERTS_DKIM_PRIVATE_KEY_FILE={out}"
-    )
-    console.print(dns_record(selector, domain, public), highlight=False, soft_wrap=True)
-
-
-@secret_app.command("generate")
-def secret_generate() -> None:
-    """Print a fresh random value for ALERTS_SECRET_KEY (or ALERTS_METRICS_TOKEN)."""
-    from alerts.core.secret_policy import generate_secret
-
-    # Plain print: no Rich wrapping or markup may alter the key.
-    print(generate_secret())
-
-
-@deliveries_app.command("retry")
-def deliveries_retry(
-    item: Annotated[int | None, typer.Option(help="Only this item's deliveries.")] = None,
-    status: Annotated[str, typer.Option(help="Which deliveries: only 'failed' is retried.")] = (
-        "failed"
-    ),
-    since: Annotated[
-        str | None, typer.Option(help="Only those created since (ISO date or date-time, UTC).")
-    ] = None,
-) -> None:
-    """Queue failed deliveries again (suppressed or unsubscribed journalists stay out)."""
-    from datetime import UTC, datetime
-
-    from alerts.delivery.store import retry_failed
-
-    if status != "failed":
-        fail("only failed deliveries can be retried (--status failed)", 2)
-    if item is None and since is None:
-        fail("give --item ID or --since DATE, so a retry is never everything by accident", 2)
-    when = None
-    if since is not None:
-        try:
-            when = datetime.fromisoformat(since)
-        except ValueError:
-            fail(f"--since: not a date or date-time: {since!r}", 2)
-        when = when if when.tzinfo else when.replace(tzinfo=UTC)
-    celery = celery_app()
-    runtime = celery.runtime
-    try:
-        with runtime.sessions() as session:
-            ids = retry_failed(session, item, utcnow(), when)
-            session.commit()
-    except (OperationalError, ProgrammingError) as exc:
-        _schema_hint(exc)
-    celery.enqueue_batches(ids)
-    console.print(f"{len(ids)} failed deliveries queued again")
-
-
-@staff_app.command("add-key")
-def staff_add_key(
-    name: Annotated[str, typer.Option(help="Who or what uses the key.")],
-    role: Annotated[str, typer.Option(help="publisher, operator or admin.")],
-) -> None:
-    """Create a staff API key; it is printed once and only its hash is kept."""
-    from alerts.staff.keys import create_key
-
-    runtime = celery_app().runtime
-    try:
-        with runtime.sessions() as session:
-            row, key = create_key(session, name, role, utcnow())
-            session.commit()
-            key_id = row.id
-    except ValueError as exc:
-        fail(str(exc), 2)
-    except (OperationalError, ProgrammingError) as exc:
-        _schema_hint(exc)
-    errors.print(f"key {key_id} ({role}) for {name}; store it now, it is not shown again:")
-    console.print(key, highlight=False)
-
-
-@staff_app.command("revoke-key")
-def staff_revoke_key(
-    key: Annotated[str, typer.Argument(help="The key's id or its prefix (nra_…).")],
-) -> None:
-    """Revoke a staff API key at once."""
-    from alerts.staff.keys import UnknownKey, revoke_key
-
-    runtime = celery_app().runtime
-    try:
-        with runtime.sessions() as session:
-            row = revoke_key(session, key, utcnow())
-            session.commit()
-            console.print(f"revoked key {row.id} ({row.name}, {row.role})")
-    except UnknownKey as exc:
-        fail(str(exc), 2)
-
-
-@staff_app.command("list-keys")
-def staff_list_keys() -> None:
-    """The staff keys (never the keys themselves)."""
-    from rich.table import Table
-    from sqlalchemy import select
-
-    from alerts.core.models import ApiKey
-
-    runtime = celery_app().runtime
-    table = Table("id", "name", "role", "prefix", "created", "last used", "revoked")
-    with runtime.sessions() as session:
-        for row in session.scalars(select(ApiKey).order_by(ApiKey.id)):
-            table.add_row(
-                str(row.id),
-                row.name,
-                row.role,
-                row.prefix,
-                f"{row.created_at:%Y-%m-%d}",
-                f"{row.last_used_at:%Y-%m-%d %H:%M}" if row.last_used_at else "",
-                f"{row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "",
-            )
-    console.print(table)
+app.command()(publish_cli.publish)
 
 
 @app.command()
@@ -382,7 +61,7 @@ def status(
             with celery.runtime.sessions() as session:
                 data = database_part(session, utcnow())
         except (OperationalError, ProgrammingError) as exc:
-            _schema_hint(exc)
+            schema_hint(exc)
         return data | broker_part(celery)
 
     if as_json:

@@ -58,11 +58,13 @@ def render(s: dict[str, Any]) -> Group:
         seconds = item["publish_to_last_send_seconds"]
         items.add_row(
             str(item["id"]),
-            item["title"][:50],
+            item["title"],
             ProgressBar(total=max(item["total"], 1), completed=item["sent"], width=20),
             f"{item['sent']}/{item['total']}",
             str(item["pending"]),
             str(item["failed"]),
             "" if seconds is None else f"{seconds:.1f} s",
         )
-    return Group(Panel(head, title="newsroom-alerts"), queues, deliveries, digests, items)
+    return Group(
+        Panel(head, title="newsroom-alerts", expand=False), queues, deliveries, digests, items
+    )

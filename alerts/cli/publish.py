@@ -1,0 +1,95 @@
+"""``alerts publish``: publish an item (or a file of them) from the command line."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from alerts.cli.common import celery_app, console, fail, schema_hint
+from alerts.core.models import utcnow
+from alerts.items.publishing import (
+    InvalidItem,
+    create_and_publish,
+    create_item,
+    embargo,
+    parse_draft,
+)
+
+
+def publish(
+    title: Annotated[str | None, typer.Option(help="Headline; becomes the subject.")] = None,
+    summary: Annotated[str, typer.Option(help="One-paragraph standfirst.")] = "",
+    body: Annotated[str, typer.Option(help="Full text; blank lines separate paragraphs.")] = "",
+    url: Annotated[str | None, typer.Option(help="Link to the item on the website.")] = None,
+    kind: Annotated[str, typer.Option(help="press_release, report, statement or news.")] = (
+        "press_release"
+    ),
+    country: Annotated[list[str] | None, typer.Option(help="ISO 3166-1 alpha-2; repeatable.")] = (
+        None
+    ),
+    topic: Annotated[list[str] | None, typer.Option(help="Topic code; repeatable.")] = None,
+    external_id: Annotated[
+        str | None, typer.Option(help="Your id; publishing twice is a no-op.")
+    ] = None,
+    file: Annotated[Path | None, typer.Option(help="JSON items in the seed's shape.")] = None,
+    embargo_until: Annotated[
+        datetime | None,
+        typer.Option(
+            help="Under embargo until this time (ISO 8601 with a UTC offset): verified "
+            "press get it now, everyone else then.",
+            formats=["%Y-%m-%dT%H:%M%z", "%Y-%m-%dT%H:%M:%S%z"],
+        ),
+    ] = None,
+) -> None:
+    """Publish an item now (or every item in --file); prints the item ids."""
+    from alerts.dev.seed import drafts_from_json
+
+    if file is not None and title is not None:
+        fail("give either --file or --title, not both", 2)
+    if embargo_until is not None and file is not None:
+        fail("--embargo-until applies to one item: use --title", 2)
+    try:
+        if file is not None:
+            try:
+                drafts = drafts_from_json(json.loads(file.read_text(encoding="utf-8")))
+            except (OSError, json.JSONDecodeError) as exc:
+                fail(f"cannot read {file}: {exc}", 2)
+        elif title is not None:
+            drafts = [
+                parse_draft(
+                    {
+                        "title": title,
+                        "summary": summary,
+                        "body": body,
+                        "url": url,
+                        "kind": kind,
+                        "countries": country or [],
+                        "topics": topic or [],
+                        "external_id": external_id,
+                    }
+                )
+            ]
+        else:
+            fail("give --title (and the other fields) or --file", 2)
+    except ValueError as exc:
+        fail(str(exc), 2)
+    runtime = celery_app().runtime
+    try:
+        with runtime.sessions() as session:
+            if embargo_until is not None:
+                item = create_item(session, runtime.taxonomy, drafts[0])
+                items = [embargo(session, item, embargo_until, utcnow())]
+            else:
+                items = create_and_publish(session, runtime.taxonomy, drafts)
+            session.commit()
+    except InvalidItem as exc:
+        fail(str(exc), 2)
+    except (OperationalError, ProgrammingError) as exc:
+        schema_hint(exc)
+    for item in items:
+        console.print(item.id)
