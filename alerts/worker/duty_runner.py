@@ -66,10 +66,9 @@ def _announce(options: dict[str, Any] | None = None, **_: Any) -> None:
     settings = app.runtime.settings
     now = utcnow()
     try:
-        with app.runtime.sessions() as session:
+        with app.runtime.sessions() as session, session.begin():
             silent = duties.beat_silent(session, settings, now)
-            with session.begin():
-                duties.register(session, list(duties.intervals(settings)), now)
+            duties.register(session, list(duties.intervals(settings)), now)
     except Exception as exc:  # an unmigrated database is reported by the tasks themselves
         print(f"duty heartbeats unavailable: {type(exc).__name__}", file=sys.stderr)
         return
