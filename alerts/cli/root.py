@@ -51,7 +51,7 @@ def status(
     """Broker, workers, queues, deliveries and recent items at a glance."""
     import time
 
-    from alerts.ops.status import broker_part, database_part
+    from alerts.ops.status import broker_part, database_part, duties_part
     from alerts.ops.status_view import render
 
     celery = celery_app()
@@ -60,6 +60,7 @@ def status(
         try:
             with celery.runtime.sessions() as session:
                 data = database_part(session, utcnow())
+            data |= duties_part(celery)
         except (OperationalError, ProgrammingError) as exc:
             schema_hint(exc)
         return data | broker_part(celery)

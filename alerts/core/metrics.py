@@ -154,3 +154,11 @@ class StateCollector:
         for method, value in state["unsubscribes"].items():
             unsubscribes.add_metric([method], value)
         yield unsubscribes
+        heartbeats = GaugeMetricFamily(
+            "alerts_duty_last_success_timestamp_seconds",
+            "When each periodic duty last succeeded (Unix time; 0: never)",
+            labels=["duty"],
+        )
+        for duty, value in state.get("duty_last_success", {}).items():
+            heartbeats.add_metric([duty], value)
+        yield heartbeats

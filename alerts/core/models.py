@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -471,3 +472,39 @@ class Media(Base):
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Duty(Base):
+    """One periodic duty's heartbeat: what operators read to see that it still runs.
+
+    ``registered_at`` is when a worker first knew of the duty, so a duty that has
+    never run counts as overdue only once it has been expected for a while.
+    """
+
+    __tablename__ = "duties"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_result: Mapped[str | None] = mapped_column(String(1000))
+    last_host: Mapped[str | None] = mapped_column(String(200))
+
+
+class DutyRun(Base):
+    """One run of a duty in one tick; the unique key lets only one worker run each tick."""
+
+    __tablename__ = "duty_runs"
+    __table_args__ = (UniqueConstraint("duty", "tick", name="uq_duty_runs_duty_tick"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    duty: Mapped[str] = mapped_column(String(64))
+    # floor(epoch seconds / interval): the same number on every host within one interval.
+    # None for a run asked for by hand: it takes no tick from the beats.
+    tick: Mapped[int | None] = mapped_column(BigInteger)
+    host: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ok: Mapped[bool | None] = mapped_column(Boolean)
+    result: Mapped[str | None] = mapped_column(String(1000))

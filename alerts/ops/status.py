@@ -12,8 +12,17 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from alerts.core.models import Delivery, DeliveryStatus, Digest, DigestStatus, Item, ItemStatus
+from alerts.core.models import (
+    Delivery,
+    DeliveryStatus,
+    Digest,
+    DigestStatus,
+    Item,
+    ItemStatus,
+    utcnow,
+)
 from alerts.delivery.store import counts_for_item
+from alerts.ops import duties
 from alerts.worker.app import QUEUES, AlertsCelery
 
 
@@ -96,6 +105,12 @@ def database_part(session: Session, now: datetime) -> dict[str, Any]:
         "digests_last_day": digest_counts(session, now - timedelta(days=1)),
         "recent_items": recent_items(session),
     }
+
+
+def duties_part(app: AlertsCelery) -> dict[str, Any]:
+    """Each periodic duty's heartbeat: last success, interval, overdue (3 intervals late)."""
+    with app.runtime.sessions() as session:
+        return {"duties": duties.duties_part(session, app.runtime.settings, utcnow())}
 
 
 def queue_depths(app: AlertsCelery) -> dict[str, int]:

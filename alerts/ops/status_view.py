@@ -44,6 +44,18 @@ def render(s: dict[str, Any]) -> Group:
     digests = Table(*s["digests_last_day"].keys(), title="Digests planned in the last day")
     digests.add_row(*(str(v) for v in s["digests_last_day"].values()))
 
+    duties = Table("duty", "every", "last success", "last run by", title="Periodic duties")
+    for duty in s.get("duties", []):
+        last = duty["last_success"] or "never"
+        style = "red" if duty["overdue"] else ""
+        mark = " OVERDUE" if duty["overdue"] else ""
+        duties.add_row(
+            duty["name"],
+            f"{duty['interval_seconds']:g} s",
+            f"[{style}]{last}{mark}[/]" if style else last,
+            duty["last_host"] or "",
+        )
+
     items = Table(
         "#",
         "title",
@@ -66,5 +78,10 @@ def render(s: dict[str, Any]) -> Group:
             "" if seconds is None else f"{seconds:.1f} s",
         )
     return Group(
-        Panel(head, title="newsroom-alerts", expand=False), queues, deliveries, digests, items
+        Panel(head, title="newsroom-alerts", expand=False),
+        queues,
+        duties,
+        deliveries,
+        digests,
+        items,
     )

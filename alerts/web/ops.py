@@ -14,6 +14,7 @@ from alerts.core import metrics
 from alerts.core.models import Delivery, DeliveryStatus, Item, Journalist, UnsubscribeEvent, utcnow
 from alerts.core.models import Suppression as SuppressionRow
 from alerts.delivery import store as delivery
+from alerts.ops import duties
 from alerts.ops import status as ops
 from alerts.web import ops_access
 from alerts.web.api.deps import Id
@@ -66,8 +67,20 @@ def readyz(request: Request) -> Response:
             code, _ = smtp.noop()
         return f"{target.label} answered {code}"
 
+    def overdue_duties() -> str:
+        with runtime.sessions() as session:
+            late = [d.name for d in duties.states(session, runtime.settings, utcnow()) if d.overdue]
+        if late:  # a duty that stopped is as much a failure as a dependency that did
+            raise RuntimeError(f"overdue by more than three intervals: {', '.join(late)}")
+        return "every periodic duty ran recently"
+
     smtp = ops_access.relay_check(request).get(lambda: _timed(relay))
-    checks = {"database": _timed(database), "broker": _timed(broker), "smtp": smtp}
+    checks = {
+        "database": _timed(database),
+        "broker": _timed(broker),
+        "smtp": smtp,
+        "duties": _timed(overdue_duties),
+    }
     ready = all(c["ok"] for c in checks.values())
     return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
@@ -87,6 +100,7 @@ def _state(request: Request) -> dict[str, Any]:
             ).all()
         )
         oldest = ops.oldest_pending_age(session, now)
+        beats = duties.states(session, runtime.settings, now)
     kinds: dict[str, int] = {}
     for reason in reasons:
         kind = (
@@ -109,6 +123,9 @@ def _state(request: Request) -> dict[str, Any]:
         "deliveries_by_status": {s.value: by_status.get(s.value, 0) for s in DeliveryStatus},
         "suppressions": kinds,
         "unsubscribes": unsubscribes,
+        "duty_last_success": {
+            d.name: d.last_success.timestamp() if d.last_success else 0.0 for d in beats
+        },
     }
 
 
@@ -129,7 +146,7 @@ def ops_page(request: Request) -> Response:
     runtime = _runtime(request)
     with runtime.sessions() as session:
         snapshot = ops.database_part(session, utcnow())
-    snapshot |= ops.broker_part(_celery(request))
+    snapshot |= ops.duties_part(_celery(request)) | ops.broker_part(_celery(request))
     return _render(request, "ops.html", staff=staff, s=snapshot)
 
 

@@ -73,6 +73,11 @@ class AlertsCelery(Celery):
 _current: AlertsCelery | None = None
 
 
+def current() -> AlertsCelery | None:
+    """The app this process built, for signal handlers that get no app."""
+    return _current
+
+
 def create_celery(settings: Settings) -> AlertsCelery:
     global _current
     app = AlertsCelery("alerts", set_as_current=True)
@@ -124,31 +129,37 @@ def create_celery(settings: Settings) -> AlertsCelery:
             "retention": {
                 "task": RETENTION,
                 "schedule": settings.retention_interval_seconds,
+                "kwargs": {"beat": True},  # claims its tick: see ops/duties.py
                 "options": {"queue": PERIODIC, "expires": settings.retention_interval_seconds},
             },
             "poll-feeds": {
                 "task": POLL_FEEDS,
                 "schedule": settings.feed_poll_seconds,
+                "kwargs": {"beat": True},  # claims its tick: see ops/duties.py
                 "options": {"queue": PERIODIC, "expires": settings.feed_poll_seconds},
             },
             "publish-due": {
                 "task": PUBLISH_DUE,
                 "schedule": settings.schedule_poll_seconds,
+                "kwargs": {"beat": True},  # claims its tick: see ops/duties.py
                 "options": {"queue": PERIODIC, "expires": settings.schedule_poll_seconds},
             },
             "plan-digests": {
                 "task": PLAN_DIGESTS,
                 "schedule": settings.digest_poll_seconds,
+                "kwargs": {"beat": True},  # claims its tick: see ops/duties.py
                 "options": {"queue": PERIODIC, "expires": settings.digest_poll_seconds},
             },
             "follow-corrections": {
                 "task": FOLLOW_CORRECTIONS,
                 "schedule": settings.requeue_after_seconds,
+                "kwargs": {"beat": True},  # claims its tick: see ops/duties.py
                 "options": {"queue": PERIODIC, "expires": settings.requeue_after_seconds},
             },
             "sweep": {
                 "task": SWEEP,
                 "schedule": settings.sweep_interval_seconds,
+                "kwargs": {"beat": True},  # claims its tick: see ops/duties.py
                 "options": {"queue": PERIODIC, "expires": settings.sweep_interval_seconds},
             },
         },

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from celery import Task, shared_task
 
@@ -35,12 +36,26 @@ from alerts.worker.app import (
     SWEEP,
     AlertsCelery,
 )
+from alerts.worker.duty_runner import run_duty
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def _app(task: Task[Any, Any]) -> AlertsCelery:
     return cast(AlertsCelery, task.app)
+
+
+def _duty(
+    task: Task[Any, Any], name: str, work: Callable[[AlertsCelery], T], beat: bool
+) -> T | None:
+    """A duty; from a beat, run once per tick by whichever worker claims it (None: taken).
+
+    Sent by hand (tests, an operator), it runs at once: only beats race for a tick.
+    """
+    app = _app(task)
+    host = str(task.request.hostname or "?")
+    return run_duty(app, name, host, lambda: work(app), per_tick=beat)
 
 
 @shared_task(name=FAN_OUT, bind=True)
@@ -88,8 +103,11 @@ def send_batch_task(self: Task[Any, Any], delivery_ids: list[int]) -> dict[str, 
 
 
 @shared_task(name=SWEEP, bind=True)
-def sweep_task(self: Task[Any, Any]) -> dict[str, int]:
-    app = _app(self)
+def sweep_task(self: Task[Any, Any], beat: bool = False) -> dict[str, int] | None:
+    return _duty(self, "sweep", _sweep, beat)
+
+
+def _sweep(app: AlertsCelery) -> dict[str, int]:
     runtime = app.runtime
     settings = runtime.settings
     with runtime.sessions() as session, session.begin():
@@ -141,9 +159,12 @@ def _fresh_transport(runtime: Runtime) -> SmtpTransport:
 
 
 @shared_task(name=PUBLISH_DUE, bind=True)
-def publish_due_task(self: Task[Any, Any]) -> list[int]:
+def publish_due_task(self: Task[Any, Any], beat: bool = False) -> list[int] | None:
     """Beat: publish scheduled items and lift embargoes whose time has come, then fan out."""
-    app = _app(self)
+    return _duty(self, "publish_due", _publish_due, beat)
+
+
+def _publish_due(app: AlertsCelery) -> list[int]:
     with app.runtime.sessions() as session, session.begin():
         published = publish_due(session, utcnow())
         lifted = lift_due(session, utcnow())
@@ -170,9 +191,13 @@ def send_test_task(self: Task[Any, Any], item_id: int, address: str) -> str:
 
 
 @shared_task(name=POLL_FEEDS, bind=True)
-def poll_feeds_task(self: Task[Any, Any]) -> dict[str, Any]:
+def poll_feeds_task(self: Task[Any, Any], beat: bool = False) -> dict[str, Any] | None:
     """Beat: poll the newsroom feeds; new mapped entries are published (and fanned out)."""
-    runtime = _app(self).runtime
+    return _duty(self, "poll_feeds", _poll_feeds, beat)
+
+
+def _poll_feeds(app: AlertsCelery) -> dict[str, Any]:
+    runtime = app.runtime
     policy = AddressPolicy(allow_private=runtime.settings.feeds_allow_private)
     with make_client(policy=policy) as client:
         # runtime.sessions: its after-commit hook enqueues each published item's fan-out.
@@ -180,9 +205,13 @@ def poll_feeds_task(self: Task[Any, Any]) -> dict[str, Any]:
 
 
 @shared_task(name=RETENTION, bind=True)
-def retention_task(self: Task[Any, Any]) -> dict[str, int]:
+def retention_task(self: Task[Any, Any], beat: bool = False) -> dict[str, int] | None:
     """Beat: delete old delivery rows, forget addresses of people long unsubscribed."""
-    runtime = _app(self).runtime
+    return _duty(self, "retention", _retention, beat)
+
+
+def _retention(app: AlertsCelery) -> dict[str, int]:
+    runtime = app.runtime
     settings = runtime.settings
     result = retention.run(
         runtime.sessions,
@@ -196,9 +225,12 @@ def retention_task(self: Task[Any, Any]) -> dict[str, int]:
 
 
 @shared_task(name=PLAN_DIGESTS, bind=True)
-def plan_digests_task(self: Task[Any, Any]) -> int:
+def plan_digests_task(self: Task[Any, Any], beat: bool = False) -> int | None:
     """Beat: record the digests that have come due and queue those with items."""
-    app = _app(self)
+    return _duty(self, "plan_digests", _plan_digests, beat)
+
+
+def _plan_digests(app: AlertsCelery) -> int:
     with app.runtime.sessions() as session, session.begin():
         due = digests.plan(session, utcnow())
     # Committed first: a lost message is found again by the sweep, never sent twice.
@@ -223,9 +255,12 @@ def send_digest_task(self: Task[Any, Any], digest_id: int) -> str:
 
 
 @shared_task(name=FOLLOW_CORRECTIONS, bind=True)
-def follow_corrections_task(self: Task[Any, Any]) -> list[int]:
+def follow_corrections_task(self: Task[Any, Any], beat: bool = False) -> list[int] | None:
     """Beat: corrections and notices owed to readers their original reached later."""
-    app = _app(self)
+    return _duty(self, "follow_corrections", _follow_corrections, beat)
+
+
+def _follow_corrections(app: AlertsCelery) -> list[int]:
     settings = app.runtime.settings
     with app.runtime.sessions() as session:
         owed = delivery.corrections_owed(
