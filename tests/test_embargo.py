@@ -111,7 +111,10 @@ def test_verified_press_first_everyone_else_at_lift(
     assert _mail(pipeline, NOOR) == []
     paris = until.astimezone(ZoneInfo("Europe/Paris"))
     local = f"{paris:%B} {paris.day}, {paris.year}, {paris:%H:%M %Z}"
-    marker = f"EMBARGOED UNTIL {local} ({until:%H:%M} UTC)"
+    # Between 23:00 and midnight UTC the lift is already tomorrow in Paris: then the
+    # UTC part names its own date too.
+    utc_day = "" if until.date() == paris.date() else f"{until:%B} {until.day}, {until.year}, "
+    marker = f"EMBARGOED UNTIL {local} ({utc_day}{until:%H:%M} UTC)"
     assert str(embargoed["Subject"]) == f"{marker}: Mexico: embargoed report"
     text = text_of(embargoed)
     assert text.splitlines()[2] == f"*** {marker} ***"  # after the masthead, before anything else
