@@ -17,8 +17,9 @@ from alerts.delivery import store as delivery
 from alerts.delivery.fanout import fan_out_in_slices
 from alerts.delivery.outcome import RetryPolicy, Verdict
 from alerts.digests import runs as digests
+from alerts.feeds.fetch import make_client
 from alerts.feeds.guard import AddressPolicy
-from alerts.feeds.ingest import make_client, poll_all
+from alerts.feeds.ingest import poll_all
 from alerts.items.publishing import lift_due, publish_due
 from alerts.mail.smtp import SmtpTransport
 from alerts.worker.app import (
