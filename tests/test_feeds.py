@@ -35,7 +35,7 @@ from alerts.feeds.fetch import make_client
 from alerts.feeds.guard import AddressPolicy
 from alerts.feeds.ingest import PollResult, add_feed, external_id, poll_all, poll_feed
 from alerts.feeds.topic_map import InvalidTopicMap, TopicMap
-from alerts.items.publishing import ItemDraft, create_item
+from alerts.items.drafts import ItemDraft, create_item
 from tests.conftest import Stack
 from tests.factories import journalist
 

@@ -17,13 +17,9 @@ from alerts.cli import feeds as feeds_cli
 from alerts.cli.common import celery_app, console, errors, fail
 from alerts.core.models import utcnow
 from alerts.core.settings import SettingsError, load_settings
-from alerts.items.publishing import (
-    InvalidItem,
-    create_and_publish,
-    create_item,
-    embargo,
-    parse_draft,
-)
+from alerts.items.drafts import InvalidItem, create_item, parse_draft
+from alerts.items.embargoes import embargo
+from alerts.items.lifecycle import create_and_publish
 from alerts.worker.app import QUEUES
 
 app = typer.Typer(
@@ -143,7 +139,7 @@ def _verification(email: str, by: str | None) -> None:
     from alerts.audience import membership
     from alerts.audience.subscriptions import InvalidAddress, normalise_email
     from alerts.core.models import Journalist
-    from alerts.items.publishing import embargoed_item_ids
+    from alerts.items.embargoes import embargoed_item_ids
 
     try:
         address = normalise_email(email)

@@ -34,15 +34,15 @@ from alerts.feeds.guard import (
 )
 from alerts.feeds.parse import FeedEntry, ParsedFeed, parse_feed
 from alerts.feeds.topic_map import FeedError, InvalidTopicMap, Resolution, TopicMap
-from alerts.items.publishing import (
+from alerts.items.drafts import (
     ITEM_KINDS,
     InvalidItem,
     ItemDraft,
     create_item,
     find_by_external_id,
     parse_draft,
-    publish_item,
 )
+from alerts.items.lifecycle import publish_item
 
 log = logging.getLogger(__name__)
 

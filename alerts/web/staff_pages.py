@@ -13,8 +13,8 @@ from alerts.audience.subscriptions import InvalidAddress, normalise_email
 from alerts.core.models import Item, utcnow
 from alerts.delivery.matching import reach
 from alerts.delivery.store import counts_for_item, counts_for_items
-from alerts.items import publishing
-from alerts.items.publishing import ITEM_KINDS, InvalidItem
+from alerts.items import corrections, drafts, embargoes, lifecycle
+from alerts.items.drafts import ITEM_KINDS, InvalidItem
 from alerts.staff.keys import allowed, authenticate
 from alerts.web.api.deps import Id, Staff
 from alerts.web.csrf import COOKIE as CSRF_COOKIE
@@ -212,7 +212,7 @@ def create(request: Request, fields: ItemForm, csrf_token: Csrf = None) -> Respo
     runtime = _runtime(request)
     try:
         with runtime.sessions() as session:
-            item = publishing.create_item(session, runtime.taxonomy, publishing.parse_draft(fields))
+            item = drafts.create_item(session, runtime.taxonomy, drafts.parse_draft(fields))
             session.commit()
             item_id = item.id
     except (InvalidItem, ValueError) as exc:
@@ -310,7 +310,7 @@ def save_draft(
         item_id,
         csrf_token,
         "saved",
-        lambda s, item: publishing.update_draft(s, taxonomy, item, fields),
+        lambda s, item: drafts.update_draft(s, taxonomy, item, fields),
     )
 
 
@@ -322,7 +322,7 @@ def publish(request: Request, item_id: Id, csrf_token: Csrf = None) -> Response:
         item_id,
         csrf_token,
         "published",
-        lambda s, item: publishing.publish_item(s, item, utcnow()),
+        lambda s, item: lifecycle.publish_item(s, item, utcnow()),
     )
 
 
@@ -348,7 +348,7 @@ def schedule(
         item_id,
         csrf_token,
         "scheduled",
-        lambda s, item: publishing.schedule(item, _utc_minute(publish_at), utcnow()),
+        lambda s, item: lifecycle.schedule(item, _utc_minute(publish_at), utcnow()),
     )
 
 
@@ -365,7 +365,7 @@ def embargo(
         item_id,
         csrf_token,
         "sent to verified press under embargo",
-        lambda s, item: publishing.embargo(s, item, _utc_minute(until), utcnow()),
+        lambda s, item: embargoes.embargo(s, item, _utc_minute(until), utcnow()),
     )
 
 
@@ -382,7 +382,7 @@ def move_embargo(
         item_id,
         csrf_token,
         "embargo moved; recipients are told",
-        lambda s, item: publishing.move_embargo(s, item, _utc_minute(until), utcnow()),
+        lambda s, item: embargoes.move_embargo(s, item, _utc_minute(until), utcnow()),
     )
 
 
@@ -394,7 +394,7 @@ def lift_embargo(request: Request, item_id: Id, csrf_token: Csrf = None) -> Resp
         item_id,
         csrf_token,
         "embargo lifted",
-        lambda s, item: publishing.lift_embargo(s, item, utcnow()),
+        lambda s, item: embargoes.lift_embargo(s, item, utcnow()),
     )
 
 
@@ -406,7 +406,7 @@ def cancel_schedule(request: Request, item_id: Id, csrf_token: Csrf = None) -> R
         item_id,
         csrf_token,
         "schedule cancelled",
-        lambda s, item: publishing.cancel_schedule(item),
+        lambda s, item: lifecycle.cancel_schedule(item),
     )
 
 
@@ -418,7 +418,7 @@ def withdraw(request: Request, item_id: Id, csrf_token: Csrf = None) -> Response
         item_id,
         csrf_token,
         "withdrawn",
-        lambda s, item: publishing.withdraw(s, item, utcnow()),
+        lambda s, item: lifecycle.withdraw(s, item, utcnow()),
     )
 
 
@@ -432,7 +432,7 @@ def correct(
         item_id,
         csrf_token,
         "correction published",
-        lambda s, item: publishing.correct(s, item, None, summary, body, utcnow()),
+        lambda s, item: corrections.correct(s, item, None, summary, body, utcnow()),
     )
 
 

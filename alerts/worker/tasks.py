@@ -20,7 +20,8 @@ from alerts.digests import runs as digests
 from alerts.feeds.fetch import make_client
 from alerts.feeds.guard import AddressPolicy
 from alerts.feeds.ingest import poll_all
-from alerts.items.publishing import lift_due, publish_due
+from alerts.items.embargoes import lift_due
+from alerts.items.lifecycle import publish_due
 from alerts.mail.smtp import SmtpTransport
 from alerts.worker.app import (
     FAN_OUT,
