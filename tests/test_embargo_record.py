@@ -17,6 +17,7 @@ from alerts.core.models import Cadence, Delivery, DeliveryStatus, Item, Journali
 from alerts.delivery import store as delivery
 from alerts.delivery.fanout import fan_out
 from alerts.delivery.outcome import Outcome, Verdict
+from alerts.digests import planning
 from alerts.digests import runs as digests
 from alerts.items import corrections, drafts, embargoes, lifecycle
 from tests.factories import TAXONOMY, journalist, published_item
@@ -112,7 +113,7 @@ def test_a_digest_reader_gets_the_correction_of_an_item_their_digest_brought(
         _send(session, fan_out(session, correction, start))
         assert _rows(session, correction) == {"ivan@example.org": DeliveryStatus.SENT}
         # Dina's digest holds the original and is sent after the correction went out.
-        planned = digests.plan(session, start + timedelta(hours=2))
+        planned = planning.plan(session, start + timedelta(hours=2))
         [digest_id] = planned
         claimed = digests.claim(session, digest_id, start, LEASE)
         assert claimed is not None and [i.title for i in claimed.items] == ["Original"]

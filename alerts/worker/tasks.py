@@ -16,6 +16,7 @@ from alerts.delivery import batch, retention, single
 from alerts.delivery import store as delivery
 from alerts.delivery.fanout import fan_out_in_slices
 from alerts.delivery.outcome import RetryPolicy, Verdict
+from alerts.digests import planning
 from alerts.digests import runs as digests
 from alerts.feeds.fetch import make_client
 from alerts.feeds.guard import AddressPolicy
@@ -202,7 +203,7 @@ def plan_digests_task(self: Task[Any, Any]) -> int:
     """Beat: record the digests that have come due and queue those with items."""
     app = _app(self)
     with app.runtime.sessions() as session, session.begin():
-        due = digests.plan(session, utcnow())
+        due = planning.plan(session, utcnow())
     # Committed first: a lost message is found again by the sweep, never sent twice.
     app.enqueue_digests(due)
     if due:
