@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.audience import membership
 from alerts.core.models import Cadence, Delivery, DeliveryStatus, Item, Journalist, utcnow
+from alerts.delivery import recovery
 from alerts.delivery import store as delivery
 from alerts.delivery.fanout import fan_out
 from alerts.delivery.outcome import Outcome, Verdict
@@ -119,7 +120,7 @@ def test_a_digest_reader_gets_the_correction_of_an_item_their_digest_brought(
         assert claimed is not None and [i.title for i in claimed.items] == ["Original"]
         digests.record(session, claimed, Outcome(Verdict.SENT, "250 OK"), "<d@x>", start, POLICY)
     with sessions() as session, session.begin():
-        owed = delivery.corrections_owed(session, start + timedelta(hours=3), timedelta(minutes=15))
+        owed = recovery.corrections_owed(session, start + timedelta(hours=3), timedelta(minutes=15))
         assert owed == [correction]
         _send(session, fan_out(session, correction, start))
         assert _rows(session, correction) == {
@@ -128,7 +129,7 @@ def test_a_digest_reader_gets_the_correction_of_an_item_their_digest_brought(
         }
     with sessions() as session, session.begin():
         # Everyone reached: the sweep has nothing more for it.
-        again = delivery.corrections_owed(
+        again = recovery.corrections_owed(
             session, start + timedelta(hours=4), timedelta(minutes=15)
         )
         assert again == []
@@ -178,4 +179,4 @@ def test_embargo_notices_never_reach_those_who_got_the_item_after(
         }
     with sessions() as session, session.begin():
         later = utcnow() + timedelta(hours=1)
-        assert delivery.corrections_owed(session, later, timedelta(minutes=15)) == []
+        assert recovery.corrections_owed(session, later, timedelta(minutes=15)) == []

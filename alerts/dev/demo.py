@@ -32,7 +32,7 @@ from alerts.core.models import (
     utcnow,
 )
 from alerts.core.settings import Settings
-from alerts.delivery.store import counts_for_item
+from alerts.delivery.progress import counts_for_item
 from alerts.dev.mailbox_view import create_mailbox_app
 from alerts.dev.seed import demo_journalists_csv, seed_drafts
 from alerts.dev.sink import SinkHandler, free_port, start_sink

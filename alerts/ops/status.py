@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from alerts.core.models import Delivery, DeliveryStatus, Digest, DigestStatus, Item, ItemStatus
-from alerts.delivery.store import counts_for_item
+from alerts.delivery.progress import counts_for_item
 from alerts.worker.app import QUEUES, AlertsCelery
 
 

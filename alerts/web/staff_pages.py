@@ -12,7 +12,7 @@ from sqlalchemy import select
 from alerts.audience.subscriptions import InvalidAddress, normalise_email
 from alerts.core.models import Item, utcnow
 from alerts.delivery.matching import reach
-from alerts.delivery.store import counts_for_item, counts_for_items
+from alerts.delivery.progress import counts_for_item, counts_for_items
 from alerts.items import corrections, drafts, embargoes, lifecycle
 from alerts.items.drafts import ITEM_KINDS, InvalidItem
 from alerts.staff.keys import allowed, authenticate

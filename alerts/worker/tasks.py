@@ -12,8 +12,7 @@ from alerts.audience.membership import Notice
 from alerts.core import metrics
 from alerts.core.models import utcnow
 from alerts.core.runtime import Runtime
-from alerts.delivery import batch, retention, single
-from alerts.delivery import store as delivery
+from alerts.delivery import batch, recovery, retention, single
 from alerts.delivery.fanout import fan_out_in_slices
 from alerts.delivery.outcome import RetryPolicy, Verdict
 from alerts.digests import planning
@@ -96,7 +95,7 @@ def sweep_task(self: Task[Any, Any]) -> dict[str, int]:
     runtime = app.runtime
     settings = runtime.settings
     with runtime.sessions() as session, session.begin():
-        result = delivery.sweep(
+        result = recovery.sweep(
             session, utcnow(), timedelta(seconds=settings.requeue_after_seconds)
         )
         digests_due = digests.sweep(
@@ -231,7 +230,7 @@ def follow_corrections_task(self: Task[Any, Any]) -> list[int]:
     app = _app(self)
     settings = app.runtime.settings
     with app.runtime.sessions() as session:
-        owed = delivery.corrections_owed(
+        owed = recovery.corrections_owed(
             session, utcnow(), timedelta(seconds=settings.requeue_after_seconds)
         )
     for item_id in owed:

@@ -16,7 +16,7 @@ from alerts.audience.subscriptions import InvalidAddress, normalise_email
 from alerts.core.models import Delivery, DeliveryStatus, Item, Journalist, utcnow
 from alerts.core.runtime import Runtime
 from alerts.core.taxonomy import TaxonomyError
-from alerts.delivery import store as delivery
+from alerts.delivery import progress, recovery
 from alerts.delivery.matching import reach as reach_of
 from alerts.items import corrections, drafts, embargoes, lifecycle
 from alerts.mail.rendering import build_message
@@ -303,7 +303,7 @@ def deliveries(
     per_page: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> schemas.Progress:
     _item(db, item_id)
-    counts = {s: 0 for s in DeliveryStatus} | delivery.counts_for_item(db, item_id)
+    counts = {s: 0 for s in DeliveryStatus} | progress.counts_for_item(db, item_id)
     query = (
         select(Delivery, Journalist.email)
         .join(Journalist, Journalist.id == Delivery.journalist_id)
@@ -346,7 +346,7 @@ def retry_failed(
 ) -> schemas.Accepted:
     """Put the item's failed deliveries back in the queue (suppressed addresses stay out)."""
     _item(db, item_id)
-    ids = delivery.retry_failed(db, item_id, utcnow())
+    ids = recovery.retry_failed(db, item_id, utcnow())
     db.commit()
     app.enqueue_batches(ids)
     return schemas.Accepted(status="queued", detail=f"{len(ids)} failed deliveries queued again")
