@@ -16,7 +16,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from alerts.core.i18n import negotiate
 from alerts.mail.rendering import default_templates_dir
-from alerts.web import api, api_docs, fresh_link, ops, preferences, public, staff_pages
+from alerts.web import (
+    api,
+    api_docs,
+    fresh_link,
+    ops,
+    preferences,
+    public,
+    staff_actions,
+    staff_pages,
+)
 from alerts.web.api_gate import ApiKeyGate
 from alerts.web.body_limit import BodyLimit
 from alerts.web.csrf import Csrf
@@ -132,6 +141,7 @@ def create_app(celery: AlertsCelery, limits: SignUpLimits | None = None) -> Fast
     app.include_router(fresh_link.router)
     app.include_router(api.router)
     app.include_router(staff_pages.router)
+    app.include_router(staff_actions.router)
     app.include_router(ops.router)
     app.include_router(api_docs.router)
     app.mount(api_docs.ASSETS, api_docs.assets(), name="api-docs-assets")
