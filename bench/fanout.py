@@ -60,8 +60,9 @@ from alerts.core.models import (
 from alerts.core.secret_policy import generate_secret
 from alerts.core.settings import Settings, load_settings
 from alerts.delivery.fanout import fan_out_in_slices
-from alerts.delivery.store import counts_for_item
-from alerts.items.publishing import ItemDraft, create_item, publish_item
+from alerts.delivery.progress import counts_for_item
+from alerts.items.drafts import ItemDraft, create_item
+from alerts.items.lifecycle import publish_item
 from alerts.mail.dkim import generate
 from alerts.mail.rendering import build_message
 from alerts.worker.app import AlertsCelery, create_celery

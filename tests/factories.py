@@ -7,7 +7,8 @@ from sqlalchemy.orm import Session
 from alerts.audience.subscriptions import SubscriptionSpec, add_subscription
 from alerts.core.models import Cadence, Journalist, JournalistStatus, Suppression, utcnow
 from alerts.core.taxonomy import Taxonomy
-from alerts.items.publishing import ItemDraft, create_item, publish_item
+from alerts.items.drafts import ItemDraft, create_item
+from alerts.items.lifecycle import publish_item
 
 TAXONOMY = Taxonomy()
 

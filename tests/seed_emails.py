@@ -14,7 +14,7 @@ from alerts.core.tokens import Purpose, TokenSigner
 from alerts.dev.seed import seed_drafts
 from alerts.digests.email import render_digest
 from alerts.digests.runs import ClaimedDigest
-from alerts.items.publishing import ItemDraft
+from alerts.items.drafts import ItemDraft
 from alerts.mail.rendering import (
     Recipient,
     RenderedItem,

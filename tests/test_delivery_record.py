@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from alerts.core.db import make_engine, make_session_factory
 from alerts.core.migrate import upgrade
 from alerts.core.models import Delivery, DeliveryStatus, utcnow
+from alerts.delivery import progress, recovery
 from alerts.delivery import store as delivery
 from alerts.delivery.fanout import fan_out
 from alerts.delivery.outcome import Outcome, Verdict
@@ -37,7 +38,7 @@ def test_a_worker_whose_lease_ran_out_cannot_undo_the_next_claim(tmp_path: Path)
     session.commit()
     # The first worker stalls; the lease expires, the sweep frees the row, another claims it.
     later = utcnow() + LEASE + timedelta(seconds=1)
-    delivery.sweep(session, later, timedelta(seconds=900))
+    recovery.sweep(session, later, timedelta(seconds=900))
     [second] = delivery.claim(session, [delivery_id], later, LEASE)
     session.commit()
     assert (first.attempts, second.attempts) == (1, 2)
@@ -83,6 +84,6 @@ def test_counts_for_items_agrees_with_counts_for_item(tmp_path: Path) -> None:
     session.commit()
     row = session.get(Delivery, delivery_id)
     assert row is not None
-    counts = delivery.counts_for_items(session, [row.item_id, 10_000])
-    assert counts == {row.item_id: delivery.counts_for_item(session, row.item_id)}
+    counts = progress.counts_for_items(session, [row.item_id, 10_000])
+    assert counts == {row.item_id: progress.counts_for_item(session, row.item_id)}
     assert counts[row.item_id] == {"sent": 1}

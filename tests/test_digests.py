@@ -33,6 +33,7 @@ from alerts.core.models import (
 )
 from alerts.delivery.fanout import fan_out
 from alerts.delivery.outcome import Outcome, RetryPolicy, Verdict
+from alerts.digests import planning
 from alerts.digests import runs as digests
 from alerts.digests.schedule import (
     InvalidSchedule,
@@ -146,7 +147,7 @@ def _publish(sessions: sessionmaker[Session], title: str, **fields: object) -> N
 
 def _tick(sessions: sessionmaker[Session]) -> None:
     with sessions() as session, session.begin():
-        digests.plan(session, utcnow())
+        planning.plan(session, utcnow())
 
 
 def _digests_of(
@@ -273,9 +274,9 @@ def test_planning_twice_plans_once(sessions: sessionmaker[Session]) -> None:
         _publish(sessions, "one")
         clock.move_to(utc("2026-11-11T08:30"))
         with sessions() as session, session.begin():
-            first = digests.plan(session, utcnow())
+            first = planning.plan(session, utcnow())
         with sessions() as session, session.begin():
-            second = digests.plan(session, utcnow())
+            second = planning.plan(session, utcnow())
     assert len(first) == 1 and second == []
     assert _digests_of(sessions, "dee@example.org") == {"2026-11-11": ["one"]}
 
@@ -321,7 +322,7 @@ def test_a_digest_whose_worker_died_is_sent_again_once(sessions: sessionmaker[Se
         _publish(sessions, "one")
         clock.move_to(utc("2026-11-11T08:30"))
         with sessions() as session, session.begin():
-            [digest_id] = digests.plan(session, utcnow())
+            [digest_id] = planning.plan(session, utcnow())
         with sessions() as session, session.begin():
             assert digests.claim(session, digest_id, utcnow(), lease) is not None
         # The worker died here. A duplicate message meanwhile finds nothing to claim,

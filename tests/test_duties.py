@@ -26,7 +26,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from alerts.core.models import Delivery, DeliveryStatus, DutyRun, Item, utcnow
-from alerts.items.publishing import ItemDraft, create_item, embargo, schedule
+from alerts.items.drafts import ItemDraft, create_item
+from alerts.items.embargoes import embargo
+from alerts.items.lifecycle import schedule
 from alerts.ops.duties import NO_BEAT
 from alerts.web import create_app
 from alerts.web.ratelimit import SignUpLimits

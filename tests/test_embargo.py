@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from alerts.core.models import Cadence, Delivery, Item, ItemStatus, Journalist, utcnow
 from alerts.core.tokens import Purpose
-from alerts.digests import runs as digests
+from alerts.digests import planning
 from alerts.staff.keys import create_key
 from alerts.web import create_app
 from alerts.worker.app import PUBLISH_DUE
@@ -145,7 +145,7 @@ def test_verified_press_first_everyone_else_at_lift(
         assert item is not None and item.status == ItemStatus.PUBLISHED
         assert item.published_at is not None and item.published_at >= until
         # Dora had it under embargo: her next digest must not list it again.
-        planned = digests.plan(session, utcnow() + timedelta(days=2))
+        planned = planning.plan(session, utcnow() + timedelta(days=2))
         session.commit()
         listed = session.scalars(
             select(Delivery.item_id).where(Delivery.digest_id.in_(planned))

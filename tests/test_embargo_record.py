@@ -14,11 +14,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.audience import membership
 from alerts.core.models import Cadence, Delivery, DeliveryStatus, Item, Journalist, utcnow
+from alerts.delivery import recovery
 from alerts.delivery import store as delivery
 from alerts.delivery.fanout import fan_out
 from alerts.delivery.outcome import Outcome, Verdict
+from alerts.digests import planning
 from alerts.digests import runs as digests
-from alerts.items import publishing
+from alerts.items import corrections, drafts, embargoes, lifecycle
 from tests.factories import TAXONOMY, journalist, published_item
 from tests.test_digests import sessions  # noqa: F401  (the fixture: SQLite and PostgreSQL)
 
@@ -51,11 +53,11 @@ def test_unverified_before_the_claim_still_gets_the_alert_at_the_lift(
     with sessions() as session, session.begin():
         vera = journalist(session, "vera@example.org", (["MX"], []))
         membership.verify(vera, "desk", utcnow())
-        draft = publishing.create_item(
-            session, TAXONOMY, publishing.parse_draft({"title": "Embargoed", "countries": ["MX"]})
+        draft = drafts.create_item(
+            session, TAXONOMY, drafts.parse_draft({"title": "Embargoed", "countries": ["MX"]})
         )
         session.flush()
-        publishing.embargo(session, draft, utcnow() + timedelta(hours=1), utcnow())
+        embargoes.embargo(session, draft, utcnow() + timedelta(hours=1), utcnow())
         item_id = draft.id
         queued = fan_out(session, item_id, utcnow())
     assert len(queued) == 1
@@ -68,7 +70,7 @@ def test_unverified_before_the_claim_still_gets_the_alert_at_the_lift(
         assert _rows(session, item_id) == {}  # gone, not cancelled: nothing holds the key
         item = session.get(Item, item_id)
         assert item is not None
-        publishing.lift_embargo(session, item, utcnow())
+        embargoes.lift_embargo(session, item, utcnow())
     with sessions() as session, session.begin():
         lifted = fan_out(session, item_id, utcnow())
         assert _rows(session, item_id) == {"vera@example.org": DeliveryStatus.PENDING}
@@ -78,14 +80,14 @@ def test_unverified_before_the_claim_still_gets_the_alert_at_the_lift(
 
 def test_publishing_an_embargoed_item_is_refused(sessions: sessionmaker[Session]) -> None:  # noqa: F811
     with sessions() as session, session.begin():
-        draft = publishing.create_item(
-            session, TAXONOMY, publishing.parse_draft({"title": "Embargoed", "countries": ["MX"]})
+        draft = drafts.create_item(
+            session, TAXONOMY, drafts.parse_draft({"title": "Embargoed", "countries": ["MX"]})
         )
         session.flush()
-        publishing.embargo(session, draft, utcnow() + timedelta(hours=1), utcnow())
+        embargoes.embargo(session, draft, utcnow() + timedelta(hours=1), utcnow())
         try:
-            publishing.publish_item(session, draft, utcnow())
-        except publishing.InvalidItem as exc:
+            lifecycle.publish_item(session, draft, utcnow())
+        except drafts.InvalidItem as exc:
             assert "lift the embargo" in str(exc)
         else:
             raise AssertionError("an embargoed item was published round its lift")
@@ -106,19 +108,19 @@ def test_a_digest_reader_gets_the_correction_of_an_item_their_digest_brought(
         _send(session, fan_out(session, original, start))
         item = session.get(Item, original)
         assert item is not None
-        fixed = publishing.correct(session, item, None, "Fixed.", "", start)
+        fixed = corrections.correct(session, item, None, "Fixed.", "", start)
         session.flush()
         correction = fixed.id
         _send(session, fan_out(session, correction, start))
         assert _rows(session, correction) == {"ivan@example.org": DeliveryStatus.SENT}
         # Dina's digest holds the original and is sent after the correction went out.
-        planned = digests.plan(session, start + timedelta(hours=2))
+        planned = planning.plan(session, start + timedelta(hours=2))
         [digest_id] = planned
         claimed = digests.claim(session, digest_id, start, LEASE)
         assert claimed is not None and [i.title for i in claimed.items] == ["Original"]
         digests.record(session, claimed, Outcome(Verdict.SENT, "250 OK"), "<d@x>", start, POLICY)
     with sessions() as session, session.begin():
-        owed = delivery.corrections_owed(session, start + timedelta(hours=3), timedelta(minutes=15))
+        owed = recovery.corrections_owed(session, start + timedelta(hours=3), timedelta(minutes=15))
         assert owed == [correction]
         _send(session, fan_out(session, correction, start))
         assert _rows(session, correction) == {
@@ -127,7 +129,7 @@ def test_a_digest_reader_gets_the_correction_of_an_item_their_digest_brought(
         }
     with sessions() as session, session.begin():
         # Everyone reached: the sweep has nothing more for it.
-        again = delivery.corrections_owed(
+        again = recovery.corrections_owed(
             session, start + timedelta(hours=4), timedelta(minutes=15)
         )
         assert again == []
@@ -144,20 +146,20 @@ def test_embargo_notices_never_reach_those_who_got_the_item_after(
         membership.verify(vera, "desk", start)
         journalist(session, "noor@example.org", (["MX"], []))
         late = journalist(session, "late@example.org", (["MX"], []))
-        draft = publishing.create_item(
-            session, TAXONOMY, publishing.parse_draft({"title": "Embargoed", "countries": ["MX"]})
+        draft = drafts.create_item(
+            session, TAXONOMY, drafts.parse_draft({"title": "Embargoed", "countries": ["MX"]})
         )
         session.flush()
-        publishing.embargo(session, draft, start + timedelta(hours=2), start)
+        embargoes.embargo(session, draft, start + timedelta(hours=2), start)
         item_id = draft.id
         _send(session, fan_out(session, item_id, start))
-        publishing.move_embargo(session, draft, start + timedelta(hours=3), utcnow())
+        embargoes.move_embargo(session, draft, start + timedelta(hours=3), utcnow())
         session.flush()
         [moved] = session.scalars(select(Item.id).where(Item.corrects_id == item_id)).all()
         _send(session, fan_out(session, moved, utcnow()))
         membership.verify(late, "desk", utcnow())
         _send(session, fan_out(session, item_id, utcnow()))  # what verifying queues
-        publishing.lift_embargo(session, draft, utcnow())
+        embargoes.lift_embargo(session, draft, utcnow())
         session.flush()
         notices = session.scalars(select(Item.id).where(Item.corrects_id == item_id)).all()
         for notice in notices:
@@ -177,4 +179,4 @@ def test_embargo_notices_never_reach_those_who_got_the_item_after(
         }
     with sessions() as session, session.begin():
         later = utcnow() + timedelta(hours=1)
-        assert delivery.corrections_owed(session, later, timedelta(minutes=15)) == []
+        assert recovery.corrections_owed(session, later, timedelta(minutes=15)) == []

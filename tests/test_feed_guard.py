@@ -33,8 +33,8 @@ from alerts.cli import feeds as feeds_cli
 from alerts.cli.root import app as alerts_app
 from alerts.core.db import make_engine
 from alerts.core.models import Feed
+from alerts.feeds.fetch import FeedSnapshot, PollFailed, fetch, make_client
 from alerts.feeds.guard import AddressPolicy, GuardedTransport, is_public
-from alerts.feeds.ingest import FeedSnapshot, PollFailed, fetch, make_client
 from tests.test_feeds import DATA, TOPIC_MAP, FeedServer, serve_newsroom
 
 runner = CliRunner()

@@ -31,18 +31,11 @@ from alerts.core.migrate import upgrade
 from alerts.core.models import Feed, Item, ItemStatus, utcnow
 from alerts.core.taxonomy import Taxonomy
 from alerts.dev.sink import free_port
+from alerts.feeds.fetch import make_client
 from alerts.feeds.guard import AddressPolicy
-from alerts.feeds.ingest import (
-    InvalidTopicMap,
-    PollResult,
-    TopicMap,
-    add_feed,
-    external_id,
-    make_client,
-    poll_all,
-    poll_feed,
-)
-from alerts.items.publishing import ItemDraft, create_item
+from alerts.feeds.ingest import PollResult, add_feed, external_id, poll_all, poll_feed
+from alerts.feeds.topic_map import InvalidTopicMap, TopicMap
+from alerts.items.drafts import ItemDraft, create_item
 from tests.conftest import Stack
 from tests.factories import journalist
 

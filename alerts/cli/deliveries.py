@@ -26,7 +26,7 @@ def deliveries_retry(
     """Queue failed deliveries again (suppressed or unsubscribed journalists stay out)."""
     from datetime import UTC, datetime
 
-    from alerts.delivery.store import retry_failed
+    from alerts.delivery.recovery import retry_failed
 
     if status != "failed":
         fail("only failed deliveries can be retried (--status failed)", 2)

@@ -14,8 +14,10 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from alerts.cli.common import celery_app, console, fail
 from alerts.core.models import Feed, utcnow
 from alerts.feeds.credentials import hide_credentials
+from alerts.feeds.fetch import make_client
 from alerts.feeds.guard import AddressPolicy
-from alerts.feeds.ingest import FeedError, TopicMap, add_feed, make_client, poll_all
+from alerts.feeds.ingest import add_feed, poll_all
+from alerts.feeds.topic_map import FeedError, TopicMap
 
 if TYPE_CHECKING:
     from alerts.core.runtime import Runtime

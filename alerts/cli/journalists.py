@@ -20,7 +20,7 @@ def _verification(email: str, by: str | None) -> None:
     from alerts.audience import membership
     from alerts.audience.subscriptions import InvalidAddress, normalise_email
     from alerts.core.models import Journalist
-    from alerts.items.publishing import embargoed_item_ids
+    from alerts.items.embargoes import embargoed_item_ids
 
     try:
         address = normalise_email(email)

@@ -12,13 +12,9 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from alerts.cli.common import celery_app, console, fail, schema_hint
 from alerts.core.models import utcnow
-from alerts.items.publishing import (
-    InvalidItem,
-    create_and_publish,
-    create_item,
-    embargo,
-    parse_draft,
-)
+from alerts.items.drafts import InvalidItem, create_item, parse_draft
+from alerts.items.embargoes import embargo
+from alerts.items.lifecycle import create_and_publish
 
 
 def publish(

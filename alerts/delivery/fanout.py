@@ -15,7 +15,8 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from alerts.core.models import NOTICE_KINDS, Item, ItemStatus, Journalist, Subscription
 from alerts.delivery.matching import insert_correction_deliveries, insert_deliveries
-from alerts.delivery.store import count_for_item, record_fan_out
+from alerts.delivery.progress import count_for_item
+from alerts.delivery.store import record_fan_out
 
 # Advisory-lock namespace: two fan-outs of one item take turns, slice by slice.
 _LOCK_NAMESPACE = 0x616C7274  # "alrt"

@@ -32,11 +32,12 @@ from alerts.core.models import (
     utcnow,
 )
 from alerts.core.settings import Settings
-from alerts.delivery.store import counts_for_item
+from alerts.delivery.progress import counts_for_item
 from alerts.dev.mailbox_view import create_mailbox_app
 from alerts.dev.seed import demo_audience, demo_journalists_csv, seed_drafts
 from alerts.dev.sink import SinkHandler, free_port, start_sink
-from alerts.items.publishing import create_item, find_by_external_id, publish_item
+from alerts.items.drafts import create_item, find_by_external_id
+from alerts.items.lifecycle import publish_item
 from alerts.worker.app import create_celery
 
 OPEN = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)

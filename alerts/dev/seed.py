@@ -10,7 +10,7 @@ from importlib import resources
 from typing import Any
 
 from alerts.core.unknown_keys import unknown_keys_message
-from alerts.items.publishing import ItemDraft, parse_draft
+from alerts.items.drafts import ItemDraft, parse_draft
 
 # The seed file's own keys besides the items': where it came from, and each item's date.
 FILE_KEYS = frozenset({"items", "source", "press_contact"})

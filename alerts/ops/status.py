@@ -21,7 +21,7 @@ from alerts.core.models import (
     ItemStatus,
     utcnow,
 )
-from alerts.delivery.store import counts_for_item
+from alerts.delivery.progress import counts_for_item
 from alerts.ops import duties
 from alerts.worker.app import QUEUES, AlertsCelery
 

@@ -16,7 +16,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from alerts.core.i18n import negotiate
 from alerts.mail.rendering import default_templates_dir
-from alerts.web import api, api_docs, fresh_link, media, ops, public, staff_pages
+from alerts.web import (
+    api,
+    api_docs,
+    fresh_link,
+    media,
+    ops,
+    preferences,
+    public,
+    staff_actions,
+    staff_pages,
+)
 from alerts.web.api_gate import ApiKeyGate
 from alerts.web.body_limit import BodyLimit
 from alerts.web.csrf import Csrf
@@ -133,9 +143,11 @@ def create_app(celery: AlertsCelery, limits: SignUpLimits | None = None) -> Fast
         )
 
     app.include_router(public.router)
+    app.include_router(preferences.router)
     app.include_router(fresh_link.router)
     app.include_router(api.router)
     app.include_router(staff_pages.router)
+    app.include_router(staff_actions.router)
     app.include_router(ops.router)
     app.include_router(media.router)
     app.include_router(api_docs.router)

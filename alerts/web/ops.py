@@ -13,7 +13,7 @@ from sqlalchemy import func, select, text
 from alerts.core import metrics
 from alerts.core.models import Delivery, DeliveryStatus, Item, Journalist, UnsubscribeEvent, utcnow
 from alerts.core.models import Suppression as SuppressionRow
-from alerts.delivery import store as delivery
+from alerts.delivery import recovery
 from alerts.ops import duties
 from alerts.ops import status as ops
 from alerts.web import ops_access
@@ -203,7 +203,7 @@ def ops_retry(
     _staff(request, "deliveries:retry", csrf_token, check_csrf=True)
     runtime, celery = _runtime(request), _celery(request)
     with runtime.sessions() as session:
-        ids = delivery.retry_failed(session, item_id, utcnow())
+        ids = recovery.retry_failed(session, item_id, utcnow())
         session.commit()
     celery.enqueue_batches(ids)
     root = request.app.state.pages.root

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
-from alerts.audience.subscriptions import InvalidAddress, normalise_email
 from alerts.core.models import Item, utcnow
 from alerts.delivery.matching import reach
-from alerts.delivery.store import counts_for_item, counts_for_items
-from alerts.items import publishing
-from alerts.items.publishing import ITEM_KINDS, InvalidItem
+from alerts.delivery.progress import counts_for_item, counts_for_items
+from alerts.items import drafts
+from alerts.items.drafts import ITEM_KINDS, InvalidItem
 from alerts.staff.keys import allowed, authenticate
 from alerts.web.api.deps import Id, Staff
 from alerts.web.csrf import COOKIE as CSRF_COOKIE
@@ -22,9 +20,9 @@ from alerts.web.csrf import FIELD
 from alerts.web.state import pages as _pages
 from alerts.web.state import runtime as _runtime
 from alerts.web.state import staff_sessions as _sessions
-from alerts.worker.app import AlertsCelery
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
+
 
 Csrf = Annotated[str | None, Form(alias=FIELD)]
 
@@ -212,7 +210,7 @@ def create(request: Request, fields: ItemForm, csrf_token: Csrf = None) -> Respo
     runtime = _runtime(request)
     try:
         with runtime.sessions() as session:
-            item = publishing.create_item(session, runtime.taxonomy, publishing.parse_draft(fields))
+            item = drafts.create_item(session, runtime.taxonomy, drafts.parse_draft(fields))
             session.commit()
             item_id = item.id
     except (InvalidItem, ValueError) as exc:
@@ -276,179 +274,3 @@ def show(request: Request, item_id: Id, note: str = "") -> Response:
         counts=counts,
         note=note,
     )
-
-
-def _act(
-    request: Request, item_id: int, csrf_token: str | None, note: str, action: Any
-) -> Response:
-    """Run ``action(session, item)`` for a signed-in publisher; conflicts come back as notes."""
-    _staff(request, "items:write", csrf_token, check_csrf=True)
-    runtime = _runtime(request)
-    with runtime.sessions() as session:
-        item = session.get(Item, item_id)
-        if item is None:
-            raise HTTPException(404, f"No item {item_id}.")
-        try:
-            result = action(session, item)
-        except (InvalidItem, ValueError) as exc:
-            session.rollback()
-            return _back(request, item_id, f"error: {exc}"[:300])
-        session.commit()
-    if isinstance(result, Item):
-        return _back(request, result.id, note)
-    return _back(request, item_id, note)
-
-
-@router.post("/items/{item_id}/draft")
-@signed_in
-def save_draft(
-    request: Request, item_id: Id, fields: ItemForm, csrf_token: Csrf = None
-) -> Response:
-    taxonomy = _runtime(request).taxonomy
-    return _act(
-        request,
-        item_id,
-        csrf_token,
-        "saved",
-        lambda s, item: publishing.update_draft(s, taxonomy, item, fields),
-    )
-
-
-@router.post("/items/{item_id}/publish")
-@signed_in
-def publish(request: Request, item_id: Id, csrf_token: Csrf = None) -> Response:
-    return _act(
-        request,
-        item_id,
-        csrf_token,
-        "published",
-        lambda s, item: publishing.publish_item(s, item, utcnow()),
-    )
-
-
-def _utc_minute(value: str) -> datetime:
-    """The form's ``datetime-local`` value, read as UTC (an explicit offset is kept)."""
-    try:
-        when = datetime.fromisoformat(value)
-        return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
-    except ValueError as exc:
-        raise InvalidItem("give the time as YYYY-MM-DDTHH:MM (UTC)") from exc
-
-
-@router.post("/items/{item_id}/schedule")
-@signed_in
-def schedule(
-    request: Request,
-    item_id: Id,
-    publish_at: Annotated[str, Form(description="UTC, YYYY-MM-DDTHH:MM")] = "",
-    csrf_token: Csrf = None,
-) -> Response:
-    return _act(
-        request,
-        item_id,
-        csrf_token,
-        "scheduled",
-        lambda s, item: publishing.schedule(item, _utc_minute(publish_at), utcnow()),
-    )
-
-
-@router.post("/items/{item_id}/embargo")
-@signed_in
-def embargo(
-    request: Request,
-    item_id: Id,
-    until: Annotated[str, Form(description="UTC, YYYY-MM-DDTHH:MM")] = "",
-    csrf_token: Csrf = None,
-) -> Response:
-    return _act(
-        request,
-        item_id,
-        csrf_token,
-        "sent to verified press under embargo",
-        lambda s, item: publishing.embargo(s, item, _utc_minute(until), utcnow()),
-    )
-
-
-@router.post("/items/{item_id}/embargo/move")
-@signed_in
-def move_embargo(
-    request: Request,
-    item_id: Id,
-    until: Annotated[str, Form(description="UTC, YYYY-MM-DDTHH:MM")] = "",
-    csrf_token: Csrf = None,
-) -> Response:
-    return _act(
-        request,
-        item_id,
-        csrf_token,
-        "embargo moved; recipients are told",
-        lambda s, item: publishing.move_embargo(s, item, _utc_minute(until), utcnow()),
-    )
-
-
-@router.post("/items/{item_id}/embargo/lift")
-@signed_in
-def lift_embargo(request: Request, item_id: Id, csrf_token: Csrf = None) -> Response:
-    return _act(
-        request,
-        item_id,
-        csrf_token,
-        "embargo lifted",
-        lambda s, item: publishing.lift_embargo(s, item, utcnow()),
-    )
-
-
-@router.post("/items/{item_id}/cancel-schedule")
-@signed_in
-def cancel_schedule(request: Request, item_id: Id, csrf_token: Csrf = None) -> Response:
-    return _act(
-        request,
-        item_id,
-        csrf_token,
-        "schedule cancelled",
-        lambda s, item: publishing.cancel_schedule(item),
-    )
-
-
-@router.post("/items/{item_id}/withdraw")
-@signed_in
-def withdraw(request: Request, item_id: Id, csrf_token: Csrf = None) -> Response:
-    return _act(
-        request,
-        item_id,
-        csrf_token,
-        "withdrawn",
-        lambda s, item: publishing.withdraw(s, item, utcnow()),
-    )
-
-
-@router.post("/items/{item_id}/correct")
-@signed_in
-def correct(
-    request: Request, item_id: Id, summary: Text = "", body: Text = "", csrf_token: Csrf = None
-) -> Response:
-    return _act(
-        request,
-        item_id,
-        csrf_token,
-        "correction published",
-        lambda s, item: publishing.correct(s, item, None, summary, body, utcnow()),
-    )
-
-
-@router.post("/items/{item_id}/test-send")
-@signed_in
-def test_send(
-    request: Request,
-    item_id: Id,
-    email: Annotated[str, Form(max_length=320)] = "",
-    csrf_token: Csrf = None,
-) -> Response:
-    _staff(request, "items:write", csrf_token, check_csrf=True)
-    try:
-        address = normalise_email(email)
-    except InvalidAddress as exc:
-        return _back(request, item_id, f"error: {exc}"[:300])
-    celery: AlertsCelery = request.app.state.celery
-    celery.enqueue_test_send(item_id, address)
-    return _back(request, item_id, f"test copy queued for {address}")

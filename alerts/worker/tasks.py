@@ -13,14 +13,16 @@ from alerts.audience.membership import Notice
 from alerts.core import metrics
 from alerts.core.models import utcnow
 from alerts.core.runtime import Runtime
-from alerts.delivery import batch, retention, single
-from alerts.delivery import store as delivery
+from alerts.delivery import batch, recovery, retention, single
 from alerts.delivery.fanout import fan_out_in_slices
 from alerts.delivery.outcome import RetryPolicy, Verdict
+from alerts.digests import planning
 from alerts.digests import runs as digests
+from alerts.feeds.fetch import make_client
 from alerts.feeds.guard import AddressPolicy
-from alerts.feeds.ingest import make_client, poll_all
-from alerts.items.publishing import lift_due, publish_due
+from alerts.feeds.ingest import poll_all
+from alerts.items.embargoes import lift_due
+from alerts.items.lifecycle import publish_due
 from alerts.mail.smtp import SmtpTransport
 from alerts.worker.app import (
     FAN_OUT,
@@ -111,7 +113,7 @@ def _sweep(app: AlertsCelery) -> dict[str, int]:
     runtime = app.runtime
     settings = runtime.settings
     with runtime.sessions() as session, session.begin():
-        result = delivery.sweep(
+        result = recovery.sweep(
             session, utcnow(), timedelta(seconds=settings.requeue_after_seconds)
         )
         digests_due = digests.sweep(
@@ -232,7 +234,7 @@ def plan_digests_task(self: Task[Any, Any], beat: bool = False) -> int | None:
 
 def _plan_digests(app: AlertsCelery) -> int:
     with app.runtime.sessions() as session, session.begin():
-        due = digests.plan(session, utcnow())
+        due = planning.plan(session, utcnow())
     # Committed first: a lost message is found again by the sweep, never sent twice.
     app.enqueue_digests(due)
     if due:
@@ -263,7 +265,7 @@ def follow_corrections_task(self: Task[Any, Any], beat: bool = False) -> list[in
 def _follow_corrections(app: AlertsCelery) -> list[int]:
     settings = app.runtime.settings
     with app.runtime.sessions() as session:
-        owed = delivery.corrections_owed(
+        owed = recovery.corrections_owed(
             session, utcnow(), timedelta(seconds=settings.requeue_after_seconds)
         )
     for item_id in owed:

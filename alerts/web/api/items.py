@@ -16,9 +16,9 @@ from alerts.audience.subscriptions import InvalidAddress, normalise_email
 from alerts.core.models import Delivery, DeliveryStatus, Item, Journalist, utcnow
 from alerts.core.runtime import Runtime
 from alerts.core.taxonomy import TaxonomyError
-from alerts.delivery import store as delivery
+from alerts.delivery import progress, recovery
 from alerts.delivery.matching import reach as reach_of
-from alerts.items import publishing
+from alerts.items import corrections, drafts, embargoes, lifecycle
 from alerts.mail.rendering import build_message
 from alerts.web.api import schemas
 from alerts.web.api.deps import Id, Staff, celery, field_error, require, runtime, session
@@ -63,15 +63,15 @@ def _check_codes(rt: Runtime, countries: list[str] | None, topics: list[str] | N
 def _check_ahead(field: str, when: datetime, otherwise: str) -> None:
     """A time in the future, at most a year ahead: a 422 naming the field otherwise."""
     try:
-        publishing.check_ahead(when, utcnow(), field, otherwise)
-    except publishing.NotAhead as exc:
+        lifecycle.check_ahead(when, utcnow(), field, otherwise)
+    except lifecycle.NotAhead as exc:
         message = (
             "must be at most a year ahead"
             if exc.too_far
             else f"must be in the future ({otherwise})"
         )
         raise field_error(field, message) from exc
-    except publishing.InvalidItem as exc:  # a time without a zone
+    except drafts.InvalidItem as exc:  # a time without a zone
         raise field_error(field, str(exc)) from exc
 
 
@@ -80,7 +80,7 @@ def _apply(action: object) -> None:
     if callable(action):
         try:
             action()
-        except publishing.InvalidItem as exc:
+        except drafts.InvalidItem as exc:
             raise HTTPException(409, str(exc)) from exc
 
 
@@ -108,7 +108,7 @@ def list_items(
 def create_item(body: schemas.ItemCreate, db: Db, rt: Rt, _: Writer) -> Response:
     """Create a draft. An ``external_id`` already stored answers 409 with its location."""
     if body.external_id:
-        existing = publishing.find_by_external_id(db, body.external_id)
+        existing = drafts.find_by_external_id(db, body.external_id)
         if existing is not None:
             return JSONResponse(
                 {
@@ -119,8 +119,8 @@ def create_item(body: schemas.ItemCreate, db: Db, rt: Rt, _: Writer) -> Response
                 headers={"Location": f"/api/items/{existing.id}"},
             )
     _check_codes(rt, body.countries, body.topics)
-    draft = publishing.parse_draft(body.model_dump(mode="json"))
-    item = publishing.create_item(db, rt.taxonomy, draft)
+    draft = drafts.parse_draft(body.model_dump(mode="json"))
+    item = drafts.create_item(db, rt.taxonomy, draft)
     db.commit()
     return JSONResponse(
         schemas.ItemOut.of(item).model_dump(mode="json"),
@@ -141,7 +141,7 @@ def update_item(
     item = _item(db, item_id)
     changes = body.model_dump(mode="json", exclude_unset=True)
     _check_codes(rt, changes.get("countries"), changes.get("topics"))
-    _apply(lambda: publishing.update_draft(db, rt.taxonomy, item, changes))
+    _apply(lambda: drafts.update_draft(db, rt.taxonomy, item, changes))
     db.commit()
     return schemas.ItemOut.of(item)
 
@@ -209,7 +209,7 @@ def test_send(
 @router.post("/{item_id}/publish", response_model=schemas.ItemOut, responses=NOT_FOUND | CONFLICT)
 def publish(item_id: Id, db: Db, _: Writer) -> schemas.ItemOut:
     item = _item(db, item_id)
-    _apply(lambda: publishing.publish_item(db, item, utcnow()))
+    _apply(lambda: lifecycle.publish_item(db, item, utcnow()))
     db.commit()  # the session hook enqueues the fan-out after this commit
     return schemas.ItemOut.of(item)
 
@@ -218,7 +218,7 @@ def publish(item_id: Id, db: Db, _: Writer) -> schemas.ItemOut:
 def schedule(item_id: Id, body: schemas.Schedule, db: Db, _: Writer) -> schemas.ItemOut:
     item = _item(db, item_id)
     _check_ahead("publish_at", body.publish_at, "publish now instead")
-    _apply(lambda: publishing.schedule(item, body.publish_at, utcnow()))
+    _apply(lambda: lifecycle.schedule(item, body.publish_at, utcnow()))
     db.commit()
     return schemas.ItemOut.of(item)
 
@@ -228,7 +228,7 @@ def schedule(item_id: Id, body: schemas.Schedule, db: Db, _: Writer) -> schemas.
 )
 def cancel_schedule(item_id: Id, db: Db, _: Writer) -> schemas.ItemOut:
     item = _item(db, item_id)
-    _apply(lambda: publishing.cancel_schedule(item))
+    _apply(lambda: lifecycle.cancel_schedule(item))
     db.commit()
     return schemas.ItemOut.of(item)
 
@@ -238,7 +238,7 @@ def embargo(item_id: Id, body: schemas.Embargo, db: Db, _: Writer) -> schemas.It
     """Send a draft to verified press now, marked embargoed; to everyone else when it lifts."""
     item = _item(db, item_id)
     _check_ahead("until", body.until, "publish now instead")
-    _apply(lambda: publishing.embargo(db, item, body.until, utcnow()))
+    _apply(lambda: embargoes.embargo(db, item, body.until, utcnow()))
     db.commit()  # the session hook enqueues the fan-out to verified press
     return schemas.ItemOut.of(item)
 
@@ -250,7 +250,7 @@ def move_embargo(item_id: Id, body: schemas.Embargo, db: Db, _: Writer) -> schem
     """A new lifting time; those who received the item are told."""
     item = _item(db, item_id)
     _check_ahead("until", body.until, "lift the embargo instead")
-    _apply(lambda: publishing.move_embargo(db, item, body.until, utcnow()))
+    _apply(lambda: embargoes.move_embargo(db, item, body.until, utcnow()))
     db.commit()
     return schemas.ItemOut.of(item)
 
@@ -261,7 +261,7 @@ def move_embargo(item_id: Id, body: schemas.Embargo, db: Db, _: Writer) -> schem
 def lift_embargo(item_id: Id, db: Db, _: Writer) -> schemas.ItemOut:
     """Lift now: everyone matching gets the alert; those who had it are told it is lifted."""
     item = _item(db, item_id)
-    _apply(lambda: publishing.lift_embargo(db, item, utcnow()))
+    _apply(lambda: embargoes.lift_embargo(db, item, utcnow()))
     db.commit()
     return schemas.ItemOut.of(item)
 
@@ -275,20 +275,20 @@ def lift_embargo(item_id: Id, db: Db, _: Writer) -> schemas.ItemOut:
 def correct(item_id: Id, body: schemas.Correction, db: Db, _: Writer) -> schemas.ItemOut:
     """Publish a correction to exactly those who received the original, threaded to it."""
     item = _item(db, item_id)
-    corrections: list[Item] = []
+    made: list[Item] = []
     _apply(
-        lambda: corrections.append(
-            publishing.correct(db, item, body.title, body.summary, body.body, utcnow())
+        lambda: made.append(
+            corrections.correct(db, item, body.title, body.summary, body.body, utcnow())
         )
     )
     db.commit()
-    return schemas.ItemOut.of(corrections[0])
+    return schemas.ItemOut.of(made[0])
 
 
 @router.post("/{item_id}/withdraw", response_model=schemas.Withdrawn, responses=NOT_FOUND)
 def withdraw(item_id: Id, db: Db, _: Writer) -> schemas.Withdrawn:
     item = _item(db, item_id)
-    cancelled = publishing.withdraw(db, item, utcnow())
+    cancelled = lifecycle.withdraw(db, item, utcnow())
     db.commit()
     return schemas.Withdrawn(item=schemas.ItemOut.of(item), cancelled=cancelled)
 
@@ -303,7 +303,7 @@ def deliveries(
     per_page: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> schemas.Progress:
     _item(db, item_id)
-    counts = {s: 0 for s in DeliveryStatus} | delivery.counts_for_item(db, item_id)
+    counts = {s: 0 for s in DeliveryStatus} | progress.counts_for_item(db, item_id)
     query = (
         select(Delivery, Journalist.email)
         .join(Journalist, Journalist.id == Delivery.journalist_id)
@@ -346,7 +346,7 @@ def retry_failed(
 ) -> schemas.Accepted:
     """Put the item's failed deliveries back in the queue (suppressed addresses stay out)."""
     _item(db, item_id)
-    ids = delivery.retry_failed(db, item_id, utcnow())
+    ids = recovery.retry_failed(db, item_id, utcnow())
     db.commit()
     app.enqueue_batches(ids)
     return schemas.Accepted(status="queued", detail=f"{len(ids)} failed deliveries queued again")

@@ -18,7 +18,7 @@ from alerts.audience.csv_import import ImportSummary, import_journalists
 from alerts.audience.csv_rows import CSV_COLUMNS, ImportFailed, export_cell
 from alerts.core.models import Journalist, utcnow
 from alerts.core.runtime import Runtime
-from alerts.items import publishing
+from alerts.items import embargoes
 from alerts.web.api import schemas
 from alerts.web.api.deps import Id, Staff, celery, require, runtime, session
 
@@ -202,7 +202,7 @@ def verify(
     membership.verify(journalist, staff.name, utcnow())
     db.commit()
     app = celery(request)
-    for item_id in publishing.embargoed_item_ids(db):
+    for item_id in embargoes.embargoed_item_ids(db):
         app.enqueue_fan_out(item_id)  # idempotent: only what they lack is added
     return schemas.JournalistOut.of(journalist)
 

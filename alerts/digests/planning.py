@@ -1,0 +1,227 @@
+"""Planning digests: each daily or weekly digest that came due, recorded once, its items reserved.
+
+The items are reserved as delivery rows (``digest_id`` set) in the same
+transaction that records the digest, so the (item, journalist) uniqueness of
+deliveries keeps an item from reaching a journalist twice. Planning twice, or in
+two workers at once, changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, bindparam, exists, func, literal, or_, select, update
+from sqlalchemy.orm import Session
+
+from alerts.core.db import upsert_insert
+from alerts.core.models import (
+    DIGEST_CADENCES,
+    NOTICE_KINDS,
+    Cadence,
+    Delivery,
+    DeliveryStatus,
+    Digest,
+    DigestStatus,
+    Item,
+    ItemCountry,
+    ItemStatus,
+    ItemTopic,
+    Journalist,
+    JournalistStatus,
+    Subscription,
+    SubscriptionCountry,
+    SubscriptionTopic,
+)
+from alerts.digests.schedule import InvalidSchedule, due_period, lookback, previous_cutoff
+
+log = logging.getLogger(__name__)
+
+
+# A digest is planned this long after its cutoff, so that an item published just
+# before the cutoff has committed and is seen; later is harmless, the window is
+# by publication time.
+SETTLE = timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class Due:
+    journalist_id: int
+    cadence: str
+    period: date
+    since: datetime
+    cutoff: datetime
+
+
+def due_digests(session: Session, now: datetime) -> list[Due]:
+    """Every (journalist, cadence) whose latest due period has no digest yet.
+
+    A run that comes late (a missed beat tick, a worker down for a day) finds
+    the latest period only: one email, covering everything since the last one.
+    """
+    candidates = session.execute(
+        select(
+            Journalist.id,
+            Journalist.timezone,
+            Journalist.digest_minute,
+            Journalist.digest_weekday,
+            Subscription.cadence,
+        )
+        .join(Subscription, Subscription.journalist_id == Journalist.id)
+        .where(
+            Subscription.cadence.in_(DIGEST_CADENCES),
+            Journalist.status == JournalistStatus.ACTIVE,
+            Journalist.email.is_not(None),
+        )
+        .distinct()
+    ).all()
+    last = {
+        (row.journalist_id, row.cadence): (row.period, row.cutoff)
+        for row in session.execute(
+            select(
+                Digest.journalist_id,
+                Digest.cadence,
+                func.max(Digest.period).label("period"),
+                func.max(Digest.cutoff).label("cutoff"),
+            )
+            # Only what a lookback can reach: older records change nothing.
+            .where(Digest.cutoff >= now - 2 * lookback(Cadence.WEEKLY))
+            .group_by(Digest.journalist_id, Digest.cadence)
+        )
+    }
+    due = []
+    for journalist_id, tz_name, minute, weekday, cadence in candidates:
+        try:
+            day, cutoff = due_period(now - SETTLE, cadence, tz_name, minute, weekday)
+        except InvalidSchedule:
+            # A zone this system's tzdata lacks must not stop everyone else's digests.
+            log.warning("journalist_id=%s: unknown time zone %r, no digest", journalist_id, tz_name)
+            continue
+        previous = last.get((journalist_id, cadence))
+        if previous is not None and previous[0] >= day.isoformat():
+            continue
+        since = (
+            previous[1] if previous is not None else previous_cutoff(day, cadence, tz_name, minute)
+        )
+        since = min(max(since, cutoff - lookback(cadence)), cutoff)
+        due.append(Due(journalist_id, cadence, day, since, cutoff))
+    return due
+
+
+def _matches(subscription_table: Any, column: Any, item_table: Any, item_column: Any) -> Any:
+    return exists().where(
+        subscription_table.subscription_id == Subscription.id,
+        column == item_column,
+        item_table.item_id == Item.id,
+    )
+
+
+def plan(session: Session, now: datetime) -> list[int]:
+    """Record the digests due now and reserve their items; the ids of those to send.
+
+    Digests with nothing new are recorded as empty, so the period counts as done.
+    The caller commits, then queues the returned ids.
+    """
+    due = due_digests(session, now)
+    if not due:
+        return []
+    created: list[int] = []
+    insert = upsert_insert(session)
+    for start in range(0, len(due), 1000):
+        rows = [
+            {
+                "journalist_id": d.journalist_id,
+                "cadence": d.cadence,
+                "period": d.period.isoformat(),
+                "since": d.since,
+                "cutoff": d.cutoff,
+                "status": DigestStatus.PENDING.value,
+                "items": 0,
+                "attempts": 0,
+                "created_at": now,
+                "queued_at": now,
+            }
+            for d in due[start : start + 1000]
+        ]
+        created += session.scalars(
+            insert(Digest)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["journalist_id", "cadence", "period"])
+            .returning(Digest.id)
+        ).all()
+    if not created:
+        return []
+    _reserve_items(session, created, now)
+    counts = dict(
+        session.execute(
+            select(Delivery.digest_id, func.count())
+            .where(Delivery.digest_id.in_(created))
+            .group_by(Delivery.digest_id)
+        ).all()
+    )
+    session.connection().execute(
+        update(Digest)
+        .where(Digest.id == bindparam("b_id"))
+        .values(items=bindparam("b_items"), status=bindparam("b_status"))
+        .execution_options(synchronize_session=False),
+        [
+            {
+                "b_id": digest_id,
+                "b_items": counts.get(digest_id, 0),
+                "b_status": DigestStatus.PENDING if counts.get(digest_id) else DigestStatus.EMPTY,
+            }
+            for digest_id in created
+        ],
+    )
+    return sorted(d for d in created if counts.get(d))
+
+
+def _reserve_items(session: Session, digest_ids: list[int], now: datetime) -> None:
+    """One INSERT … SELECT: a pending delivery, tied to its digest, per new matching item.
+
+    ON CONFLICT skips every item the journalist already has a row for: sent
+    immediately, in an earlier digest, or in another digest planned just now.
+    """
+    country_hit = _matches(
+        SubscriptionCountry, SubscriptionCountry.country, ItemCountry, ItemCountry.country
+    )
+    topic_hit = _matches(SubscriptionTopic, SubscriptionTopic.topic, ItemTopic, ItemTopic.topic)
+    at = literal(now, Delivery.__table__.c.created_at.type)
+    rows = (
+        select(
+            Item.id,
+            Digest.journalist_id,
+            literal(DeliveryStatus.PENDING.value),
+            literal(0),
+            at,
+            Digest.id,
+        )
+        .select_from(Digest)
+        .join(
+            Subscription,
+            and_(
+                Subscription.journalist_id == Digest.journalist_id,
+                Subscription.cadence == Digest.cadence,
+            ),
+        )
+        .join(Item, and_(Item.published_at > Digest.since, Item.published_at <= Digest.cutoff))
+        .where(
+            Digest.id.in_(digest_ids),
+            Item.status == ItemStatus.PUBLISHED,
+            # Corrections and notices go to those who got the original, never in digests.
+            Item.corrects_id.is_(None),
+            Item.kind.not_in(NOTICE_KINDS),
+            or_(Subscription.all_countries, country_hit),
+            or_(Subscription.all_topics, topic_hit),
+        )
+        .distinct()
+    )
+    session.execute(
+        upsert_insert(session)(Delivery)
+        .from_select(
+            ["item_id", "journalist_id", "status", "attempts", "created_at", "digest_id"], rows
+        )
+        .on_conflict_do_nothing(index_elements=["item_id", "journalist_id"])
+    )

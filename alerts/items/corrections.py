@@ -1,0 +1,44 @@
+"""Corrections: a published item corrected, mailed only to those who received it, threaded."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from alerts.core.models import (
+    Item,
+    ItemStatus,
+)
+from alerts.items.drafts import InvalidItem, parse_draft
+from alerts.items.lifecycle import _publish_follow_up
+
+
+def correct(
+    session: Session, item: Item, title: str | None, summary: str, body: str, now: datetime
+) -> Item:
+    """Publish a correction: mailed only to those who received the original, threaded."""
+    if item.status != ItemStatus.PUBLISHED or item.corrects_id is not None:
+        raise InvalidItem(f"item {item.id} is not a published original: nothing to correct")
+    draft = parse_draft(
+        {
+            "title": title or f"Correction: {item.title}",
+            "summary": summary,
+            "body": body,
+            "url": item.url,
+            "kind": item.kind,
+            "language": item.language,
+            "campaign": item.campaign,
+        }
+    )
+    return _publish_follow_up(
+        session,
+        item,
+        now,
+        title=draft.title,
+        summary=draft.summary,
+        body=draft.body,
+        url=draft.url,
+        kind=draft.kind,
+        campaign=draft.campaign,
+    )

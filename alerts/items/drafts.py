@@ -1,0 +1,130 @@
+"""Drafts of the comms staff: an item checked field by field, created, edited."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from alerts.core.models import (
+    Item,
+    ItemCountry,
+    ItemStatus,
+    ItemTopic,
+    utcnow,
+)
+from alerts.core.taxonomy import Taxonomy, TaxonomyError
+
+ITEM_KINDS = ("press_release", "report", "statement", "news")
+
+
+class InvalidItem(ValueError):
+    """The item cannot be stored; the message names the problem."""
+
+
+class ItemDraft(BaseModel):
+    """What staff send to create an item (CLI flags, the seed JSON shape, later the API)."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    title: str = Field(min_length=1, max_length=500)
+    summary: str = ""
+    body: str = ""
+    url: str | None = None
+    kind: str = "press_release"
+    language: str = "en"
+    campaign: str | None = None
+    external_id: str | None = Field(default=None, max_length=200)
+    countries: list[str] = Field(default_factory=list)
+    topics: list[str] = Field(default_factory=list)
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, value: str) -> str:
+        if value not in ITEM_KINDS:
+            raise ValueError(f"unknown kind {value!r} (one of {', '.join(ITEM_KINDS)})")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise ValueError(f"url must be an http(s) address, got {value!r}")
+        return value
+
+
+def parse_draft(data: dict[str, Any]) -> ItemDraft:
+    try:
+        return ItemDraft.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'item'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise InvalidItem(problems) from exc
+
+
+def create_item(session: Session, taxonomy: Taxonomy, draft: ItemDraft) -> Item:
+    """Validate the codes against the vocabulary and add a draft item (not committed)."""
+    try:
+        countries = taxonomy.item_countries(draft.countries)
+        topics = taxonomy.topic_codes(draft.topics)
+    except TaxonomyError as exc:
+        raise InvalidItem(str(exc)) from exc
+    item = Item(
+        title=draft.title,
+        summary=draft.summary,
+        body=draft.body,
+        url=draft.url,
+        kind=draft.kind,
+        language=draft.language,
+        campaign=draft.campaign,
+        external_id=draft.external_id,
+        status=ItemStatus.DRAFT,
+        country_rows=[ItemCountry(country=c) for c in sorted(countries)],
+        topic_rows=[ItemTopic(topic=t) for t in sorted(topics)],
+    )
+    session.add(item)
+    return item
+
+
+def find_by_external_id(session: Session, external_id: str) -> Item | None:
+    return session.scalars(select(Item).where(Item.external_id == external_id)).first()
+
+
+def update_draft(session: Session, taxonomy: Taxonomy, item: Item, changes: dict[str, Any]) -> Item:
+    """Change a draft (or a scheduled item); published items are corrected, not edited."""
+    if item.status not in (ItemStatus.DRAFT, ItemStatus.SCHEDULED):
+        raise InvalidItem(f"item {item.id} is {item.status}: only drafts can be edited")
+    current = {
+        "title": item.title,
+        "summary": item.summary,
+        "body": item.body,
+        "url": item.url,
+        "kind": item.kind,
+        "language": item.language,
+        "campaign": item.campaign,
+        "external_id": item.external_id,
+        "countries": item.countries,
+        "topics": item.topics,
+    }
+    draft = parse_draft(current | changes)
+    try:
+        countries = taxonomy.item_countries(draft.countries)
+        topics = taxonomy.topic_codes(draft.topics)
+    except TaxonomyError as exc:
+        raise InvalidItem(str(exc)) from exc
+    for name in ("title", "summary", "body", "url", "kind", "language", "campaign", "external_id"):
+        setattr(item, name, getattr(draft, name))
+    if set(item.countries) != countries:
+        item.country_rows = [ItemCountry(country=c) for c in sorted(countries)]
+    if set(item.topics) != topics:
+        item.topic_rows = [ItemTopic(topic=t) for t in sorted(topics)]
+    item.updated_at = utcnow()
+    return item
