@@ -36,6 +36,7 @@ from alerts.feeds.guard import AddressPolicy
 from alerts.feeds.ingest import PollResult, add_feed, external_id, poll_all, poll_feed
 from alerts.feeds.topic_map import InvalidTopicMap, TopicMap
 from alerts.items.drafts import ItemDraft, create_item
+from alerts.items.fan_out_rule import fan_out_due
 from tests.conftest import Stack
 from tests.factories import journalist
 
@@ -267,7 +268,7 @@ def store(migrated_db: Path, tmp_path: Path) -> Iterator[Store]:
     shutil.copy(migrated_db, path)  # migrating once per session, not once per test
     engine = make_engine(f"sqlite:///{path}")
     enqueued: list[int] = []
-    yield Store(make_session_factory(engine, enqueued.append), enqueued)
+    yield Store(make_session_factory(engine, enqueued.append, fan_out_due), enqueued)
     engine.dispose()
 
 

@@ -6,13 +6,14 @@ from pathlib import Path
 
 from alerts.core.db import make_engine, make_session_factory
 from alerts.core.migrate import upgrade
+from alerts.items.fan_out_rule import fan_out_due
 from tests.factories import published_item
 
 
 def _factory(tmp_path: Path, enqueued: list[int]):  # type: ignore[no-untyped-def]
     url = f"sqlite:///{tmp_path / 'hook.db'}"
     upgrade(url)
-    return make_session_factory(make_engine(url), enqueued.append)
+    return make_session_factory(make_engine(url), enqueued.append, fan_out_due)
 
 
 def test_enqueued_after_commit_only(tmp_path: Path) -> None:

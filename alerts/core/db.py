@@ -1,4 +1,8 @@
-"""Engine and session factory; the after-commit hook that enqueues fan-outs."""
+"""Engine and session factory; the after-commit hook that enqueues fan-outs.
+
+Which changes call for a fan-out is the items' rule (``items.fan_out_rule``),
+handed in by the composition root: this module only collects and dispatches.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
-
-from alerts.core.models import Item, ItemStatus
 
 log = logging.getLogger(__name__)
 
@@ -45,26 +47,32 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
+FanOutRule = Callable[[object, bool], int | None]
+
+
 def make_session_factory(
-    engine: Engine, on_published: Callable[[int], None] | None = None
+    engine: Engine,
+    on_published: Callable[[int], None] | None = None,
+    fans_out: FanOutRule | None = None,
 ) -> sessionmaker[Session]:
-    """Sessions whose commits enqueue a fan-out for every item they published.
+    """Sessions whose commits call ``on_published`` for every item ``fans_out`` names.
+
+    ``fans_out(obj, is_new)`` is asked about each new or changed object of a flush.
 
     The fan-out is sent only after the commit succeeded, so a worker never looks
     for rows that are not there yet; if the broker is down the sweep catches up.
     """
     factory = sessionmaker(bind=engine, expire_on_commit=False)
-    if on_published is None:
+    if on_published is None or fans_out is None:
         return factory
+    rule = fans_out
 
     @event.listens_for(factory, "after_flush")
     def _collect(session: Session, _ctx: Any) -> None:
         for obj in list(session.new) + list(session.dirty):
-            # Embargoed items go out too: to verified press, before the rest.
-            if isinstance(obj, Item) and obj.status in (ItemStatus.PUBLISHED, ItemStatus.EMBARGOED):
-                history = inspect(obj).attrs.status.history
-                if obj in session.new or history.has_changes():
-                    session.info.setdefault(_PUBLISHED_KEY, set()).add(obj.id)
+            item_id = rule(obj, obj in session.new)
+            if item_id is not None:
+                session.info.setdefault(_PUBLISHED_KEY, set()).add(item_id)
 
     @event.listens_for(factory, "after_commit")
     def _enqueue(session: Session) -> None:

@@ -20,6 +20,7 @@ from alerts.core.settings import Settings
 from alerts.core.taxonomy import Taxonomy, load_topics
 from alerts.core.tokens import Purpose, TokenSigner
 from alerts.delivery.throttle import RelayThrottle
+from alerts.items.fan_out_rule import fan_out_due
 from alerts.mail.dkim import DkimKey
 from alerts.mail.rendering import Recipient, RenderedItem, Sender, make_environment, render_item
 from alerts.mail.smtp import SmtpTransport
@@ -46,7 +47,7 @@ class Runtime:
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
-        return make_session_factory(self.engine, self._on_published)
+        return make_session_factory(self.engine, self._on_published, fan_out_due)
 
     @cached_property
     def taxonomy(self) -> Taxonomy:
