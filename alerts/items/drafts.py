@@ -70,13 +70,17 @@ def parse_draft(data: dict[str, Any]) -> ItemDraft:
         raise InvalidItem(problems) from exc
 
 
-def create_item(session: Session, taxonomy: Taxonomy, draft: ItemDraft) -> Item:
-    """Validate the codes against the vocabulary and add a draft item (not committed)."""
+def checked_codes(taxonomy: Taxonomy, draft: ItemDraft) -> tuple[set[str], set[str]]:
+    """The draft's countries and topics, checked against the vocabulary."""
     try:
-        countries = taxonomy.item_countries(draft.countries)
-        topics = taxonomy.topic_codes(draft.topics)
+        return taxonomy.item_countries(draft.countries), taxonomy.topic_codes(draft.topics)
     except TaxonomyError as exc:
         raise InvalidItem(str(exc)) from exc
+
+
+def create_item(session: Session, taxonomy: Taxonomy, draft: ItemDraft) -> Item:
+    """Validate the codes against the vocabulary and add a draft item (not committed)."""
+    countries, topics = checked_codes(taxonomy, draft)
     item = Item(
         title=draft.title,
         summary=draft.summary,
@@ -115,11 +119,7 @@ def update_draft(session: Session, taxonomy: Taxonomy, item: Item, changes: dict
         "topics": item.topics,
     }
     draft = parse_draft(current | changes)
-    try:
-        countries = taxonomy.item_countries(draft.countries)
-        topics = taxonomy.topic_codes(draft.topics)
-    except TaxonomyError as exc:
-        raise InvalidItem(str(exc)) from exc
+    countries, topics = checked_codes(taxonomy, draft)
     for name in ("title", "summary", "body", "url", "kind", "language", "campaign", "external_id"):
         setattr(item, name, getattr(draft, name))
     if set(item.countries) != countries:
