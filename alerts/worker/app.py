@@ -78,6 +78,17 @@ def current() -> AlertsCelery | None:
     return _current
 
 
+def _duty(task: str, seconds: float) -> dict[str, Any]:
+    """A beat entry for a periodic duty: it claims its tick (see ops/duties.py), and a
+    message older than one interval expires rather than run late beside the next."""
+    return {
+        "task": task,
+        "schedule": seconds,
+        "kwargs": {"beat": True},
+        "options": {"queue": PERIODIC, "expires": seconds},
+    }
+
+
 def create_celery(settings: Settings) -> AlertsCelery:
     global _current
     app = AlertsCelery("alerts", set_as_current=True)
@@ -126,42 +137,12 @@ def create_celery(settings: Settings) -> AlertsCelery:
             SWEEP: {"queue": PERIODIC},
         },
         beat_schedule={
-            "retention": {
-                "task": RETENTION,
-                "schedule": settings.retention_interval_seconds,
-                "kwargs": {"beat": True},  # claims its tick: see ops/duties.py
-                "options": {"queue": PERIODIC, "expires": settings.retention_interval_seconds},
-            },
-            "poll-feeds": {
-                "task": POLL_FEEDS,
-                "schedule": settings.feed_poll_seconds,
-                "kwargs": {"beat": True},  # claims its tick: see ops/duties.py
-                "options": {"queue": PERIODIC, "expires": settings.feed_poll_seconds},
-            },
-            "publish-due": {
-                "task": PUBLISH_DUE,
-                "schedule": settings.schedule_poll_seconds,
-                "kwargs": {"beat": True},  # claims its tick: see ops/duties.py
-                "options": {"queue": PERIODIC, "expires": settings.schedule_poll_seconds},
-            },
-            "plan-digests": {
-                "task": PLAN_DIGESTS,
-                "schedule": settings.digest_poll_seconds,
-                "kwargs": {"beat": True},  # claims its tick: see ops/duties.py
-                "options": {"queue": PERIODIC, "expires": settings.digest_poll_seconds},
-            },
-            "follow-corrections": {
-                "task": FOLLOW_CORRECTIONS,
-                "schedule": settings.requeue_after_seconds,
-                "kwargs": {"beat": True},  # claims its tick: see ops/duties.py
-                "options": {"queue": PERIODIC, "expires": settings.requeue_after_seconds},
-            },
-            "sweep": {
-                "task": SWEEP,
-                "schedule": settings.sweep_interval_seconds,
-                "kwargs": {"beat": True},  # claims its tick: see ops/duties.py
-                "options": {"queue": PERIODIC, "expires": settings.sweep_interval_seconds},
-            },
+            "retention": _duty(RETENTION, settings.retention_interval_seconds),
+            "poll-feeds": _duty(POLL_FEEDS, settings.feed_poll_seconds),
+            "publish-due": _duty(PUBLISH_DUE, settings.schedule_poll_seconds),
+            "plan-digests": _duty(PLAN_DIGESTS, settings.digest_poll_seconds),
+            "follow-corrections": _duty(FOLLOW_CORRECTIONS, settings.requeue_after_seconds),
+            "sweep": _duty(SWEEP, settings.sweep_interval_seconds),
         },
         worker_send_task_events=events,
         task_send_sent_event=events,
