@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import re
 import zlib
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,8 +16,13 @@ from sqlalchemy import select
 from alerts.core.models import Journalist
 from alerts.web import create_app
 from alerts.web.ratelimit import SignUpLimits
+from alerts.worker.app import SEND_NOTICE, URGENT
 from tests.conftest import Stack
-from tests.webclient import csrf, link, path, subscribe, wait_for_mail
+from tests.factories import journalist
+from tests.webclient import csrf, link, path, subscribe, text_of, wait_for_mail
+
+# How Celery logs a notice task that sent nothing because it was stale.
+STALE = re.compile(rf"{re.escape(SEND_NOTICE)}\[[^\]]+\] succeeded in [0-9.]+s: 'stale'")
 
 INJECTED_NAME = "Eve\r\n\r\n<h1>body</h1>"
 INJECTED_OUTLET = "Visit evil.example now"
@@ -79,3 +86,23 @@ def test_confirmation_link_does_not_reveal_the_choices(pipeline: Stack, web: Tes
             "Asia/Kathmandu",
         )
         assert [s.topics for s in person.subscriptions] == [["asylum"]]
+
+
+def test_a_notice_asked_for_before_the_journalist_existed_is_not_theirs(
+    pipeline: Stack,
+) -> None:
+    # SQLite hands an id out again once the last row is gone: a confirmation still
+    # queued for the erased row must not reach the person who got the id next.
+    with pipeline.session() as session, session.begin():
+        person = journalist(session, "next@example.net", ([], []), status="pending")
+        session.flush()
+        person_id, created = person.id, person.created_at
+    dropped = len(STALE.findall(pipeline.worker_log()))
+    before = (created - timedelta(minutes=1)).isoformat()
+    pipeline.app.send_task(SEND_NOTICE, args=[person_id, "confirm", None, before], queue=URGENT)
+    pipeline.wait_until(
+        lambda: len(STALE.findall(pipeline.worker_log())) > dropped, what="the old notice dropped"
+    )
+    pipeline.app.enqueue_notice(person_id, "confirm")  # asked for now: theirs
+    [confirmation] = wait_for_mail(pipeline, "next@example.net")
+    assert "/confirm/" in text_of(confirmation)

@@ -72,23 +72,26 @@ def serve(
     logging.getLogger("mail.log").setLevel(logging.WARNING)
     handler = make_handler(runtime, feedback, unprocessed)
     install_stop_signals()
+    controller = None
+    # One try from the moment the port opens: a stop signal that lands before the wait
+    # still closes the server, the handler and the database cleanly.
     try:
-        controller = start_bounce_server(handler, host, port)
-    except (OSError, RuntimeError) as exc:
-        handler.close()
-        _fail(f"cannot listen on {host}:{port}: {exc}")
-    console.print(
-        f"bounce server on {host}:{port}; feedback address(es): {', '.join(feedback)}; "
-        f"mail it cannot use is kept in {handler.unprocessed_path} (Ctrl-C stops)",
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
-    )
-    try:
+        try:
+            controller = start_bounce_server(handler, host, port)
+        except (OSError, RuntimeError) as exc:
+            _fail(f"cannot listen on {host}:{port}: {exc}")
+        console.print(
+            f"bounce server on {host}:{port}; feedback address(es): {', '.join(feedback)}; "
+            f"mail it cannot use is kept in {handler.unprocessed_path} (Ctrl-C stops)",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
         threading.Event().wait()
     except KeyboardInterrupt:
         pass
     finally:
-        controller.stop()
+        if controller is not None:
+            controller.stop()
         handler.close()
         runtime.dispose()

@@ -151,13 +151,16 @@ def sink(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     # aiosmtpd logs every SMTP command at INFO; we log one line per message instead.
     logging.getLogger("mail.log").setLevel(logging.WARNING)
+    install_stop_signals()
+    controller = None
+    # One try from the moment the port opens: a signal that lands between listening and
+    # the wait (a supervisor stopping us at once) still takes the clean way out.
     try:
-        install_stop_signals()
-        controller, _ = start_sink(host, port, SinkHandler(maildir=maildir))
-    except (OSError, RuntimeError) as exc:
-        fail(f"cannot listen on {host}:{port}: {exc}")
-    console.print(f"SMTP sink on {host}:{port}, storing messages in {maildir} (Ctrl-C stops)")
-    try:
+        try:
+            controller, _ = start_sink(host, port, SinkHandler(maildir=maildir))
+        except (OSError, RuntimeError) as exc:
+            fail(f"cannot listen on {host}:{port}: {exc}")
+        console.print(f"SMTP sink on {host}:{port}, storing messages in {maildir} (Ctrl-C stops)")
         if web is not None:
             import uvicorn
 
@@ -170,7 +173,8 @@ def sink(
     except KeyboardInterrupt:
         pass
     finally:
-        controller.stop()
+        if controller is not None:
+            controller.stop()
 
 
 @app.command()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -38,12 +38,19 @@ def send_account_email(
     sessions: sessionmaker[Session],
     transport: Transport,
     mail: Runtime,
+    asked_at: datetime | None = None,
 ) -> Outcome | str:
-    """A confirmation or "already subscribed" email; a string when there is none to send."""
+    """A confirmation or "already subscribed" email; a string when there is none to send.
+
+    ``asked_at`` is when the notice was asked for: a journalist created after it is not
+    the one it was meant for (their id was handed out again), so nothing is sent.
+    """
     with sessions() as session:
         journalist = session.get(Journalist, journalist_id)
         if journalist is None or journalist.email is None:
             return "gone"
+        if asked_at is not None and journalist.created_at > asked_at:
+            return "stale"
         expected = (
             (JournalistStatus.PENDING, JournalistStatus.UNSUBSCRIBED)
             if kind is Notice.CONFIRM

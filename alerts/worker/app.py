@@ -17,6 +17,7 @@ from kombu import Exchange, Queue  # type: ignore[attr-defined]
 from alerts.core import metrics
 from alerts.core.log_redaction import redact_handlers
 from alerts.core.logs import use_json
+from alerts.core.models import utcnow
 from alerts.core.runtime import Runtime
 from alerts.core.settings import Settings
 
@@ -66,8 +67,11 @@ class AlertsCelery(Celery):
     def enqueue_notice(
         self, journalist_id: int, notice: str, request: dict[str, Any] | None = None
     ) -> None:
+        # When it was asked for travels with the id: a notice that outlives its journalist
+        # (an id SQLite hands out again once the last row is gone) must not reach the next.
+        asked_at = utcnow().isoformat()
         # A journalist waits for this one with the page still open: urgent.
-        self.send_task(SEND_NOTICE, args=[journalist_id, notice, request], queue=URGENT)
+        self.send_task(SEND_NOTICE, args=[journalist_id, notice, request, asked_at], queue=URGENT)
 
 
 _current: AlertsCelery | None = None
@@ -78,14 +82,22 @@ def current() -> AlertsCelery | None:
     return _current
 
 
+# A duty message never lives less than this. A late one is harmless (it claims the tick
+# it runs in, or finds it taken), but one that expires before a polling broker hands it
+# over is lost: on the SQLite broker a message can wait two seconds in the queue, so
+# with an expiry of one short interval a beat's every message was discarded unread.
+DUTY_EXPIRY_FLOOR = 60.0
+
+
 def _duty(task: str, seconds: float) -> dict[str, Any]:
-    """A beat entry for a periodic duty: it claims its tick (see ops/duties.py), and a
-    message older than one interval expires rather than run late beside the next."""
+    """A beat entry for a periodic duty: it claims its tick (see ops/duties.py); its
+    message expires after an interval (at least a minute), so a stopped worker does not
+    come back to a pile of them."""
     return {
         "task": task,
         "schedule": seconds,
         "kwargs": {"beat": True},
-        "options": {"queue": PERIODIC, "expires": seconds},
+        "options": {"queue": PERIODIC, "expires": max(seconds, DUTY_EXPIRY_FLOOR)},
     }
 
 

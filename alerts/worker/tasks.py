@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
 from celery import Task, shared_task
@@ -139,12 +139,15 @@ def send_notice_task(
     journalist_id: int,
     notice: str,
     request: dict[str, Any] | None = None,
+    asked_at: str | None = None,
 ) -> str:
     """A confirmation or "already subscribed" email to one journalist."""
     runtime = _app(self).runtime
+    # None: a message queued before asked_at existed (an upgrade mid-flight).
+    asked = datetime.fromisoformat(asked_at) if asked_at else None
     with _fresh_transport(runtime) as transport:
         outcome = single.send_account_email(
-            journalist_id, Notice(notice), request, runtime.sessions, transport, runtime
+            journalist_id, Notice(notice), request, runtime.sessions, transport, runtime, asked
         )
     if isinstance(outcome, str):
         return outcome
