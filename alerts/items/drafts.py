@@ -22,7 +22,11 @@ ITEM_KINDS = ("press_release", "report", "statement", "news")
 
 
 class InvalidItem(ValueError):
-    """The item cannot be stored; the message names the problem."""
+    """The item cannot be stored; the message names the problem, ``field`` the input."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class ItemDraft(BaseModel):
@@ -73,9 +77,13 @@ def parse_draft(data: dict[str, Any]) -> ItemDraft:
 def checked_codes(taxonomy: Taxonomy, draft: ItemDraft) -> tuple[set[str], set[str]]:
     """The draft's countries and topics, checked against the vocabulary."""
     try:
-        return taxonomy.item_countries(draft.countries), taxonomy.topic_codes(draft.topics)
+        countries = taxonomy.item_countries(draft.countries)
     except TaxonomyError as exc:
-        raise InvalidItem(str(exc)) from exc
+        raise InvalidItem(str(exc), "countries") from exc
+    try:
+        return countries, taxonomy.topic_codes(draft.topics)
+    except TaxonomyError as exc:
+        raise InvalidItem(str(exc), "topics") from exc
 
 
 def create_item(session: Session, taxonomy: Taxonomy, draft: ItemDraft) -> Item:
