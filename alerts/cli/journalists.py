@@ -8,10 +8,13 @@ from typing import Annotated
 import typer
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from alerts.cli import journalists_lookup
 from alerts.cli.common import celery_app, console, errors, fail, schema_hint
 from alerts.core.models import utcnow
 
 app = typer.Typer(help="Journalists and their subscriptions.", no_args_is_help=True)
+app.command("list")(journalists_lookup.list_command)
+app.command("show")(journalists_lookup.show_command)
 
 
 def _verification(email: str, by: str | None) -> None:
