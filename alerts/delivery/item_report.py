@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from alerts.core.models import BounceEvent, BounceKind, Delivery, DeliveryStatus, FanOut, Item
@@ -35,23 +35,30 @@ def progress_of(session: Session, item_ids: Sequence[int]) -> dict[int, dict[str
             "pending": by_status.get(DeliveryStatus.PENDING, 0)
             + by_status.get(DeliveryStatus.SENDING, 0),
             "cancelled": by_status.get(DeliveryStatus.CANCELLED, 0),
-            "bounced": events.get(BounceKind.HARD, 0) + events.get(BounceKind.SOFT, 0),
-            "complaints": events.get(BounceKind.COMPLAINT, 0),
+            "bounced": events.get("bounced", 0),
+            "complaints": events.get("complaints", 0),
         }
     return result
 
 
 def _bounced(session: Session, item_ids: Sequence[int]) -> dict[int, dict[str, int]]:
-    """Deliveries (not reports: a delay notice may come twice) with a report, by kind."""
+    """Per item, deliveries (not reports) bounced, hard or soft, and complained of.
+
+    Deliveries are counted once each: a delay notice and then the failure about one
+    alert are one bounced delivery, not two.
+    """
+    kind = case((BounceEvent.kind == BounceKind.COMPLAINT, "complaints"), else_="bounced").label(
+        "kind"
+    )
     found: dict[int, dict[str, int]] = {}
     rows = session.execute(
-        select(Delivery.item_id, BounceEvent.kind, func.count(func.distinct(Delivery.id)))
+        select(Delivery.item_id, kind, func.count(func.distinct(Delivery.id)))
         .join(BounceEvent, BounceEvent.delivery_id == Delivery.id)
         .where(Delivery.item_id.in_(item_ids))
-        .group_by(Delivery.item_id, BounceEvent.kind)
+        .group_by(Delivery.item_id, kind)
     )
-    for item_id, kind, count in rows:
-        found.setdefault(item_id, {})[str(kind)] = int(count)
+    for item_id, what, count in rows:
+        found.setdefault(item_id, {})[str(what)] = int(count)
     return found
 
 
