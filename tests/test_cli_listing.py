@@ -493,3 +493,26 @@ def test_an_embargoed_item_shows_when_it_lifts(store: Store) -> None:
     )
     assert titles("--status", "embargoed") == ["Under embargo"]
     assert f"embargo until {at:%Y-%m-%d %H:%M} UTC" in words(cli("items", "list"))
+
+
+def test_publish_and_import_json(store: Store, tmp_path: Path) -> None:
+    published = cli_json(
+        "publish", "--title", "Mexico: json", "--country", "MX", "--topic", "asylum"
+    )
+    [item] = published["items"]
+    assert (item["title"], item["status"], item["countries"], item["topics"]) == (
+        "Mexico: json",
+        "published",
+        ["MX"],
+        ["asylum"],
+    )
+    assert cli_json("items", "show", str(item["id"]))["published_at"] == item["published_at"]
+
+    path = tmp_path / "people.csv"
+    path.write_text("email,name,outlet,countries,topics,cadence\nana@diario.example,Ana,D,MX,,\n")
+    assert cli_json("journalists", "import", str(path)) == {
+        "journalists_created": 1,
+        "journalists_updated": 0,
+        "subscriptions_added": 1,
+        "skipped": [],
+    }
