@@ -31,15 +31,22 @@ PROGRESS = ("sent", "failed", "pending", "cancelled", "bounced", "complaints")
 def list_command(
     status: Annotated[
         Repeatable,
-        typer.Option(help="draft, scheduled, embargoed, published or withdrawn; repeatable."),
+        typer.Option(
+            metavar="STATUS",
+            help="draft, scheduled, embargoed, published or withdrawn; repeatable.",
+        ),
     ] = None,
     kind: Annotated[
-        Repeatable, typer.Option(help="press_release, report, statement, news…; repeatable.")
+        Repeatable,
+        typer.Option(metavar="KIND", help="press_release, report, statement, news…; repeatable."),
     ] = None,
     country: Annotated[
-        Repeatable, typer.Option(help="ISO 3166-1 alpha-2 code or region; repeatable.")
+        Repeatable,
+        typer.Option(metavar="COUNTRY", help="ISO 3166-1 alpha-2 code or region; repeatable."),
     ] = None,
-    topic: Annotated[Repeatable, typer.Option(help="Topic code; repeatable.")] = None,
+    topic: Annotated[
+        Repeatable, typer.Option(metavar="TOPIC", help="Topic code; repeatable.")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, help="Show at most this many.")] = 100,
     as_json: Annotated[bool, typer.Option("--json", help="Print them as JSON.")] = False,
 ) -> None:

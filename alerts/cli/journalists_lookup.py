@@ -31,22 +31,31 @@ Repeatable = list[str] | None
 
 def list_command(
     status: Annotated[
-        Repeatable, typer.Option(help="pending, active, unsubscribed or suppressed; repeatable.")
+        Repeatable,
+        typer.Option(
+            metavar="STATUS", help="pending, active, unsubscribed or suppressed; repeatable."
+        ),
     ] = None,
     country: Annotated[
         Repeatable,
-        typer.Option(help="ISO 3166-1 alpha-2 code or region; covered by a subscription."),
+        typer.Option(
+            metavar="COUNTRY",
+            help="ISO 3166-1 alpha-2 code or region (any subscription covering it); repeatable.",
+        ),
     ] = None,
-    topic: Annotated[Repeatable, typer.Option(help="Topic code; covered by a subscription.")] = (
-        None
-    ),
-    cadence: Annotated[Repeatable, typer.Option(help="immediate, daily or weekly; repeatable.")] = (
-        None
-    ),
+    topic: Annotated[
+        Repeatable,
+        typer.Option(
+            metavar="TOPIC", help="Topic code (any subscription covering it); repeatable."
+        ),
+    ] = None,
+    cadence: Annotated[
+        Repeatable, typer.Option(metavar="CADENCE", help="immediate, daily or weekly; repeatable.")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, help="Show at most this many.")] = 100,
     as_json: Annotated[bool, typer.Option("--json", help="Print them as JSON.")] = False,
 ) -> None:
-    """Journalists by address; --country/--topic/--cadence: one subscription covers all three."""
+    """Journalists by address; --country, --topic and --cadence hold on one subscription."""
     runtime = celery_app().runtime
     try:
         wanted = checked_filter(
