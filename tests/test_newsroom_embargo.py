@@ -101,9 +101,9 @@ def test_hidden_items_are_not_there_until_they_lift(pipeline: Stack, web: TestCl
         secret_id, planned_id = secret.id, planned.id
     pipeline.wait_for_item(secret_id)  # the verified journalist has it
     with pipeline.session() as session:
-        secret = session.get(Item, secret_id)
-        assert secret is not None
-        move_embargo(session, secret, now + timedelta(hours=8), now)
+        held = session.get(Item, secret_id)
+        assert held is not None
+        move_embargo(session, held, now + timedelta(hours=8), now)
         session.commit()
     with pipeline.session() as session:
         notice = session.scalar(select(Item).where(Item.corrects_id == secret_id))
