@@ -243,7 +243,7 @@ def _notice_context(item: Item, zone: str, language: str) -> tuple[str, dict[str
     }
 
 
-def _web_url(item: Item, base_url: str, language: str) -> str | None:
+def web_url(item: Item, base_url: str, language: str) -> str | None:
     """The item's newsroom page, in the reader's language; the same for every reader of
     one language, so it is part of the skeleton. A notice has no page of its own.
 
@@ -277,7 +277,7 @@ def render_item(
         subject = f"{embargo}: {subject}"
     context = {
         "item": item_context(item, taxonomy, language)
-        | {"embargo": embargo, "notice": notice, "web_url": _web_url(item, base_url, language)},
+        | {"embargo": embargo, "notice": notice, "web_url": web_url(item, base_url, language)},
         "recipient": {f: f"@@{nonce}.{f}@@" for f in FIELDS},
         "press": {"name": parseaddr(sender.from_address)[0], "reply_to": sender.reply_to},
         "base_url": base_url,
