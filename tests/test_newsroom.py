@@ -235,7 +235,7 @@ def test_release_page(web: TestClient, pipeline: Stack, three: dict[str, int]) -
     assert "Officials <strong>detained</strong> hundreds of people." in body
     assert "<p>A second paragraph.</p>" in body
     assert "Mexico" in body and "Asylum" in body and "Press release" in body
-    assert "5 January 2026, 09:00 UTC" in body
+    assert "January 5, 2026, 09:00 UTC" in body  # as the emails write it
     canonical = f"{pipeline.settings.base_url}/news/{item_id}-{slug}"
     assert f'<link rel="canonical" href="{canonical}">' in body
     assert meta(body, "og:title") == MEXICO
@@ -315,6 +315,9 @@ def test_pages_in_spanish(web: TestClient, three: dict[str, int]) -> None:
     assert bad.status_code == 400 and "No existe ningún tema llamado «nope»." in bad.text
     item = web.get(f"/news/{three['chile']}?lang=es", follow_redirects=True).text
     assert "Informe" in item and "Tortura" in item
+    assert "6 de enero de 2026, 09:00 UTC" in item
+    # The filter form keeps the chosen language of the pages.
+    assert '<input type="hidden" name="lang" value="es">' in web.get("/news?lang=es").text
 
 
 @pytest.mark.parametrize(

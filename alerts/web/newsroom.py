@@ -97,6 +97,7 @@ def news_list(request: Request) -> Response:
         previous_url=f"{root}/news{news.query_string(page=str(number - 1), **lang)}",
         last_url=f"{root}/news{news.query_string(page=str(page.pages), **lang)}",
         kinds=[(kind, label) for kind, label in KIND_LABELS.items()],
+        keep_lang="lang" in request.query_params,
     )
 
 
@@ -194,7 +195,7 @@ def _release_context(request: Request, found: Release, language: str) -> dict[st
         "corrects": _link(request, found.corrects, language),
         "corrections": [_link(request, c, language) for c in found.corrections],
         "canonical": canonical,
-        "open_graph": open_graph(item, canonical, press, language),
+        "open_graph": open_graph(item, canonical, press),
         "json_ld": Markup(json_ld(item, canonical, press)),
         "subscribe_url": f"{_pages(request).root}/subscribe{_subscribe_query(item)}",
     }

@@ -10,7 +10,7 @@ import json
 from datetime import UTC
 from typing import Any
 
-from babel.dates import format_datetime
+from babel.dates import format_date
 
 from alerts.core.i18n import translations
 from alerts.core.models import Item
@@ -36,8 +36,10 @@ def item_view(item: Item, taxonomy: Taxonomy, language: str) -> dict[str, Any]:
         "countries": [(code, names.get(code, code)) for code in item.countries],
         "topics": [(code, gettext(taxonomy.topics.get(code, code))) for code in item.topics],
         "published_iso": published.astimezone(UTC).isoformat() if published else "",
+        # As the emails write it: "5 de enero de 2026, 09:00 UTC".
         "published": (
-            format_datetime(published, "d MMMM y, HH:mm 'UTC'", tzinfo=UTC, locale=language)
+            f"{format_date(published, 'long', locale=language)}, "
+            f"{published.astimezone(UTC):%H:%M} UTC"
             if published
             else ""
         ),
@@ -53,14 +55,14 @@ def _iso(item: Item) -> tuple[str, str]:
     return published, updated_of(item).astimezone(UTC).isoformat()
 
 
-def open_graph(item: Item, canonical: str, press: str, language: str) -> list[tuple[str, str]]:
+def open_graph(item: Item, canonical: str, press: str) -> list[tuple[str, str]]:
     published, modified = _iso(item)
     tags = [
         ("og:type", "article"),
         ("og:title", item.title),
         ("og:url", canonical),
         ("og:site_name", press),
-        ("og:locale", language),
+        ("og:locale", item.language),  # the release's own language, not the page's
         ("article:published_time", published),
         ("article:modified_time", modified),
     ]
