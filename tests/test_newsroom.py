@@ -409,3 +409,24 @@ def test_every_alert_links_to_its_page_in_the_readers_language(
         page = web.get(path(url), follow_redirects=True)
         assert page.status_code == 200
         assert "<h1>Mexico: a web version</h1>" in page.text and f'lang="{lang}"' in page.text
+
+
+def test_a_release_written_by_another_application_is_shown_safely(
+    pipeline: Stack, web: TestClient
+) -> None:
+    """A CMS writing straight into the table is not checked by the drafts code."""
+    with pipeline.session() as session:
+        item_id = release(session, 0, title="Plain title", body="<script>alert(1)</script>")
+        item = session.get(Item, item_id)
+        assert item is not None
+        item.url = "javascript:alert(1)"
+        item.title = 'Quote " and </script> <b>tag</b>'
+        session.commit()
+    page = web.get(f"/news/{item_id}", follow_redirects=True)
+    assert page.status_code == 200
+    assert "javascript:" not in page.text
+    assert "<script>alert(1)</script>" not in page.text and "<b>tag</b>" not in page.text
+    assert json_ld(page.text)["headline"] == 'Quote " and </script> <b>tag</b>'
+    og_title = meta(page.text, "og:title")
+    assert og_title is not None and html.unescape(og_title) == 'Quote " and </script> <b>tag</b>'
+    assert "<" not in og_title and '"' not in og_title

@@ -15,7 +15,7 @@ from babel.dates import format_date
 from alerts.core.i18n import translations
 from alerts.core.models import Item
 from alerts.core.taxonomy import Taxonomy, localised_countries
-from alerts.mail.markdown_body import render_body
+from alerts.mail.markdown_body import render_body, safe_href
 from alerts.mail.rendering import KIND_LABELS
 from alerts.newsroom.atom import updated_of
 from alerts.newsroom.slugs import release_path
@@ -44,7 +44,8 @@ def item_view(item: Item, taxonomy: Taxonomy, language: str) -> dict[str, Any]:
             else ""
         ),
         "is_correction": item.corrects_id is not None,
-        "url": item.url,
+        # Checked again here: another application may have written the row.
+        "url": safe_href(item.url) if item.url else None,
         # Rendered only where a page needs it (lists show the summary).
         "blocks": lambda: render_body(item.body).html,
     }
