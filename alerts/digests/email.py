@@ -19,7 +19,14 @@ from alerts.core.i18n import N_, translations
 from alerts.core.models import Cadence, Item
 from alerts.core.taxonomy import Taxonomy, localised_countries
 from alerts.digests.runs import ClaimedDigest
-from alerts.mail.rendering import FIELDS, RenderedItem, Sender, header_safe, item_context
+from alerts.mail.rendering import (
+    FIELDS,
+    RenderedItem,
+    Sender,
+    header_safe,
+    item_context,
+    web_url,
+)
 
 OTHER = N_("Other news")
 
@@ -91,7 +98,14 @@ def render_digest(
     language = claimed.language
     nonce = secrets.token_hex(8)
     groups = [
-        Group(heading, [item_context(item, taxonomy, language) for item in items])
+        Group(
+            heading,
+            [
+                item_context(item, taxonomy, language)
+                | {"web_url": web_url(item, base_url, language)}
+                for item in items
+            ],
+        )
         for heading, items in group_items(
             claimed.items, claimed.countries, claimed.topics, taxonomy, language
         )
