@@ -20,6 +20,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from amqp.exceptions import NotFound
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
@@ -320,6 +321,18 @@ def test_queue_depths_when_some_queues_were_never_declared(tmp_path: Path) -> No
             app.send_task(SWEEP)
             app.send_task(SWEEP)
             assert queue_depths(app) == {"urgent": 0, "bulk": 0, "periodic": 2}
+        finally:
+            app.runtime.dispose()
+
+
+def test_a_message_the_broker_refuses_is_an_error_not_silence(tmp_path: Path) -> None:
+    # With publisher confirms, send_task waits for RabbitMQ's answer; without them this
+    # returned as if sent, and the message was gone (the refusal came later, to nobody).
+    with vhost() as url:
+        app = create_celery(load_settings(data_dir=tmp_path, broker_url=url, secret_key=SECRET))
+        try:
+            with pytest.raises(NotFound, match="no exchange 'nowhere'"):
+                app.send_task(SWEEP, exchange="nowhere", routing_key=PERIODIC)
         finally:
             app.runtime.dispose()
 
