@@ -16,7 +16,7 @@ $(BIN)/alerts: pyproject.toml
 demo: $(BIN)/alerts
 	$(BIN)/alerts demo
 
-## Lint, type-check and the whole test suite (needs PostgreSQL and Redis on 127.0.0.1).
+## Lint, type-check and the whole test suite (needs PostgreSQL, Redis and RabbitMQ on 127.0.0.1).
 test: lint typecheck pytest
 
 lint: $(BIN)/alerts

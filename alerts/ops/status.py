@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from kombu.exceptions import ChannelError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -23,6 +24,7 @@ from alerts.core.models import (
 )
 from alerts.delivery.progress import counts_for_item
 from alerts.ops import duties
+from alerts.worker import broker
 from alerts.worker.app import QUEUES, AlertsCelery
 
 
@@ -114,14 +116,18 @@ def duties_part(app: AlertsCelery) -> dict[str, Any]:
 
 
 def queue_depths(app: AlertsCelery) -> dict[str, int]:
-    """Messages waiting in each queue (a passive declare asks the broker, any broker)."""
+    """Messages waiting in each queue (a passive declare asks the broker, any broker).
+
+    RabbitMQ counts the messages ready to deliver, not those a worker holds
+    unacknowledged (a task running, or prefetched).
+    """
     depths = {}
     with app.connection_for_write() as connection:
         channel = connection.default_channel
         for name in QUEUES:
             try:
                 depths[name] = int(channel.queue_declare(queue=name, passive=True).message_count)
-            except Exception:  # a queue nobody declared yet holds nothing
+            except ChannelError:  # not found: a queue nobody declared yet holds nothing
                 depths[name] = 0
     return depths
 
@@ -148,7 +154,7 @@ def workers(app: AlertsCelery, timeout: float) -> dict[str, list[str]] | None:
     Inspection travels by broadcast, which Kombu's SQLAlchemy transport (the
     embedded default) does not carry between processes.
     """
-    if not str(app.conf.broker_url).startswith(("redis", "rediss", "amqp")):
+    if not broker.carries_broadcast(str(app.conf.broker_url)):
         return None
     replies = app.control.inspect(timeout=timeout).active_queues() or {}
     return {name: sorted(q["name"] for q in queues) for name, queues in replies.items()}

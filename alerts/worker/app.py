@@ -20,6 +20,7 @@ from alerts.core.logs import use_json
 from alerts.core.models import utcnow
 from alerts.core.runtime import Runtime
 from alerts.core.settings import Settings
+from alerts.worker import broker
 
 URGENT = "urgent"  # fan-out and immediate alerts: never behind anything else
 BULK = "bulk"  # digests, imports, test sends and other work that can wait
@@ -108,24 +109,22 @@ def create_celery(settings: Settings) -> AlertsCelery:
     assert settings.metrics_dir is not None
     metrics.setup(settings.metrics_dir)
     # Flower and `celery events` listen by broadcast, which the SQLite broker lacks.
-    events = settings.broker_url.startswith(("redis", "rediss", "amqp"))
-    transport_options: dict[str, Any] = {}
-    if settings.broker_url.startswith("sqla+sqlite"):
-        # Kombu hands these to create_engine: wait for the file lock, don't fail.
-        transport_options = {"connect_args": {"timeout": 30}}
-    elif settings.broker_url.startswith(("redis", "rediss")):
-        # Every countdown we use is far below this, so no task is delivered twice
-        # merely for waiting in a worker's reserve.
-        transport_options = {"visibility_timeout": 3600}
+    events = broker.carries_broadcast(settings.broker_url)
     app.conf.update(
         broker_url=settings.broker_url,
-        broker_transport_options=transport_options,
+        broker_transport_options=broker.transport_options(settings.broker_url),
         broker_connection_retry_on_startup=True,
         task_ignore_result=True,
         task_serializer="json",
         accept_content=["json"],
         task_acks_late=True,
         task_reject_on_worker_lost=True,
+        # When the broker connection drops (a RabbitMQ restart), a batch already sending
+        # carries on and records each result in the database; its message, which can no
+        # longer be acknowledged, is redelivered and claims nothing. Cancelling it instead
+        # (Celery 6's default) would stop it between an accepted SMTP send and its record,
+        # and the lease sweep would send that email again.
+        worker_cancel_long_running_tasks_on_connection_loss=False,
         worker_prefetch_multiplier=1,
         # Each queue bound to its own direct exchange under its own name: a bare
         # Queue(name) is bound to the default queue's exchange and key, so all three
