@@ -8,17 +8,17 @@ have SIGTERM reset to the default action by Celery, so each died on the spot:
 - a process in the middle of a batch left the messages the relay had already
   accepted unrecorded (its lease ran out and they were sent a second time);
 - on the embedded set-up (a blocking pool whose processes share one queue) an
-  idle process killed while it held that queue's lock left the main process
-  waiting for the lock at exit, for ever: "Warm shutdown", then nothing.
+  idle process waits for work holding that queue's lock: killed, it never let
+  go, and the main process waited for the lock at exit for ever ("Warm
+  shutdown", then nothing).
 
 So here, in a pool process, SIGTERM is a request. Busy, it lets the current SMTP
 transaction end, and the batch hands the rest back untried (``stop_requested``
 is what the send loop asks between messages); the task returns, its results
-recorded, and the process leaves once idle. Idle, it leaves at once by
-``SystemExit``, which unwinds through the queue read and so releases the lock.
-Either way the process exits 0: the pool neither logs a crash nor reports a task
-lost. The same holds when the main process itself sends SIGTERM to its pool
-(Celery's cold shutdown and ``terminate``).
+recorded. Busy or idle, the process then waits for the main process's warm
+shutdown to close the pool, and leaves by the sentinel it is sent, exit code 0:
+the pool neither logs a crash nor reports a task lost. Celery's cold shutdown
+signals only its busy processes, which stop at the next message the same way.
 
 The main process's Ctrl-C is made the same warm shutdown as SIGTERM (Celery's
 exits 1); a second Ctrl-C is still Celery's cold shutdown.
@@ -58,11 +58,21 @@ def _leave_if_idle(signum: int, frame: FrameType | None) -> None:
         sys.exit(0)
 
 
+# A pool process does not leave by itself sooner than this. The main process's warm
+# shutdown closes the pool within seconds and each process leaves by the sentinel
+# it is sent. Leaving first would be worse: while the pool still runs it replaces the
+# process from its supervisor thread, and Celery has the replacement killed when that
+# thread ends (PR_SET_PDEATHSIG follows the forking thread), possibly holding the
+# queue's lock: the very hang this module is about. Only a main process that
+# terminates its pool (and then waits for it) needs this way out.
+LEAVE_AFTER_SECONDS = 10.0
+
+
 def _watch(main: int) -> None:
     signal.sigwait({signal.SIGTERM})
     global _requested
-    _requested = True
-    # The task in hand (if any) ends at its next message; then the process goes.
+    _requested = True  # the task in hand (if any) ends at its next message
+    time.sleep(LEAVE_AFTER_SECONDS)
     while True:
         if not _busy:
             signal.pthread_kill(main, _NUDGE)
