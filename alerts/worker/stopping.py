@@ -42,7 +42,7 @@ from celery.signals import task_postrun, task_prerun, worker_process_init
 _NUDGE = signal.SIGURG
 
 _busy = False  # a task is running in this process
-_requested = False  # a stop signal came: hand back the rest, leave once idle
+_requested = False  # a stop signal came: what is not yet sent is handed back
 
 
 def stop_requested() -> bool:
