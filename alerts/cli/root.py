@@ -185,6 +185,7 @@ def serve(
     port: Annotated[int, typer.Option()] = 8000,
 ) -> None:
     """Serve the web pages (journalists' subscribe, preferences and unsubscribe)."""
+    import contextlib
     from urllib.parse import urlsplit
 
     import uvicorn
@@ -192,7 +193,6 @@ def serve(
     from alerts.core.log_redaction import uvicorn_log_config
     from alerts.web import create_app
 
-    reset_inherited_sigint()
     celery = celery_app()
     web = create_app(celery)
     settings = celery.runtime.settings
@@ -200,16 +200,22 @@ def serve(
     # X-Forwarded-* only from ALERTS_TRUSTED_PROXIES (none by default): otherwise any
     # client could choose the address the per-client sign-up limit counts.
     trusted = settings.trusted_proxy_list
-    uvicorn.run(
-        web,
-        host=host,
-        port=port,
-        root_path=root_path,
-        proxy_headers=bool(trusted),
-        forwarded_allow_ips=trusted,
-        # The access log would otherwise keep every link token it sees.
-        log_config=uvicorn_log_config(),
-    )
+    # uvicorn finishes the requests in flight, then raises the signal it caught again
+    # with the handler it found: with the inherited default, SIGTERM would then kill
+    # the process (exit -15) and SIGINT end in a traceback. Ours make both the
+    # KeyboardInterrupt caught here, after the graceful shutdown: exit 0.
+    install_stop_signals()
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.run(
+            web,
+            host=host,
+            port=port,
+            root_path=root_path,
+            proxy_headers=bool(trusted),
+            forwarded_allow_ips=trusted,
+            # The access log would otherwise keep every link token it sees.
+            log_config=uvicorn_log_config(),
+        )
 
 
 @app.command()

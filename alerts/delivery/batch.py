@@ -123,8 +123,13 @@ def send_deliveries(
     mail: Mail,
     rules: BatchRules,
     throttle: RelayThrottle | None = None,
+    stopping: Callable[[], bool] | None = None,
 ) -> dict[str, int]:
-    """Send what can be claimed of ``delivery_ids``; returns the count per outcome."""
+    """Send what can be claimed of ``delivery_ids``; returns the count per outcome.
+
+    ``stopping``: asked between messages; once true the rest is handed back (the
+    process is being stopped), what was sent still recorded.
+    """
     # Stop sending well before the lease ends, so nobody else owns a row we still send.
     stop_at = time.monotonic() + 0.8 * rules.lease.total_seconds()
     with sessions() as session, session.begin():
@@ -162,6 +167,7 @@ def send_deliveries(
         transport,
         stop_at,
         throttle,
+        stopping,
     )
     reopen = note_relay_health(sessions, rules, results, relay_failures)
     counts = record_with_retries(sessions, results, rules.policy, reopen)

@@ -37,6 +37,9 @@ class Outcome:
     relay_trouble: bool = False
     # Handed back without talking to the relay: not counted as an attempt.
     untried: bool = False
+    # Handed back for a reason that is ours, not the relay's (the worker is stopping):
+    # due again at once, no backoff.
+    at_once: bool = False
 
 
 def _reply_text(code: int, message: bytes | str) -> str:

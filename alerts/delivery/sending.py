@@ -21,6 +21,9 @@ NOT_ATTEMPTED_LEASE = Outcome(
     Verdict.RETRY, "not attempted: the batch's lease ran short", untried=True
 )
 RELAY_PAUSED = Outcome(Verdict.RETRY, "not attempted: the relay's breaker is open", untried=True)
+NOT_ATTEMPTED_STOPPING = Outcome(
+    Verdict.RETRY, "not attempted: the worker was stopping", untried=True, at_once=True
+)
 
 
 def send_batch(
@@ -31,6 +34,7 @@ def send_batch(
     transport: Transport,
     stop_at: float | None = None,
     throttle: RelayThrottle | None = None,
+    stopping: Callable[[], bool] | None = None,
 ) -> list[tuple[Claimed, Outcome, str]]:
     """Send each claimed delivery; returns every one's outcome, attempted or not.
 
@@ -40,6 +44,9 @@ def send_batch(
     ``stop_at`` (a time.monotonic() value) is when the claim's lease is nearly
     over: past it the rest is handed back untried, so no row is ever sent by a
     worker that no longer holds it.
+
+    ``stopping`` says the process was asked to stop: the message on the wire is
+    finished, the rest handed back untried, due at once for whoever runs next.
     """
     results: list[tuple[Claimed, Outcome, str]] = []
     connection_errors = 0
@@ -51,6 +58,9 @@ def send_batch(
             continue
         if stop_at is not None and time.monotonic() >= stop_at:
             results.append((claimed, NOT_ATTEMPTED_LEASE, message_id))
+            continue
+        if stopping is not None and stopping():
+            results.append((claimed, NOT_ATTEMPTED_STOPPING, message_id))
             continue
         try:
             recipient = recipient_for(claimed)

@@ -234,7 +234,9 @@ def record(
                     "b_reply": f"gave up after {claimed.attempts} attempts: {outcome.reply}",
                 }
             else:
-                retry_at = now + timedelta(seconds=policy.delay(claimed.attempts))
+                retry_at = now
+                if not outcome.at_once:
+                    retry_at += timedelta(seconds=policy.delay(claimed.attempts))
                 if not_before is not None and not_before > retry_at:
                     retry_at = not_before
                 row |= {"b_status": DeliveryStatus.PENDING.value, "b_next": retry_at}

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from alerts.core.i18n import negotiate
 from alerts.mail.rendering import default_templates_dir
@@ -142,6 +143,13 @@ def create_app(celery: AlertsCelery, limits: SignUpLimits | None = None) -> Fast
             title="Page not found" if exc.status_code == 404 else "Something is wrong",
             paragraphs=[str(exc.detail)] if exc.status_code != 404 else [],
         )
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_gone(request: Request, exc: ClientDisconnect) -> Response:
+        # The client hung up with its body half sent (an upload given up on, often as
+        # the server stops): nothing was stored and no one is left to read an answer.
+        # Not a server error, and no traceback in the log.
+        return Response(status_code=400)
 
     app.include_router(public.router)
     app.include_router(newsroom.router)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import cached_property
 from typing import Any
 
 from celery import Celery
@@ -44,6 +45,11 @@ class AlertsCelery(Celery):
     """A Celery app that carries the process's :class:`Runtime`."""
 
     runtime: Runtime
+
+    @cached_property
+    def Worker(self) -> Any:  # Celery's name for it
+        # The worker program with stop signals that end in exit 0 (worker/stopping.py).
+        return self.subclass_with_self("alerts.worker.stopping:Worker")
 
     def enqueue_fan_out(self, item_id: int) -> None:
         self.send_task(FAN_OUT, args=[item_id], queue=URGENT)

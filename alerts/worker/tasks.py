@@ -39,6 +39,7 @@ from alerts.worker.app import (
     AlertsCelery,
 )
 from alerts.worker.duty_runner import run_duty
+from alerts.worker.stopping import stop_requested
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -101,6 +102,9 @@ def send_batch_task(self: Task[Any, Any], delivery_ids: list[int]) -> dict[str, 
         runtime,
         _rules(runtime),
         runtime.throttle,
+        # A stop signal (a supervisor's, to every process) ends the batch between
+        # two messages: what the relay took is recorded, the rest handed back.
+        stop_requested,
     )
 
 
