@@ -143,11 +143,13 @@ def send_deliveries(
     if not claimed:
         return {}
     if paused_until is not None:
-        # The relay is resting: hand the rows back for when it may be tried again.
+        # The relay is resting for this host: hand the rows back untried. Not held
+        # until this host's pause ends: the breaker is per host, and another host that
+        # reaches the relay may send them at the next retry.
         untried = [
             (c, RELAY_PAUSED, mail.sender.message_id(c.item_id, c.delivery_id)) for c in claimed
         ]
-        return record_with_retries(sessions, untried, rules.policy, paused_until)
+        return record_with_retries(sessions, untried, rules.policy)
     results = send_batch(
         claimed,
         lambda c: rendered[version(c)],

@@ -35,6 +35,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from types import FrameType
 
@@ -270,26 +271,30 @@ class Bed:
         } | self.env
 
     def start_worker(self, name: str, proxied: bool = False) -> None:
-        host = self.hosts[name]
-        (host.dir / "data" / "metrics").mkdir(parents=True, exist_ok=True)
-        log = host.dir / "worker.log"
-        offset = log.stat().st_size if log.exists() else 0
-        # Its own host name too (a UTS namespace), as each machine of a deployment has.
-        named = ["unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', name]
-        self.spawn(
-            host,
-            [*named, PYTHON, "-m", "alerts", "worker", "--beat", "--concurrency", "2"],
-            "worker.log",
-            self.worker_env(host, proxied),
-        )
-        try:
-            _wait(lambda: b" ready." in log.read_bytes()[offset:], 90, f"worker {name}")
-        except RuntimeError as exc:
-            raise RuntimeError(f"{exc}:\n{self.worker_log(name)[-3000:]}") from None
+        self.start_workers([name], proxied)
 
-    def start_workers(self, proxied: bool = False) -> None:
-        for name in self.worker_names:
-            self.start_worker(name, proxied)
+    def start_workers(self, names: list[str] | None = None, proxied: bool = False) -> None:
+        """Start them all, then wait for each: start-ups overlap (slow behind a delay)."""
+        waits = []
+        for name in names or self.worker_names:
+            host = self.hosts[name]
+            (host.dir / "data" / "metrics").mkdir(parents=True, exist_ok=True)
+            log = host.dir / "worker.log"
+            offset = log.stat().st_size if log.exists() else 0
+            # Its own host name too (a UTS namespace), as each machine of a deployment has.
+            named = ["unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', name]
+            self.spawn(
+                host,
+                [*named, PYTHON, "-m", "alerts", "worker", "--beat", "--concurrency", "2"],
+                "worker.log",
+                self.worker_env(host, proxied),
+            )
+            waits.append((name, log, offset))
+        for name, log, offset in waits:
+            try:
+                _wait(partial(_ready, log, offset), 120, f"worker {name}")
+            except RuntimeError as exc:
+                raise RuntimeError(f"{exc}:\n{self.worker_log(name)[-3000:]}") from None
 
     def stop_processes(self, name: str) -> None:
         """Every process in the host's namespace, killed outright (a lost host's too)."""
@@ -383,6 +388,10 @@ class Bed:
             run("ip", "link", "del", host.veth, check=False)
         run("ip", "link", "del", self.bridge, check=False)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _ready(log: Path, offset: int) -> bool:
+    return b" ready." in log.read_bytes()[offset:]
 
 
 def _wait(predicate: Callable[[], bool], timeout: float, what: str) -> None:

@@ -44,6 +44,7 @@ from tests.multihost.bed import SECRET, Bed, BedUnavailable, probe
 REPORT = Path(__file__).resolve().parents[2] / "build" / "test-artifacts" / "multi-host-report.md"
 POPULATION = 150
 LEASE = 10  # seconds: the smallest the settings allow
+CUT = 15  # seconds: case 2's partition, longer than the lease
 SETTINGS = {
     "ALERTS_BATCH_SIZE": "10",
     "ALERTS_LEASE_SECONDS": str(LEASE),
@@ -54,7 +55,7 @@ SETTINGS = {
     "ALERTS_RETRY_MAX_SECONDS": "2",
     "ALERTS_BREAKER_COOLDOWN_SECONDS": "2",
     "ALERTS_BREAKER_MAX_COOLDOWN_SECONDS": "4",
-    "ALERTS_SMTP_TIMEOUT_SECONDS": "3",
+    "ALERTS_SMTP_TIMEOUT_SECONDS": "1.5",
 }
 RELAY_DELAY = 0.08  # seconds per message: a batch of ten is in flight for about a second
 
@@ -253,7 +254,7 @@ def test_2_partition_from_data_longer_than_the_lease(w: World) -> None:
     w.wait_accepted_from("w1", 2)
     start = time.time()
     w.bed.partition("w1", "data")
-    time.sleep(2 * LEASE)
+    time.sleep(CUT)
     end = time.time()
     w.bed.heal("w1")
     assert w.settle(item_id) == {DeliveryStatus.SENT: POPULATION}
@@ -272,7 +273,7 @@ def test_2_partition_from_data_longer_than_the_lease(w: World) -> None:
     before = sum(1 for c in twice.values() if _t(c[0]) < start)
     row = w.tally(
         2,
-        f"2. w1 cut off from the data host for {2 * LEASE} s (lease {LEASE} s)",
+        f"2. w1 cut off from the data host for {CUT} s (lease {LEASE} s)",
         expected,
         f"the relay took {during} from w1 during the cut; {len(twice)} sent again by "
         f"w2/w3 after the lease, same Message-ID ({before} of them taken just before "
@@ -419,7 +420,7 @@ def test_6_relay_unreachable_from_one_worker_host(w: World) -> None:
     assert "w1" not in by_host
     assert row.lost == 0 and row.duplicated == 0
     # One host's trouble with the relay is that host's: no one else pauses for it.
-    assert not [r for r in opened if "@" not in r], sorted(set(opened))
+    assert {r.rsplit(" via ", 1)[-1] for r in opened} <= {"w1"}, sorted(set(opened))
 
 
 def test_4_delay_and_loss_between_workers_and_data(w: World) -> None:
@@ -428,20 +429,21 @@ def test_4_delay_and_loss_between_workers_and_data(w: World) -> None:
     for name in bed.worker_names:
         bed.stop_processes(name)
     bed.start_delay_proxy(0.2)
+    bed.start_workers(proxied=True)
     for name in bed.worker_names:
-        bed.start_worker(name, proxied=True)
         bed.lossy(name, "data", 5)
-    expected = w.population("d")
+    size = 30  # every statement waits 400 ms: a smaller population keeps the case short
+    expected = w.population("d", size)
     bed.relay_delay(0)
     started = time.monotonic()
     item_id = w.publish("Slow and lossy")
-    assert w.settle(item_id, timeout=150) == {DeliveryStatus.SENT: POPULATION}
+    assert w.settle(item_id, timeout=150) == {DeliveryStatus.SENT: size}
     seconds = time.monotonic() - started
     row = w.tally(
         4,
         "4. 200 ms each way and 5 % loss between workers and the data host",
         expected,
-        f"{POPULATION / seconds:.1f} messages/s from publish to the last recorded "
-        f"({seconds:.1f} s for {POPULATION})",
+        f"{size / seconds:.1f} messages/s from publish to the last recorded "
+        f"({seconds:.1f} s for {size})",
     )
     assert row.lost == 0 and row.duplicated == 0
