@@ -78,9 +78,10 @@ def probe() -> None:
     if result.returncode != 0:
         raise BedUnavailable(f"ip netns add refused: {result.stderr.strip()}")
     run("ip", "netns", "del", name, check=False)
-    for tool in ("nft", "redis-server", "runuser"):
+    # Namespaces work, so a missing tool is a broken set-up, not a reason to skip.
+    for tool in ("nft", "redis-server", "runuser", "unshare"):
         if shutil.which(tool) is None:
-            raise BedUnavailable(f"{tool} is not installed (see the Makefile's netbed target)")
+            raise RuntimeError(f"{tool} is not installed (the Makefile's netbed target)")
 
 
 @dataclass
@@ -223,13 +224,14 @@ class Bed:
         )  # fmt: skip
         _wait(lambda: b"listening" in (relay.dir / "relay.log").read_bytes(), 30, "relay")
 
-    def start_delay_proxy(self, delay: float) -> None:
-        """A latency line in front of PostgreSQL and Redis, on the data host."""
+    def start_delay_proxy(self) -> None:
+        """A latency line in front of PostgreSQL and Redis, on the data host (no delay yet)."""
         data = self.data
+        self.line_delay(0)
         self.spawn(
             data,
             [PYTHON, "-m", "tests.multihost.delay_proxy", "--listen", data.addr,
-             "--delay", str(delay),
+             "--delay-file", str(data.dir / "line-delay"),
              f"{PG_PROXY_PORT}:127.0.0.1:{PG_PORT}", f"{REDIS_PROXY_PORT}:127.0.0.1:{REDIS_PORT}"],
             "proxy.log",
         )  # fmt: skip
@@ -257,23 +259,34 @@ class Bed:
 
     # --- workers ------------------------------------------------------------
 
-    def worker_env(self, host: Host, proxied: bool = False) -> dict[str, str]:
-        return {
-            "ALERTS_DATA_DIR": str(host.dir / "data"),
-            "ALERTS_DATABASE_URL": self.database_url(proxied),
-            "ALERTS_BROKER_URL": self.broker_url(proxied),
-            "ALERTS_SMTP_URL": self.smtp_url,
-            "ALERTS_SECRET_KEY": SECRET,
-            "ALERTS_BASE_URL": "http://alerts.example",
-            "ALERTS_FROM": "Press Office <press-alerts@ngo.example>",
-            "ALERTS_REPLY_TO": "press@ngo.example",
-            "PROMETHEUS_MULTIPROC_DIR": str(host.dir / "data" / "metrics"),
-        } | self.env
+    def worker_env(
+        self, host: Host, proxied: bool = False, extra: dict[str, str] | None = None
+    ) -> dict[str, str]:
+        return (
+            {
+                "ALERTS_DATA_DIR": str(host.dir / "data"),
+                "ALERTS_DATABASE_URL": self.database_url(proxied),
+                "ALERTS_BROKER_URL": self.broker_url(proxied),
+                "ALERTS_SMTP_URL": self.smtp_url,
+                "ALERTS_SECRET_KEY": SECRET,
+                "ALERTS_BASE_URL": "http://alerts.example",
+                "ALERTS_FROM": "Press Office <press-alerts@ngo.example>",
+                "ALERTS_REPLY_TO": "press@ngo.example",
+                "PROMETHEUS_MULTIPROC_DIR": str(host.dir / "data" / "metrics"),
+            }
+            | self.env
+            | (extra or {})
+        )
 
-    def start_worker(self, name: str, proxied: bool = False) -> None:
-        self.start_workers([name], proxied)
+    def start_worker(self, name: str) -> None:
+        self.start_workers([name])
 
-    def start_workers(self, names: list[str] | None = None, proxied: bool = False) -> None:
+    def start_workers(
+        self,
+        names: list[str] | None = None,
+        proxied: bool = False,
+        extra: dict[str, str] | None = None,
+    ) -> None:
         """Start them all, then wait for each: start-ups overlap (slow behind a delay)."""
         waits = []
         for name in names or self.worker_names:
@@ -287,7 +300,7 @@ class Bed:
                 host,
                 [*named, PYTHON, "-m", "alerts", "worker", "--beat", "--concurrency", "2"],
                 "worker.log",
-                self.worker_env(host, proxied),
+                self.worker_env(host, proxied, extra),
             )
             waits.append((name, log, offset))
         for name, log, offset in waits:
@@ -362,6 +375,10 @@ class Bed:
             return []
         lines = self.accepted_log.read_text().splitlines()
         return [json.loads(line) for line in lines if line.endswith("}")]
+
+    def line_delay(self, seconds: float) -> None:
+        """The delaying proxy's delay, each way; it reads it within half a second."""
+        (self.data.dir / "line-delay").write_text(str(seconds))
 
     def relay_delay(self, seconds: float) -> None:
         (self.relay.dir / "delay").write_text(str(seconds))

@@ -1,4 +1,7 @@
-"""A latency line: a TCP proxy that hands each chunk on ``--delay`` seconds after it came.
+"""A latency line: a TCP proxy that hands each chunk on a delay after it came.
+
+The delay (seconds) is read from ``--delay-file`` at most every half second, so a
+case can start its workers on a fast line and then slow it down.
 
 This kernel has no netem qdisc, so latency between hosts is made here. Each
 direction is a queue: a chunk is written when its own delay is up, not after
@@ -11,9 +14,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import time
+from pathlib import Path
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float) -> None:
+class Delay:
+    def __init__(self, path: Path) -> None:
+        self.path, self.value, self.read_at = path, 0.0, 0.0
+
+    def __call__(self) -> float:
+        now = time.monotonic()
+        if now - self.read_at > 0.5:
+            self.read_at = now
+            try:
+                self.value = float(self.path.read_text() or 0)
+            except (FileNotFoundError, ValueError):
+                self.value = 0.0
+        return self.value
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: Delay) -> None:
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
 
@@ -31,16 +51,16 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, dela
     sender = asyncio.create_task(deliver())
     try:
         while chunk := await reader.read(65536):
-            queue.put_nowait((loop.time() + delay, chunk))
+            queue.put_nowait((loop.time() + delay(), chunk))
     except OSError:
         pass
     finally:
-        queue.put_nowait((loop.time() + delay, b""))
+        queue.put_nowait((loop.time() + delay(), b""))
         with contextlib.suppress(OSError):
             await sender
 
 
-async def _serve(listen: str, port: int, target: str, target_port: int, delay: float) -> None:
+async def _serve(listen: str, port: int, target: str, target_port: int, delay: Delay) -> None:
     async def handle(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
         try:
             server_r, server_w = await asyncio.open_connection(target, target_port)
@@ -58,7 +78,7 @@ async def _serve(listen: str, port: int, target: str, target_port: int, delay: f
         await server.serve_forever()
 
 
-async def _main(listen: str, routes: list[str], delay: float) -> None:
+async def _main(listen: str, routes: list[str], delay: Delay) -> None:
     tasks = []
     for route in routes:
         port, target, target_port = route.split(":")
@@ -72,10 +92,10 @@ async def _main(listen: str, routes: list[str], delay: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--listen", required=True)
-    parser.add_argument("--delay", type=float, required=True)
+    parser.add_argument("--delay-file", type=Path, required=True)
     parser.add_argument("routes", nargs="+", help="PORT:TARGET_HOST:TARGET_PORT")
     args = parser.parse_args()
-    asyncio.run(_main(args.listen, args.routes, args.delay))
+    asyncio.run(_main(args.listen, args.routes, Delay(args.delay_file)))
 
 
 if __name__ == "__main__":
