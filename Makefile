@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest chromium spamassassin bench sink worker serve clean messages
+.PHONY: demo test lint typecheck pytest chromium spamassassin netbed bench sink worker serve clean messages
 
 $(BIN)/alerts: pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required" if sys.version_info < (3, 11) else 0)'
@@ -26,7 +26,7 @@ lint: $(BIN)/alerts
 typecheck: $(BIN)/alerts
 	$(BIN)/mypy alerts tests worker.py
 
-pytest: $(BIN)/alerts chromium spamassassin
+pytest: $(BIN)/alerts chromium spamassassin netbed
 	$(BIN)/python -m pytest
 
 ## The browser tests drive Debian's Chromium (Playwright never downloads a browser here).
@@ -45,6 +45,16 @@ spamassassin:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 spamassassin; \
 	  else \
 	    echo "the spam-score test needs SpamAssassin: sudo apt-get install spamassassin" >&2; exit 1; \
+	  fi; }
+
+## The multi-host cases (tests/multihost/) build hosts from network namespaces and
+## make their faults with nftables rules (iproute2 and nftables from Debian).
+netbed:
+	@command -v nft >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 nftables; \
+	  else \
+	    echo "note: no nftables and not root: the multi-host cases will be skipped" >&2; \
 	  fi; }
 
 ## Throughput against PostgreSQL + Redis (see bench/README.md).

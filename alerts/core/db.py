@@ -24,7 +24,7 @@ def upsert_insert(session: Session) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, idle_in_transaction_seconds: float = 0, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         # Workers, the web app and the CLI share the file: WAL lets readers run
         # beside the one writer, and the busy timeout queues writers instead of
@@ -43,7 +43,17 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("postgresql"):
         # Our statements are short and repeated: compiling them to machine code
         # (JIT) cost 0.6 s on a fan-out slice that runs in 0.2 s without it.
-        kwargs.setdefault("connect_args", {"options": "-c jit=off"})
+        options = "-c jit=off"
+        if idle_in_transaction_seconds > 0:
+            # A host lost or frozen inside a transaction (its link gone, its
+            # processes stopped) says nothing, and the server would keep its
+            # session and row locks for hours: the sweep that frees the host's rows
+            # then waits on those locks, and every duty behind it. Our transactions
+            # never wait on anything but the database, so one idle this long
+            # belongs to a host that is gone: the server ends it.
+            ms = int(idle_in_transaction_seconds * 1000)
+            options += f" -c idle_in_transaction_session_timeout={ms}"
+        kwargs.setdefault("connect_args", {"options": options})
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 

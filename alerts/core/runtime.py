@@ -43,7 +43,8 @@ class Runtime:
 
     @cached_property
     def engine(self) -> Engine:
-        return make_engine(self.settings.database_url)
+        # Half the lease: a lost host's locks are gone before its rows are taken over.
+        return make_engine(self.settings.database_url, self.settings.lease_seconds / 2)
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.core import metrics
@@ -75,7 +75,12 @@ def record_with_retries(
         try:
             with sessions() as session, session.begin():
                 return delivery.record(session, results, utcnow(), policy, not_before)
-        except OperationalError:
+        except DBAPIError as exc:
+            # A lost connection may also come as the server's own verdict on it (a
+            # session ended for idling in its transaction while this host was cut off
+            # is an InternalError): any error that invalidated the connection is retried.
+            if not (isinstance(exc, OperationalError) or exc.connection_invalidated):
+                raise
             if attempt == 3:
                 raise
             log.warning("recording outcomes failed, trying again", exc_info=True)
@@ -148,11 +153,13 @@ def send_deliveries(
     if not claimed:
         return {}
     if paused_until is not None:
-        # The relay is resting: hand the rows back for when it may be tried again.
+        # The relay is resting for this host: hand the rows back untried. Not held
+        # until this host's pause ends: the breaker is per host, and another host that
+        # reaches the relay may send them at the next retry.
         untried = [
             (c, RELAY_PAUSED, mail.sender.message_id(c.item_id, c.delivery_id)) for c in claimed
         ]
-        return record_with_retries(sessions, untried, rules.policy, paused_until)
+        return record_with_retries(sessions, untried, rules.policy)
     results = send_batch(
         claimed,
         lambda c: rendered[version(c)],

@@ -4,10 +4,17 @@ When batches keep meeting a dead relay (refused connections, 421s, a refused
 sender), the breaker opens: batches hand their rows back with the time the
 relay may be tried again, instead of hammering it. The pause doubles while the
 relay stays down (capped); the first accepted message closes the breaker.
+
+One row per relay *and host* (:func:`scope`): a relay that one machine cannot
+reach (its route, its firewall) is not down for the others, and a breaker
+shared by all would stop every host for one host's trouble. When the relay is
+down for everyone, each host opens its own after a few tries, so the relay
+still sees a handful of connections per pause, not a flood.
 """
 
 from __future__ import annotations
 
+import socket
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -15,6 +22,11 @@ from sqlalchemy.orm import Session
 
 from alerts.core.db import upsert_insert
 from alerts.core.models import RelayBreaker
+
+
+def scope(relay: str, host: str | None = None) -> str:
+    """The breaker's row for this relay as seen from this host (the machine's name)."""
+    return f"{relay} via {host or socket.gethostname()}"[:300]
 
 
 def state(session: Session, relay: str, now: datetime) -> tuple[datetime | None, int]:

@@ -117,7 +117,7 @@ def send_digest(
     policy: RetryPolicy,
 ) -> str:
     """One journalist's digest; returns its status (retries are the digest record's)."""
-    relay = mail.settings.smtp.label
+    relay = breaker.scope(mail.settings.smtp.label)  # this host's breaker, as batches use
     with sessions() as session, session.begin():
         claimed = digests.claim(session, digest_id, utcnow(), lease)
         paused_until, _ = breaker.state(session, relay, utcnow())

@@ -13,7 +13,7 @@ from alerts.audience.membership import Notice
 from alerts.core import metrics
 from alerts.core.models import utcnow
 from alerts.core.runtime import Runtime
-from alerts.delivery import batch, recovery, retention, single
+from alerts.delivery import batch, breaker, recovery, retention, single
 from alerts.delivery.fanout import fan_out_in_slices
 from alerts.delivery.outcome import RetryPolicy, Verdict
 from alerts.digests import planning
@@ -84,7 +84,8 @@ def _rules(runtime: Runtime) -> batch.BatchRules:
     s = runtime.settings
     return batch.BatchRules(
         lease=timedelta(seconds=s.lease_seconds),
-        relay=s.smtp.label,
+        # This host's view of the relay: one host's trouble pauses that host only.
+        relay=breaker.scope(s.smtp.label),
         policy=_policy(runtime),
         cooldown=s.breaker_cooldown_seconds,
         max_cooldown=s.breaker_max_cooldown_seconds,

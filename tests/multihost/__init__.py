@@ -1,0 +1,1 @@
+"""The multi-host test bed (network namespaces) and the fault cases run on it."""
