@@ -7,6 +7,7 @@ layout, footer and wire assembly as an alert.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from email.utils import parseaddr
@@ -20,6 +21,7 @@ from alerts.core.models import Cadence, Item
 from alerts.core.taxonomy import Taxonomy, localised_countries
 from alerts.digests.runs import ClaimedDigest
 from alerts.mail.rendering import FIELDS, RenderedItem, Sender, header_safe, item_context
+from alerts.mail.rich_blocks import PLAIN, RichContent
 
 OTHER = N_("Other news")
 
@@ -87,11 +89,17 @@ def render_digest(
     taxonomy: Taxonomy,
     sender: Sender,
     base_url: str,
+    rich: Mapping[int, RichContent] | None = None,
 ) -> RenderedItem:
+    """``rich``: each item's photo (a thumbnail here) and the rest, by item id."""
     language = claimed.language
+    rich = rich or {}
     nonce = secrets.token_hex(8)
     groups = [
-        Group(heading, [item_context(item, taxonomy, language) for item in items])
+        Group(
+            heading,
+            [item_context(item, taxonomy, language, rich.get(item.id, PLAIN)) for item in items],
+        )
         for heading, items in group_items(
             claimed.items, claimed.countries, claimed.topics, taxonomy, language
         )
