@@ -6,6 +6,7 @@ from datetime import datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
@@ -75,11 +76,21 @@ def _check_ahead(field: str, when: datetime, otherwise: str) -> None:
         raise field_error(field, str(exc)) from exc
 
 
+def _media_error(exc: drafts.InvalidMedia) -> HTTPException:
+    """A 422 naming the field at fault, ``image.media_id`` as ["body", "image", "media_id"]."""
+    loc: list[str | int] = ["body"]
+    loc += [int(p) if p.isdigit() else p for p in exc.field.split(".")]
+    detail = [{"loc": loc, "msg": exc.message, "type": "value_error"}]
+    return HTTPException(422, detail=detail)
+
+
 def _apply(action: object) -> None:
     """Run a state change; a conflict with the item's state is a 409."""
     if callable(action):
         try:
             action()
+        except drafts.InvalidMedia as exc:
+            raise _media_error(exc) from exc
         except drafts.InvalidItem as exc:
             raise HTTPException(409, str(exc)) from exc
 
@@ -120,7 +131,10 @@ def create_item(body: schemas.ItemCreate, db: Db, rt: Rt, _: Writer) -> Response
             )
     _check_codes(rt, body.countries, body.topics)
     draft = drafts.parse_draft(body.model_dump(mode="json"))
-    item = drafts.create_item(db, rt.taxonomy, draft)
+    try:
+        item = drafts.create_item(db, rt.taxonomy, draft)
+    except drafts.InvalidMedia as exc:
+        raise _media_error(exc) from exc
     db.commit()
     return JSONResponse(
         schemas.ItemOut.of(item).model_dump(mode="json"),
@@ -168,12 +182,14 @@ def preview(
     assert part is not None
     content = str(part.get_content())
     if format == "html":
-        # Shown inside staff pages: it must not run anything or reach out.
+        # Shown inside staff pages: it must not run anything or reach out, except
+        # for the release's own photo in the media store.
+        media = urlsplit(rt.settings.media_base_url)
         return HTMLResponse(
             content,
             headers={
                 "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-                "img-src data:; frame-ancestors 'self'",
+                f"img-src data: {media.scheme}://{media.netloc}; frame-ancestors 'self'",
                 "X-Frame-Options": "SAMEORIGIN",
             },
         )
@@ -276,9 +292,12 @@ def correct(item_id: Id, body: schemas.Correction, db: Db, _: Writer) -> schemas
     """Publish a correction to exactly those who received the original, threaded to it."""
     item = _item(db, item_id)
     made: list[Item] = []
+    rich = body.model_dump(
+        mode="json", include={"image", "attachments", "notes", "contacts"}, exclude_unset=True
+    )
     _apply(
         lambda: made.append(
-            corrections.correct(db, item, body.title, body.summary, body.body, utcnow())
+            corrections.correct(db, item, body.title, body.summary, body.body, utcnow(), rich)
         )
     )
     db.commit()
