@@ -121,7 +121,8 @@ def check_media(session: Session, rich: RichFields) -> MediaProblem | None:
     if not wanted:
         return None
     ids = {media_id for _, media_id, _ in wanted}
-    kinds = dict(session.execute(select(Media.id, Media.kind).where(Media.id.in_(ids))).tuples())
+    rows = session.execute(select(Media.id, Media.kind).where(Media.id.in_(ids))).all()
+    kinds = {media_id: kind for media_id, kind in rows}
     for field, media_id, kind in wanted:
         found = kinds.get(media_id)
         if found is None:
