@@ -222,3 +222,33 @@ class Elements(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.found.append((tag, attrs))
+
+
+def test_a_correction_carries_the_originals_photo_unless_it_names_its_own(
+    pipeline: Stack, api: TestClient, auth: dict[str, str]
+) -> None:
+    photo = _upload(api, auth, "border.jpg", gps_jpeg(800, 600))
+    image = {"media_id": photo, "alt": "The wall", "caption": "", "credit": ""}
+    item = api.post(
+        "/api/items", json=ITEM | {"image": image, "contacts": [CONTACT]}, headers=auth
+    ).json()
+    assert api.post(f"/api/items/{item['id']}/publish", headers=auth).status_code == 200
+    same = api.post(f"/api/items/{item['id']}/correct", json={"body": "Fixed."}, headers=auth)
+    assert same.status_code == 201, same.text
+    assert same.json()["image"] == image and same.json()["contacts"] == [CONTACT]
+    html = api.get(f"/api/items/{same.json()['id']}/preview", headers=auth).text
+    assert f"/media/{photo}/email.jpg" in html
+
+    bare = api.post(
+        f"/api/items/{item['id']}/correct",
+        json={"body": "Fixed again.", "image": None, "notes": "New notes."},
+        headers=auth,
+    )
+    assert bare.status_code == 201, bare.text
+    assert bare.json()["image"] is None and bare.json()["notes"] == "New notes."
+    refused = api.post(
+        f"/api/items/{item['id']}/correct",
+        json={"image": {"media_id": "nothing-stored-here", "alt": "A"}},
+        headers=auth,
+    )
+    assert refused.status_code == 422 and _locs(refused) == [["body", "image", "media_id"]]
