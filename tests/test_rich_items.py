@@ -77,8 +77,13 @@ def test_a_rich_draft_is_stored_shown_and_edited(
     assert shown["image"] == image and shown["attachments"] == attachments
     assert shown["contacts"] == [CONTACT] and shown["notes"] is None  # None: the defaults
 
-    html = api.get(f"/api/items/{item_id}/preview", headers=auth).text
+    preview = api.get(f"/api/items/{item_id}/preview", headers=auth)
+    html = preview.text
     assert f"/media/{photo}/email.jpg" in html and 'alt="The wall"' in html
+    # The preview may show the release's own photo, and still reach nowhere else.
+    policy = preview.headers["content-security-policy"]
+    assert f"img-src data: {pipeline.settings.base_url};" in policy
+    assert "default-src 'none'" in policy
     assert "Full report</a> (PDF, 1 KB)" in html and "Ana Ruiz" in html
     text = api.get(f"/api/items/{item_id}/preview?format=text", headers=auth).text
     assert "[Photo: At dusk. — Ana / NGO]" in text
