@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy.orm import Session
 
 from alerts.audience.subscriptions import SubscriptionSpec, add_subscription
-from alerts.core.models import Cadence, Journalist, JournalistStatus, Suppression, utcnow
+from alerts.core.models import (
+    Cadence,
+    Item,
+    ItemStatus,
+    Journalist,
+    JournalistStatus,
+    Suppression,
+    utcnow,
+)
 from alerts.core.taxonomy import Taxonomy
+from alerts.delivery.fanout import fan_out_slice, finish_fan_out
 from alerts.items.drafts import ItemDraft, create_item
 from alerts.items.lifecycle import publish_item
 
@@ -51,3 +62,16 @@ def published_item(session: Session, **fields: object) -> int:
     item = publish_item(session, create_item(session, TAXONOMY, draft))
     session.flush()
     return item.id
+
+
+def fan_out(session: Session, item_id: int, now: datetime) -> list[int]:
+    """The whole fan-out in the caller's transaction, for small test audiences.
+
+    The same two steps the worker's sliced run takes, without the slicing; the caller
+    commits. Returns the new delivery ids.
+    """
+    ids = fan_out_slice(session, item_id, now)
+    item = session.get(Item, item_id)
+    if item is not None and item.status in (ItemStatus.PUBLISHED, ItemStatus.EMBARGOED):
+        finish_fan_out(session, item_id, now)  # as the worker records a finished run
+    return ids

@@ -12,11 +12,10 @@ from sqlalchemy import select
 
 from alerts.core.models import Delivery, DeliveryStatus, Item, ItemStatus, Journalist, utcnow
 from alerts.core.tokens import Purpose
-from alerts.delivery.fanout import fan_out
 from alerts.staff.keys import create_key
 from alerts.web import create_app
 from tests.conftest import Stack
-from tests.factories import journalist, published_item
+from tests.factories import fan_out, journalist, published_item
 
 
 class Keys:

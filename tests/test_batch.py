@@ -16,10 +16,9 @@ from alerts.core.models import Delivery, DeliveryStatus, Journalist, RelayBreake
 from alerts.core.runtime import Runtime
 from alerts.core.settings import load_settings
 from alerts.delivery.batch import BatchRules, send_deliveries
-from alerts.delivery.fanout import fan_out
 from alerts.delivery.outcome import Outcome, RetryPolicy, classify
 from alerts.delivery.single import send_account_email, send_test
-from tests.factories import journalist, published_item
+from tests.factories import fan_out, journalist, published_item
 
 
 class MemoryTransport:

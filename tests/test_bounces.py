@@ -41,10 +41,9 @@ from alerts.core.models import (
     utcnow,
 )
 from alerts.core.tokens import TokenSigner
-from alerts.delivery.fanout import fan_out
 from alerts.dev.sink import free_port
 from tests.conftest import SECRET, Stack
-from tests.factories import journalist, published_item
+from tests.factories import fan_out, journalist, published_item
 
 DATA = Path(__file__).parent / "data"
 SAMPLE_VERP = "bounces+345.0123456789abcdef@ngo.example"

@@ -13,9 +13,8 @@ from alerts.core.migrate import upgrade
 from alerts.core.models import Delivery, DeliveryStatus, utcnow
 from alerts.delivery import progress, recovery
 from alerts.delivery import store as delivery
-from alerts.delivery.fanout import fan_out
 from alerts.delivery.outcome import Outcome, Verdict
-from tests.factories import journalist, published_item
+from tests.factories import fan_out, journalist, published_item
 
 POLICY = delivery.RetryPolicy(30, 3600, 86400)
 LEASE = timedelta(seconds=60)

@@ -31,7 +31,6 @@ from alerts.core.models import (
     Journalist,
     utcnow,
 )
-from alerts.delivery.fanout import fan_out
 from alerts.delivery.outcome import Outcome, RetryPolicy, Verdict
 from alerts.digests import planning
 from alerts.digests import runs as digests
@@ -42,7 +41,7 @@ from alerts.digests.schedule import (
     parse_minute,
 )
 from tests.conftest import PG_ADMIN_URL, PG_HOST
-from tests.factories import journalist, published_item
+from tests.factories import fan_out, journalist, published_item
 
 
 def utc(text: str) -> datetime:

@@ -16,12 +16,11 @@ from alerts.audience import membership
 from alerts.core.models import Cadence, Delivery, DeliveryStatus, Item, Journalist, utcnow
 from alerts.delivery import recovery
 from alerts.delivery import store as delivery
-from alerts.delivery.fanout import fan_out
 from alerts.delivery.outcome import Outcome, Verdict
 from alerts.digests import planning
 from alerts.digests import runs as digests
 from alerts.items import corrections, drafts, embargoes, lifecycle
-from tests.factories import TAXONOMY, journalist, published_item
+from tests.factories import TAXONOMY, fan_out, journalist, published_item
 from tests.test_digests import sessions  # noqa: F401  (the fixture: SQLite and PostgreSQL)
 
 LEASE = timedelta(minutes=5)

@@ -25,9 +25,8 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
 from alerts.core.models import Delivery, DeliveryStatus, Journalist, Suppression, utcnow
-from alerts.delivery.fanout import fan_out
 from tests.conftest import PG_ADMIN_URL, PG_HOST, ScriptedSink, Stack, build_stack
-from tests.factories import journalist, published_item
+from tests.factories import fan_out, journalist, published_item
 
 POPULATION = 200
 REPORT = Path(__file__).resolve().parent.parent / "build" / "test-artifacts" / "fault-report.md"

@@ -23,8 +23,7 @@ from alerts.core.models import (
     utcnow,
 )
 from alerts.delivery import retention
-from alerts.delivery.fanout import fan_out
-from tests.factories import TAXONOMY, journalist, published_item
+from tests.factories import TAXONOMY, fan_out, journalist, published_item
 
 HASHER = address_hasher("retention-test-secret-0123456789")
 

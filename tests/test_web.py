@@ -21,11 +21,10 @@ from alerts.core.models import (
     utcnow,
 )
 from alerts.core.tokens import Purpose
-from alerts.delivery.fanout import fan_out
 from alerts.web import create_app
 from alerts.web.ratelimit import SignUpLimits
 from tests.conftest import Stack
-from tests.factories import journalist, published_item
+from tests.factories import fan_out, journalist, published_item
 from tests.webclient import csrf, h1, link, path, subscribe, text_of, wait_for_mail
 
 

@@ -67,20 +67,6 @@ def _next_size(rows: int, size: int) -> int:
     return min(size, rows * 4)
 
 
-def id_slices(session: Session, item_id: int, size: int) -> list[tuple[int, int]]:
-    """Every (first, last) id range the fan-out will take, in order; none if unpublished."""
-    bounds = _bounds(session, item_id)
-    if bounds is None:
-        return []
-    column, start, high = bounds
-    slices, rows = [], min(size, _FIRST_SLICE)
-    while start <= high:
-        end = _slice_end(session, column, start, rows, high)
-        slices.append((start, end))
-        start, rows = end + 1, _next_size(rows, size)
-    return slices
-
-
 def fan_out_slice(
     session: Session, item_id: int, now: datetime, ids: tuple[int, int] | None = None
 ) -> list[int]:
@@ -105,14 +91,6 @@ def finish_fan_out(session: Session, item_id: int, now: datetime) -> int:
     matched = count_for_item(session, item_id)
     record_fan_out(session, item_id, matched, now)
     return matched
-
-
-def fan_out(session: Session, item_id: int, now: datetime) -> list[int]:
-    """The whole fan-out in one transaction (small audiences, tests); the caller commits."""
-    ids = fan_out_slice(session, item_id, now)
-    if _published(session, item_id) is not None:
-        finish_fan_out(session, item_id, now)
-    return ids
 
 
 def fan_out_in_slices(

@@ -24,16 +24,19 @@ ITEM_KINDS = ("press_release", "report", "statement", "news")
 
 
 class InvalidItem(ValueError):
-    """The item cannot be stored; the message names the problem."""
+    """The item cannot be stored; the message names the problem, ``field`` the input."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class InvalidMedia(InvalidItem):
     """A photo or document id that names no stored file of the right kind."""
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+        super().__init__(f"{field}: {message}", field)
+        self.message = message  # without the field's name, which a 422 gives apart
 
 
 class ItemDraft(BaseModel):
@@ -94,9 +97,13 @@ def parse_draft(data: dict[str, Any]) -> ItemDraft:
 def checked_codes(taxonomy: Taxonomy, draft: ItemDraft) -> tuple[set[str], set[str]]:
     """The draft's countries and topics, checked against the vocabulary."""
     try:
-        return taxonomy.item_countries(draft.countries), taxonomy.topic_codes(draft.topics)
+        countries = taxonomy.item_countries(draft.countries)
     except TaxonomyError as exc:
-        raise InvalidItem(str(exc)) from exc
+        raise InvalidItem(str(exc), "countries") from exc
+    try:
+        return countries, taxonomy.topic_codes(draft.topics)
+    except TaxonomyError as exc:
+        raise InvalidItem(str(exc), "topics") from exc
 
 
 def checked_media(session: Session, draft: ItemDraft) -> rich_fields.RichFields:

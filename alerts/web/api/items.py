@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 from alerts.audience.subscriptions import InvalidAddress, normalise_email
 from alerts.core.models import Delivery, DeliveryStatus, Item, Journalist, utcnow
 from alerts.core.runtime import Runtime
-from alerts.core.taxonomy import TaxonomyError
 from alerts.delivery import progress, recovery
 from alerts.delivery.matching import reach as reach_of
 from alerts.items import corrections, drafts, embargoes, lifecycle
@@ -50,17 +49,6 @@ def _item(db: Session, item_id: Id) -> Item:
     return item
 
 
-def _check_codes(rt: Runtime, countries: list[str] | None, topics: list[str] | None) -> None:
-    try:
-        rt.taxonomy.item_countries(countries or [])
-    except TaxonomyError as exc:
-        raise field_error("countries", str(exc)) from exc
-    try:
-        rt.taxonomy.topic_codes(topics or [])
-    except TaxonomyError as exc:
-        raise field_error("topics", str(exc)) from exc
-
-
 def _check_ahead(field: str, when: datetime, otherwise: str) -> None:
     """A time in the future, at most a year ahead: a 422 naming the field otherwise."""
     try:
@@ -76,23 +64,24 @@ def _check_ahead(field: str, when: datetime, otherwise: str) -> None:
         raise field_error(field, str(exc)) from exc
 
 
-def _media_error(exc: drafts.InvalidMedia) -> HTTPException:
-    """A 422 naming the field at fault, ``image.media_id`` as ["body", "image", "media_id"]."""
+def _refused(exc: drafts.InvalidItem) -> HTTPException:
+    """A bad field is a 422 naming it (``image.media_id`` as ["body", "image", "media_id"]);
+    a conflict with the item's state, a 409."""
+    if exc.field is None:
+        return HTTPException(409, str(exc))
     loc: list[str | int] = ["body"]
     loc += [int(p) if p.isdigit() else p for p in exc.field.split(".")]
-    detail = [{"loc": loc, "msg": exc.message, "type": "value_error"}]
-    return HTTPException(422, detail=detail)
+    message = exc.message if isinstance(exc, drafts.InvalidMedia) else str(exc)
+    return HTTPException(422, detail=[{"loc": loc, "msg": message, "type": "value_error"}])
 
 
 def _apply(action: object) -> None:
-    """Run a state change; a conflict with the item's state is a 409."""
+    """Run a change, answering as :func:`_refused` says when the item refuses it."""
     if callable(action):
         try:
             action()
-        except drafts.InvalidMedia as exc:
-            raise _media_error(exc) from exc
         except drafts.InvalidItem as exc:
-            raise HTTPException(409, str(exc)) from exc
+            raise _refused(exc) from exc
 
 
 @router.get("", response_model=schemas.ItemPage)
@@ -129,12 +118,11 @@ def create_item(body: schemas.ItemCreate, db: Db, rt: Rt, _: Writer) -> Response
                 status_code=409,
                 headers={"Location": f"/api/items/{existing.id}"},
             )
-    _check_codes(rt, body.countries, body.topics)
     draft = drafts.parse_draft(body.model_dump(mode="json"))
     try:
         item = drafts.create_item(db, rt.taxonomy, draft)
-    except drafts.InvalidMedia as exc:
-        raise _media_error(exc) from exc
+    except drafts.InvalidItem as exc:
+        raise _refused(exc) from exc
     db.commit()
     return JSONResponse(
         schemas.ItemOut.of(item).model_dump(mode="json"),
@@ -154,7 +142,6 @@ def update_item(
 ) -> schemas.ItemOut:
     item = _item(db, item_id)
     changes = body.model_dump(mode="json", exclude_unset=True)
-    _check_codes(rt, changes.get("countries"), changes.get("topics"))
     _apply(lambda: drafts.update_draft(db, rt.taxonomy, item, changes))
     db.commit()
     return schemas.ItemOut.of(item)
