@@ -94,6 +94,8 @@ def test_a_rich_draft_is_stored_shown_and_edited(
     assert edited.status_code == 200, edited.text
     assert edited.json()["image"] is None and edited.json()["notes"] == "Own notes."
     assert edited.json()["attachments"] == attachments  # what was not named stays
+    cleared = api.patch(f"/api/items/{item_id}", json={"attachments": None}, headers=auth)
+    assert cleared.status_code == 200 and cleared.json()["attachments"] == []
 
 
 def test_defaults_fill_in_for_items_without_their_own(

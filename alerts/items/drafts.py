@@ -65,6 +65,11 @@ class ItemDraft(BaseModel):
             image=self.image, attachments=self.attachments, notes=self.notes, contacts=self.contacts
         )
 
+    @field_validator("attachments", mode="before")
+    @classmethod
+    def _no_attachments(cls, value: Any) -> Any:
+        return [] if value is None else value  # null in an edit: none any more
+
     @field_validator("kind")
     @classmethod
     def _kind(cls, value: str) -> str:
