@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import make_transient
 
 from alerts.core.migrate import upgrade
-from alerts.core.models import Item, Media, NewsroomDefaults, NoticeKind
+from alerts.core.models import Item, ItemStatus, Media, NewsroomDefaults, NoticeKind
 from alerts.core.runtime import Runtime
 from alerts.core.settings import load_settings
 from alerts.core.taxonomy import Taxonomy
@@ -101,3 +102,20 @@ def test_rich_content_is_read_for_items_whose_session_has_closed(runtime: Runtim
     assert rich.photo is not None and (rich.photo.width, rich.photo.height) == (500, 250)
     assert rich.photo.src2x is None  # under 600 px wide: no larger rendition to offer
     assert rich.notes == "Default *notes*."
+
+
+def test_an_embargoed_rich_release_keeps_its_photo_documents_and_contacts() -> None:
+    item, rich = rich_item()
+    item.status, item.embargo_until, item.published_at = (
+        ItemStatus.EMBARGOED,
+        PUBLISHED + timedelta(days=2),
+        None,
+    )
+    rendered = render_item(
+        make_environment(), item, Taxonomy(), SENDER, BASE_URL, "en", "Europe/Madrid", rich
+    )
+    snapshot = _snapshot(build_message(rendered, RECIPIENT, SENDER))
+    html, text = snapshot[".html"], snapshot[".txt"]
+    assert "EMBARGOED UNTIL" in text and f"/media/{RICH_PHOTO.id}/email.jpg" in html
+    assert "Full report</a> (PDF, 2.4 MB)" in html and "Press Office" in html
+    assert "[Photo: Families wait at the border crossing in Tijuana. — Ana Ruiz / NGO]" in text
