@@ -18,7 +18,18 @@ ROOT = Path(__file__).resolve().parent.parent / "alerts"
 
 # Packages whose code is the domain and its use cases: they are driven by the
 # adapters (web, cli, worker, dev) and never reach for them or for the SMTP socket.
-DOMAIN = ("core", "staff", "items", "audience", "delivery", "mail", "digests", "feeds", "bounces")
+DOMAIN = (
+    "core",
+    "staff",
+    "items",
+    "audience",
+    "delivery",
+    "mail",
+    "digests",
+    "feeds",
+    "bounces",
+    "newsroom",
+)
 ADAPTERS = ("alerts.web", "alerts.cli", "alerts.worker", "alerts.dev")
 SMTP = "alerts.mail.smtp"
 # The one domain module that may name the SMTP adapter: it builds it from settings.

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from alerts.cli.common import celery_app, console, fail
+from alerts.cli.output import print_json
 from alerts.core.models import Feed, utcnow
 from alerts.feeds.credentials import hide_credentials
 from alerts.feeds.fetch import make_client
@@ -80,8 +81,11 @@ def add(
     )
 
 
+AS_JSON = typer.Option("--json", help="Print the same as JSON.")
+
+
 @app.command("list")
-def list_feeds() -> None:
+def list_feeds(as_json: Annotated[bool, AS_JSON] = False) -> None:
     """The registered feeds, when they were last polled and their last error."""
     runtime = _runtime()
     try:
@@ -89,6 +93,9 @@ def list_feeds() -> None:
             feeds = list(session.scalars(select(Feed).order_by(Feed.id)))
     except (OperationalError, ProgrammingError) as exc:
         _schema_hint(exc)
+    if as_json:
+        print_json([_feed_json(feed, runtime.taxonomy) for feed in feeds])
+        return
     if not feeds:
         console.print("no feeds yet: add one with `alerts feed add URL`", markup=False)
         return
@@ -111,6 +118,18 @@ def list_feeds() -> None:
     console.print(table)
 
 
+def _feed_json(feed: Feed, taxonomy: Taxonomy) -> dict[str, Any]:
+    return {
+        "id": feed.id,
+        "url": hide_credentials(feed.url),
+        "kind": feed.kind,
+        "mapped_categories": _mapped_categories(feed, taxonomy),
+        "last_polled_at": feed.last_polled_at,
+        "last_error": feed.last_error,
+        "created_at": feed.created_at,
+    }
+
+
 def _mapped_categories(feed: Feed, taxonomy: Taxonomy) -> int | str:
     try:
         return len(TopicMap.from_json(feed.topic_map, taxonomy).categories)
@@ -119,7 +138,7 @@ def _mapped_categories(feed: Feed, taxonomy: Taxonomy) -> int | str:
 
 
 @app.command("poll")
-def poll() -> None:
+def poll(as_json: Annotated[bool, AS_JSON] = False) -> None:
     """Poll every feed now (the beat does this on its own); exit 1 if any feed failed."""
     runtime = _runtime()
     try:
@@ -127,6 +146,11 @@ def poll() -> None:
             summary = poll_all(runtime.sessions, runtime.taxonomy, client, utcnow())
     except (OperationalError, ProgrammingError) as exc:
         _schema_hint(exc)
+    if as_json:
+        print_json(summary)
+        if summary["failed"]:
+            raise typer.Exit(1)
+        return
     if not summary["feeds"]:
         console.print("no feeds yet: add one with `alerts feed add URL`", markup=False)
         return

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from alerts.cli import journalists_lookup
 from alerts.cli.common import celery_app, console, errors, fail, schema_hint
+from alerts.cli.output import print_json
 from alerts.core.models import utcnow
 
 app = typer.Typer(help="Journalists and their subscriptions.", no_args_is_help=True)
+app.command("list")(journalists_lookup.list_command)
+app.command("show")(journalists_lookup.show_command)
 
 
 def _verification(email: str, by: str | None) -> None:
@@ -63,6 +68,9 @@ def journalists_unverify(email: Annotated[str, typer.Argument(help="The address.
 @app.command("import")
 def journalists_import(
     file: Annotated[Path, typer.Argument(help="CSV: email,name,outlet,countries,topics,cadence")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the counts and the rows skipped as JSON.")
+    ] = False,
 ) -> None:
     """Import journalists (active at once) and their subscriptions; all rows or none."""
     from alerts.audience.csv_import import import_journalists
@@ -89,6 +97,9 @@ def journalists_import(
         fail(f"cannot read {file}: {exc}", 2)
     except (OperationalError, ProgrammingError) as exc:
         schema_hint(exc)
+    if as_json:
+        print_json(asdict(summary))
+        return
     for line in summary.skipped:
         errors.print(f"skipped {line}", highlight=False)
     console.print(

@@ -11,10 +11,12 @@ import typer
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from alerts.cli.common import celery_app, console, fail, schema_hint
+from alerts.cli.output import print_json
 from alerts.core.models import Media, utcnow
 from alerts.items.drafts import InvalidItem, create_item, parse_draft
 from alerts.items.embargoes import embargo
 from alerts.items.lifecycle import create_and_publish
+from alerts.items.listing import fields_of
 from alerts.media.local_files import discard, store_paths, with_placeholders
 from alerts.media.refusal import MediaRefused
 
@@ -49,6 +51,9 @@ def publish(
             formats=["%Y-%m-%dT%H:%M%z", "%Y-%m-%dT%H:%M:%S%z"],
         ),
     ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the items as JSON, not only their ids.")
+    ] = False,
 ) -> None:
     """Publish an item now (or every item in --file); prints the item ids."""
     from alerts.dev.seed import drafts_from_json
@@ -104,12 +109,16 @@ def publish(
                 items = create_and_publish(session, runtime.taxonomy, drafts)
             session.commit()
             stored = []  # committed: the files are the rows' now
+            rows = [fields_of(item) for item in items]
     except (InvalidItem, MediaRefused, ValueError) as exc:
         fail(str(exc), 2)
     except (OperationalError, ProgrammingError) as exc:
         schema_hint(exc)
     finally:
         discard(settings.media_dir, stored)  # nothing stored stays behind a refusal
+    if as_json:
+        print_json({"items": rows})
+        return
     for item in items:
         console.print(item.id)
 

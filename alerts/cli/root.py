@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
@@ -16,12 +15,14 @@ from alerts.cli import db as db_cli
 from alerts.cli import deliveries as deliveries_cli
 from alerts.cli import dkim as dkim_cli
 from alerts.cli import feeds as feeds_cli
+from alerts.cli import items as items_cli
 from alerts.cli import journalists as journalists_cli
 from alerts.cli import media as media_cli
 from alerts.cli import publish as publish_cli
 from alerts.cli import secret as secret_cli
 from alerts.cli import staff as staff_cli
 from alerts.cli.common import celery_app, console, fail, schema_hint
+from alerts.cli.output import print_json
 from alerts.cli.signals import install_stop_signals, reset_inherited_sigint
 from alerts.core.models import utcnow
 from alerts.core.settings import SettingsError, load_settings
@@ -39,6 +40,7 @@ app.add_typer(staff_cli.app, name="staff")
 app.add_typer(feeds_cli.app, name="feed")
 app.add_typer(bounces_cli.app, name="bounces")
 app.add_typer(media_cli.app, name="media")
+app.add_typer(items_cli.app, name="items")
 app.command()(publish_cli.publish)
 
 
@@ -66,7 +68,7 @@ def status(
         return data | broker_part(celery)
 
     if as_json:
-        console.print_json(json.dumps(snapshot(), default=str))
+        print_json(snapshot())
         return
     if not watch:
         console.print(render(snapshot()))

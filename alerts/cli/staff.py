@@ -8,6 +8,7 @@ import typer
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from alerts.cli.common import celery_app, console, errors, fail, schema_hint
+from alerts.cli.output import print_json
 from alerts.core.models import utcnow
 
 app = typer.Typer(help="Staff API keys.", no_args_is_help=True)
@@ -57,8 +58,6 @@ def staff_list_keys(
     as_json: Annotated[bool, typer.Option("--json", help="Print the keys as JSON.")] = False,
 ) -> None:
     """The staff keys (never the keys themselves)."""
-    import json
-
     from rich.table import Table
     from sqlalchemy import select
 
@@ -81,8 +80,7 @@ def staff_list_keys(
                 }
                 for row in rows
             ]
-            # Plain print: a script reads it, so no Rich wrapping or highlighting.
-            print(json.dumps(keys, default=str))
+            print_json(keys)
             return
         for row in rows:
             table.add_row(

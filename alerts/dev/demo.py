@@ -15,6 +15,7 @@ from pathlib import Path
 
 import uvicorn
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import func, select
@@ -126,7 +127,7 @@ def _publish_one(
             item = publish_item(session, _next_item(session, runtime.taxonomy))
             session.commit()  # the after-commit hook enqueues the fan-out
             item_id, title = item.id, item.title
-        console.print(f"published item {item_id}: [bold]{title}[/]")
+        console.print(f"published item {item_id}: [bold]{escape(title)}[/]")
         _wait(runtime.sessions, item_id, worker, console, timeout, log_path)
         with runtime.sessions() as session:
             _summary(session, item_id, maildir, console)
@@ -248,7 +249,8 @@ def _summary(session: Session, item_id: int, maildir: Path, console: Console) ->
         table.add_column(column, overflow="fold")
     for name, email, _outlet, status, message_id, reply in rows:
         path = files.get(message_id or "")
-        table.add_row(name, email, status, path.name if path else (reply or ""))
+        cells = (name, email or "", status, path.name if path else (reply or ""))
+        table.add_row(*(escape(text) for text in cells))
     console.print(table)
     matched = len(rows)
     total = session.scalar(select(func.count()).select_from(Journalist)) or 0

@@ -20,7 +20,14 @@ from alerts.core.i18n import N_, translations
 from alerts.core.models import Cadence, Item
 from alerts.core.taxonomy import Taxonomy, localised_countries
 from alerts.digests.runs import ClaimedDigest
-from alerts.mail.rendering import FIELDS, RenderedItem, Sender, header_safe, item_context
+from alerts.mail.rendering import (
+    FIELDS,
+    RenderedItem,
+    Sender,
+    header_safe,
+    item_context,
+    web_url,
+)
 from alerts.mail.rich_blocks import PLAIN, RichContent
 
 OTHER = N_("Other news")
@@ -98,7 +105,11 @@ def render_digest(
     groups = [
         Group(
             heading,
-            [item_context(item, taxonomy, language, rich.get(item.id, PLAIN)) for item in items],
+            [
+                item_context(item, taxonomy, language, rich.get(item.id, PLAIN))
+                | {"web_url": web_url(item, base_url, language)}
+                for item in items
+            ],
         )
         for heading, items in group_items(
             claimed.items, claimed.countries, claimed.topics, taxonomy, language

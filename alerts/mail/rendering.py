@@ -19,7 +19,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined,
 from markupsafe import escape
 
 from alerts.core.i18n import N_, translations
-from alerts.core.models import Item, ItemStatus, NoticeKind, utcnow
+from alerts.core.models import NOTICE_KINDS, Item, ItemStatus, NoticeKind, utcnow
 from alerts.core.taxonomy import Taxonomy, localised_countries
 from alerts.mail.dkim import DkimKey
 from alerts.mail.markdown_body import render_body
@@ -249,6 +249,18 @@ def _notice_context(item: Item, zone: str, language: str) -> tuple[str, dict[str
     }
 
 
+def web_url(item: Item, base_url: str, language: str) -> str | None:
+    """The item's newsroom page, in the reader's language; the same for every reader of
+    one language, so it is part of the skeleton. A notice has no page of its own.
+
+    ``/news/{id}`` redirects to the address with the title in it: the link in the
+    email stays right whatever the page's address becomes.
+    """
+    if item.kind in NOTICE_KINDS:
+        return None
+    return f"{base_url.rstrip('/')}/news/{item.id}?lang={language}"
+
+
 def render_item(
     env: Environment,
     item: Item,
@@ -273,7 +285,7 @@ def render_item(
         subject = f"{embargo}: {subject}"
     context = {
         "item": item_context(item, taxonomy, language, rich)
-        | {"embargo": embargo, "notice": notice},
+        | {"embargo": embargo, "notice": notice, "web_url": web_url(item, base_url, language)},
         "recipient": {f: f"@@{nonce}.{f}@@" for f in FIELDS},
         "press": {"name": parseaddr(sender.from_address)[0], "reply_to": sender.reply_to},
         "base_url": base_url,

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Group
+from rich.markup import escape
 from rich.panel import Panel
 from rich.progress_bar import ProgressBar
-from rich.table import Table
+from rich.table import Column, Table
 
 
 def render(s: dict[str, Any]) -> Group:
@@ -58,7 +59,7 @@ def render(s: dict[str, Any]) -> Group:
 
     items = Table(
         "#",
-        "title",
+        Column("title", overflow="fold"),  # folded in a narrow terminal, never "…"
         "progress",
         "sent",
         "pending",
@@ -70,7 +71,7 @@ def render(s: dict[str, Any]) -> Group:
         seconds = item["publish_to_last_send_seconds"]
         items.add_row(
             str(item["id"]),
-            item["title"],
+            escape(item["title"]),  # a title such as "[Update] …" is text, not markup
             ProgressBar(total=max(item["total"], 1), completed=item["sent"], width=20),
             f"{item['sent']}/{item['total']}",
             str(item["pending"]),

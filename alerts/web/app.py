@@ -21,6 +21,7 @@ from alerts.web import (
     api_docs,
     fresh_link,
     media,
+    newsroom,
     ops,
     preferences,
     public,
@@ -143,6 +144,7 @@ def create_app(celery: AlertsCelery, limits: SignUpLimits | None = None) -> Fast
         )
 
     app.include_router(public.router)
+    app.include_router(newsroom.router)
     app.include_router(preferences.router)
     app.include_router(fresh_link.router)
     app.include_router(api.router)

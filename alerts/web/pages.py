@@ -23,12 +23,13 @@ class Pages:
     def __init__(self, settings: Settings, taxonomy: Taxonomy, csrf: Csrf, press_name: str):
         self.csrf = csrf
         self.root = urlsplit(settings.base_url).path.rstrip("/")
+        self.press_name = press_name or "Newsroom"
         self._envs: dict[str, Environment] = {
             language: make_environment(settings.templates_dir, language) for language in LANGUAGES
         }
         self._common: dict[str, Any] = {
             "root": self.root,
-            "press_name": press_name or "Newsroom",
+            "press_name": self.press_name,
             "languages": LANGUAGES,
             "regions": sorted((slug, name) for slug, (name, _) in regions().items()),
             "topics": sorted(taxonomy.topics.items(), key=lambda pair: pair[1]),

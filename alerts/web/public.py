@@ -32,6 +32,7 @@ from alerts.web.csrf import COOKIE, FIELD
 from alerts.web.state import celery as _celery
 from alerts.web.state import pages as _pages
 from alerts.web.state import runtime as _runtime
+from alerts.web.subscribe_prefill import prefill
 
 router = APIRouter(include_in_schema=False)
 
@@ -154,7 +155,7 @@ def subscribe_form(request: Request) -> Response:
         "topics": [],
         "cadence": "immediate",
         "timezone": "",
-    }
+    } | prefill(request.query_params, _runtime(request).taxonomy)
     return _pages(request).render(request, "subscribe.html", language, form=blank, errors=[])
 
 

@@ -1,0 +1,90 @@
+"""Lists of releases for the public: newest first, filtered, searched, paged.
+
+Counts and pages are computed over visible items only (``visibility.listed``),
+so neither a page size nor a "next" link can hint at an item under embargo.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import ceil
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, exists, false, func, select
+from sqlalchemy.orm import Session
+
+from alerts.core.models import Item, ItemCountry, ItemTopic
+from alerts.newsroom.filters import NewsFilter
+from alerts.newsroom.search import matching
+from alerts.newsroom.visibility import listed
+
+PAGE_SIZE = 20
+FEED_SIZE = 50
+
+
+@dataclass(frozen=True)
+class ReleasePage:
+    items: list[Item]
+    number: int
+    total: int  # visible items matching, over every page
+
+    @property
+    def pages(self) -> int:
+        return max(1, ceil(self.total / PAGE_SIZE))
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.pages
+
+    @property
+    def past_end(self) -> bool:
+        return self.number > self.pages
+
+
+def _conditions(session: Session, news: NewsFilter) -> list[ColumnElement[bool]]:
+    """Values of one filter are alternatives; different filters must all hold."""
+    conditions = [listed()]
+    if news.countries:
+        conditions.append(_has_country(set(news.countries)))
+    if news.regions:
+        conditions.append(_has_country(news.region_countries()))
+    if news.topics:
+        conditions.append(
+            exists().where(ItemTopic.item_id == Item.id, ItemTopic.topic.in_(news.topics))
+        )
+    if news.kinds:
+        conditions.append(Item.kind.in_(news.kinds))
+    if news.languages:
+        conditions.append(func.lower(Item.language).in_(news.languages))
+    if news.searching:
+        # A search with no words in it (only punctuation) finds nothing.
+        conditions.append(matching(session, list(news.terms)) if news.terms else false())
+    return conditions
+
+
+def _has_country(codes: set[str]) -> ColumnElement[bool]:
+    return exists().where(ItemCountry.item_id == Item.id, ItemCountry.country.in_(sorted(codes)))
+
+
+def _newest_first(statement: Select[Any]) -> Select[Any]:
+    return statement.order_by(Item.published_at.desc(), Item.id.desc())
+
+
+def release_page(session: Session, news: NewsFilter, number: int) -> ReleasePage:
+    conditions = _conditions(session, news)
+    total = session.scalar(select(func.count()).select_from(Item).where(*conditions)) or 0
+    page = ReleasePage([], number, total)
+    if page.past_end:
+        return page
+    items = session.scalars(
+        _newest_first(select(Item).where(*conditions))
+        .limit(PAGE_SIZE)
+        .offset((number - 1) * PAGE_SIZE)
+    ).all()
+    return ReleasePage(list(items), number, total)
+
+
+def feed_items(session: Session, news: NewsFilter) -> list[Item]:
+    """The newest visible items for a feed: the latest ``FEED_SIZE``."""
+    statement = _newest_first(select(Item).where(*_conditions(session, news)))
+    return list(session.scalars(statement.limit(FEED_SIZE)).all())

@@ -1,0 +1,219 @@
+"""The public newsroom: /news (list, filters, search), one release, the Atom feed.
+
+Every query goes through ``newsroom.visibility``: a draft, a scheduled item or an
+item under embargo is answered exactly like an id that was never used.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Any
+
+from babel.dates import format_date
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from markupsafe import Markup
+from starlette.exceptions import HTTPException
+
+from alerts.core.i18n import N_, negotiate, translations
+from alerts.core.models import Item
+from alerts.mail.rendering import KIND_LABELS
+from alerts.newsroom.atom import BuiltFeed, FeedLinks, build_feed
+from alerts.newsroom.filters import FilterError, NewsFilter, parse_filter, parse_page
+from alerts.newsroom.listing import feed_items, release_page
+from alerts.newsroom.release import Release, find_release
+from alerts.newsroom.slugs import release_path, slugify
+from alerts.web.newsroom_view import item_view, json_ld, open_graph
+from alerts.web.state import pages as _pages
+from alerts.web.state import runtime as _runtime
+
+router = APIRouter(include_in_schema=False)
+
+# Readers' caches may keep these but must ask again each time (the validators make
+# that cheap); an embargo lifting is then seen at once.
+REVALIDATE = "no-cache"
+
+
+def _language(request: Request) -> str:
+    return negotiate(request.headers.get("accept-language"), request.query_params.get("lang"))
+
+
+def _params(request: Request) -> dict[str, list[str]]:
+    params: dict[str, list[str]] = {}
+    for key, value in request.query_params.multi_items():
+        params.setdefault(key, []).append(value)
+    return params
+
+
+def _bad_filter(request: Request, language: str, error: FilterError) -> Response:
+    gettext = translations(language).gettext
+    text = gettext(error.message) % error.values if error.values else gettext(error.message)
+    return _pages(request).render(
+        request,
+        "message.html",
+        language,
+        status=400,
+        title=N_("This list cannot be shown"),
+        paragraphs=[text],
+        link=f"{_pages(request).root}/news",
+        link_text=N_("All releases"),
+    )
+
+
+def _read(request: Request, language: str) -> tuple[NewsFilter, int] | Response:
+    params = _params(request)
+    try:
+        news = parse_filter(params, _runtime(request).taxonomy)
+        return news, parse_page(params.get("page", []))
+    except FilterError as error:
+        return _bad_filter(request, language, error)
+
+
+@router.get("/news")
+def news_list(request: Request) -> Response:
+    language = _language(request)
+    read = _read(request, language)
+    if isinstance(read, Response):
+        return read
+    news, number = read
+    runtime = _runtime(request)
+    with runtime.sessions() as session:
+        page = release_page(session, news, number)
+        views = [item_view(item, runtime.taxonomy, language) for item in page.items]
+    root = _pages(request).root
+    lang = {"lang": language} if "lang" in request.query_params else {}
+    return _pages(request).render(
+        request,
+        "news/list.html",
+        language,
+        status=404 if page.past_end else 200,
+        news=news,
+        page=page,
+        releases=views,
+        feed_url=f"{root}/news/feed.atom{news.query_string()}",
+        subscribe_url=f"{root}/subscribe{news.subscribe_query()}",
+        next_url=f"{root}/news{news.query_string(page=str(number + 1), **lang)}",
+        previous_url=f"{root}/news{news.query_string(page=str(number - 1), **lang)}",
+        last_url=f"{root}/news{news.query_string(page=str(page.pages), **lang)}",
+        kinds=[(kind, label) for kind, label in KIND_LABELS.items()],
+        keep_lang="lang" in request.query_params,
+    )
+
+
+@router.get("/news/feed.atom")
+def news_feed(request: Request) -> Response:
+    read = _read(request, _language(request))
+    if isinstance(read, Response):
+        return read
+    news, _ = read
+    runtime = _runtime(request)
+    base = runtime.settings.base_url.rstrip("/")
+    links = FeedLinks(
+        base_url=base,
+        self_url=f"{base}/news/feed.atom{news.query_string()}",
+        page_url=f"{base}/news{news.query_string()}",
+        title=f"{_pages(request).press_name} · Newsroom",
+        author=_pages(request).press_name,
+    )
+    with runtime.sessions() as session:
+        feed = build_feed(links, feed_items(session, news), dict(runtime.taxonomy.topics))
+    headers = {
+        "ETag": feed.etag,
+        "Last-Modified": format_datetime(feed.updated, usegmt=True),
+        "Cache-Control": REVALIDATE,
+    }
+    if _not_modified(request, feed):
+        return Response(status_code=304, headers=headers)
+    return Response(feed.body, media_type="application/atom+xml; charset=utf-8", headers=headers)
+
+
+def _not_modified(request: Request, feed: BuiltFeed) -> bool:
+    """RFC 9110 13.1: If-None-Match decides when present; If-Modified-Since otherwise."""
+    none_match = request.headers.get("if-none-match")
+    if none_match is not None:
+        tags = {tag.strip().removeprefix("W/") for tag in none_match.split(",")}
+        return "*" in tags or feed.etag in tags
+    since = request.headers.get("if-modified-since")
+    if since is None:
+        return False
+    try:
+        when = parsedate_to_datetime(since)
+    except (TypeError, ValueError, IndexError):
+        return False  # a date we cannot read is as if it were not sent
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return feed.updated.replace(microsecond=0) <= when
+
+
+def _reference(ref: str) -> tuple[int, str | None] | None:
+    """``42-some-slug`` or ``42`` → (42, slug); anything else names no release."""
+    number, _, slug = ref.partition("-")
+    if not number.isascii() or not number.isdigit() or len(number) > 10:
+        return None
+    return int(number), slug if "-" in ref else None
+
+
+def _not_found() -> HTTPException:
+    # The app's own 404 page, the same for every kind of "not there" (see visibility).
+    return HTTPException(404)
+
+
+@router.get("/news/{ref}")
+def release(request: Request, ref: str) -> Response:
+    reference = _reference(ref)
+    if reference is None:
+        raise _not_found()
+    item_id, slug = reference
+    language = _language(request)
+    runtime = _runtime(request)
+    with runtime.sessions() as session:
+        found = find_release(session, item_id)
+        if found is None:
+            raise _not_found()
+        if slug != slugify(found.item.title):
+            # Checked only once the release is known to be public: a redirect would
+            # otherwise tell that the id is in use.
+            query = f"?{request.url.query}" if request.url.query else ""
+            target = f"{_pages(request).root}{release_path(item_id, found.item.title)}{query}"
+            return RedirectResponse(target, status_code=308)
+        context = _release_context(request, found, language)
+    return _pages(request).render(request, "news/release.html", language, **context)
+
+
+def _release_context(request: Request, found: Release, language: str) -> dict[str, Any]:
+    runtime = _runtime(request)
+    base = runtime.settings.base_url.rstrip("/")
+    item = found.item
+    canonical = base + release_path(item.id, item.title)
+    view = item_view(item, runtime.taxonomy, language)
+    press = _pages(request).press_name
+    return {
+        "release": view,
+        "withdrawn": found.withdrawn,
+        "withdrawn_on": _date(item.updated_at, language) if found.withdrawn else "",
+        "corrects": _link(request, found.corrects, language),
+        "corrections": [_link(request, c, language) for c in found.corrections],
+        "canonical": canonical,
+        "open_graph": open_graph(item, canonical, press),
+        "json_ld": Markup(json_ld(item, canonical, press)),
+        "subscribe_url": f"{_pages(request).root}/subscribe{_subscribe_query(item)}",
+    }
+
+
+def _subscribe_query(item: Item) -> str:
+    return NewsFilter(countries=tuple(item.countries), topics=tuple(item.topics)).subscribe_query()
+
+
+def _link(request: Request, item: Item | None, language: str) -> dict[str, str] | None:
+    if item is None:
+        return None
+    return {
+        "href": f"{_pages(request).root}{release_path(item.id, item.title)}",
+        "title": item.title,
+        "published": _date(item.published_at, language),
+    }
+
+
+def _date(when: datetime | None, language: str) -> str:
+    return format_date(when, "long", locale=language) if when else ""

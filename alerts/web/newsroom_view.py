@@ -1,0 +1,96 @@
+"""What the newsroom's templates read of an item: words for people, tags for machines.
+
+One dictionary per item, so fields added to items later (photos, attachments,
+contacts) are one more key here and one more block in the templates.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC
+from typing import Any
+
+from babel.dates import format_date
+
+from alerts.core.i18n import translations
+from alerts.core.models import Item
+from alerts.core.taxonomy import Taxonomy, localised_countries
+from alerts.mail.markdown_body import render_body, safe_href
+from alerts.mail.rendering import KIND_LABELS
+from alerts.newsroom.atom import updated_of
+from alerts.newsroom.slugs import release_path
+
+
+def item_view(item: Item, taxonomy: Taxonomy, language: str) -> dict[str, Any]:
+    gettext = translations(language).gettext
+    names = localised_countries(language)
+    published = item.published_at
+    return {
+        "id": item.id,
+        "path": release_path(item.id, item.title),
+        "title": item.title,
+        "summary": item.summary,
+        "language": item.language,
+        "kind": item.kind,
+        "kind_label": gettext(KIND_LABELS.get(item.kind, item.kind.replace("_", " "))),
+        "countries": [(code, names.get(code, code)) for code in item.countries],
+        "topics": [(code, gettext(taxonomy.topics.get(code, code))) for code in item.topics],
+        "published_iso": published.astimezone(UTC).isoformat() if published else "",
+        # As the emails write it: "5 de enero de 2026, 09:00 UTC".
+        "published": (
+            f"{format_date(published, 'long', locale=language)}, "
+            f"{published.astimezone(UTC):%H:%M} UTC"
+            if published
+            else ""
+        ),
+        "is_correction": item.corrects_id is not None,
+        # Checked again here: another application may have written the row.
+        "url": safe_href(item.url) if item.url else None,
+        # Rendered only where a page needs it (lists show the summary).
+        "blocks": lambda: render_body(item.body).html,
+    }
+
+
+def _iso(item: Item) -> tuple[str, str]:
+    published = (item.published_at or item.updated_at).astimezone(UTC).isoformat()
+    return published, updated_of(item).astimezone(UTC).isoformat()
+
+
+def open_graph(item: Item, canonical: str, press: str) -> list[tuple[str, str]]:
+    published, modified = _iso(item)
+    tags = [
+        ("og:type", "article"),
+        ("og:title", item.title),
+        ("og:url", canonical),
+        ("og:site_name", press),
+        ("og:locale", item.language),  # the release's own language, not the page's
+        ("article:published_time", published),
+        ("article:modified_time", modified),
+    ]
+    if item.summary:
+        tags.insert(2, ("og:description", item.summary))
+    return tags
+
+
+def json_ld(item: Item, canonical: str, press: str) -> str:
+    """schema.org NewsArticle, safe inside <script>: no "<", ">" or "&" left as such."""
+    published, modified = _iso(item)
+    data: dict[str, Any] = {
+        "@context": "https://schema.org",
+        "@type": "NewsArticle",
+        "headline": item.title[:110],  # Google reads at most 110 characters
+        "name": item.title,
+        "url": canonical,
+        "mainEntityOfPage": canonical,
+        "datePublished": published,
+        "dateModified": modified,
+        "inLanguage": item.language,
+        "publisher": {"@type": "Organization", "name": press},
+        "author": {"@type": "Organization", "name": press},
+    }
+    if item.summary:
+        data["description"] = item.summary
+    if item.topics:
+        data["keywords"] = item.topics
+    text = json.dumps(data, ensure_ascii=False, sort_keys=True)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
