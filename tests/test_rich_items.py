@@ -5,12 +5,14 @@ Every refusal leaves nothing written: no item, and a draft being edited unchange
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 from sqlalchemy import func, select
 
 from alerts.core.models import Item
@@ -259,3 +261,33 @@ def test_a_correction_carries_the_originals_photo_unless_it_names_its_own(
         headers=auth,
     )
     assert refused.status_code == 422 and _locs(refused) == [["body", "image", "media_id"]]
+
+
+def test_the_public_release_page_shows_the_photo_documents_notes_and_contacts(
+    pipeline: Stack, api: TestClient, auth: dict[str, str]
+) -> None:
+    photo = _upload(api, auth, "border.jpg", gps_jpeg(2000, 1000))
+    report = _upload(api, auth, "report.pdf", small_pdf())
+    item = api.post(
+        "/api/items",
+        json=ITEM
+        | {
+            "image": {"media_id": photo, "alt": "The wall", "caption": "At dusk.", "credit": "NGO"},
+            "attachments": [{"media_id": report, "title": "Full report"}],
+            "notes": "Based on *130* interviews.",
+            "contacts": [CONTACT],
+        },
+        headers=auth,
+    ).json()
+    assert api.post(f"/api/items/{item['id']}/publish", headers=auth).status_code == 200
+    page = api.get(f"/news/{item['id']}", follow_redirects=True)
+    assert page.status_code == 200, page.text
+    html = page.text
+    assert f'<img src="{pipeline.settings.base_url}/media/{photo}/web.jpg" alt="The wall">' in html
+    assert "At dusk." in html and "Photo: NGO" in html
+    assert f'/media/{report}/report.pdf">Full report</a> (PDF, 1 KB)' in html
+    assert "Based on <em>130</em> interviews." in html
+    assert 'href="mailto:ana@ngo.example"' in html and "Languages: English, Spanish" in html
+    # The web size it names is the one the store made: 1600 px wide at most.
+    served = api.get(f"/media/{photo}/web.jpg")
+    assert served.status_code == 200 and Image.open(io.BytesIO(served.content)).width == 1600

@@ -30,6 +30,7 @@ EMAIL_WIDTH = WIDTHS["email"]
 class Photo:
     src: str  # the 600 px rendition
     src2x: str | None  # the 1200 px one, when it is larger than the first
+    web: str  # the web page's size (the public newsroom)
     width: int
     height: int
     alt: str
@@ -86,6 +87,7 @@ def _photo(ref: Mapping[str, Any], media: Media | None, base_url: str) -> Photo 
     return Photo(
         src=public_url(base_url, media, names["email"]),
         src2x=public_url(base_url, media, names["email2x"]) if larger else None,
+        web=public_url(base_url, media, names["web"]),
         width=width,
         height=height,
         alt=str(ref.get("alt") or ""),
