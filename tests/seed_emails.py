@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from alerts.core.models import Item, ItemCountry, ItemStatus, ItemTopic
+from alerts.core.models import Item, ItemCountry, ItemStatus, ItemTopic, Media, NewsroomDefaults
 from alerts.core.taxonomy import Taxonomy
 from alerts.core.tokens import Purpose, TokenSigner
 from alerts.dev.seed import seed_drafts
@@ -22,6 +22,7 @@ from alerts.mail.rendering import (
     make_environment,
     render_item,
 )
+from alerts.mail.rich_blocks import RichContent, rich_content
 from tests.test_rendering import SENDER
 
 SEED: list[ItemDraft] = seed_drafts()
@@ -82,6 +83,7 @@ EXTRAS = (
     "withdrawal",
     "digest-daily",
     "digest-weekly",
+    "rich",
 )
 
 
@@ -136,9 +138,87 @@ def _digest(cadence: str, language: str) -> RenderedItem:
     return render_digest(make_environment(None, language), claimed, Taxonomy(), SENDER, BASE_URL)
 
 
+# --- a release as press offices write it: photo, documents, notes, contacts ----
+
+MEDIA_URL = f"{BASE_URL}/media"
+RICH_PHOTO = Media(
+    id="Ph0toOfTheBorderWall01",
+    kind="image",
+    content_type="image/jpeg",
+    label="JPEG",
+    filename="web.jpg",
+    size=412_000,
+    width=1600,
+    height=1067,
+)
+RICH_REPORT = Media(
+    id="RepOrtOnTheBorder00001",
+    kind="document",
+    content_type="application/pdf",
+    label="PDF",
+    filename="facing-walls.pdf",
+    size=2_415_000,
+)
+RICH_DEFAULTS = NewsroomDefaults(
+    id=1,
+    notes="Default notes: replaced by the item's own below.",
+    contacts=[{"name": "Nobody Default", "email": "default@ngo.example"}],
+)
+
+
+def rich_item() -> tuple[Item, RichContent]:
+    """The rich seed release and its rich content, as the workers read them."""
+    item = seed_item(0)
+    item.id = 200
+    item.body = (
+        "Refugees and migrants crossing from Mexico into the United States face "
+        "[new dangers](https://ngo.example/news/border-report) since the executive order "
+        "on border control. Our researchers interviewed people on both sides of the border "
+        "over four weeks.\n\n"
+        "> Closing the door on people fleeing violence does not stop them; it pushes them "
+        "into the hands of smugglers and onto deadlier routes.\n"
+        ">\n"
+        "> **Erika Guevara-Rosas**, Americas Director\n\n"
+        "The report documents:\n\n"
+        "- returns of asylum seekers to danger without a hearing;\n"
+        "- detention of families, children included, for weeks;\n"
+        "- crossings moved to remote desert, where deaths have risen.\n\n"
+        "Read the [full findings](https://ngo.example/research/facing-walls) or "
+        "[write to the researchers](mailto:research@ngo.example)."
+    )
+    item.image = {
+        "media_id": RICH_PHOTO.id,
+        "alt": "A family walks beside the border wall at dusk",
+        "caption": "Families wait at the border crossing in Tijuana.",
+        "credit": "Ana Ruiz / NGO",
+    }
+    item.attachments = [{"media_id": RICH_REPORT.id, "title": "Full report"}]
+    item.notes = (
+        "The report *Facing Walls* is based on 130 interviews made in February 2017. "
+        "Interviews with the researchers can be arranged in English and Spanish; see the "
+        "[methodology](https://ngo.example/research/facing-walls/method)."
+    )
+    item.contacts = [
+        {
+            "name": "Press Office",
+            "role": "Media relations, Americas",
+            "email": "press@ngo.example",
+            "phone": "+52 55 1234 5678",
+            "languages": ["en", "es"],
+            "timezone": "America/Mexico_City",
+        }
+    ]
+    media = {RICH_PHOTO.id: RICH_PHOTO, RICH_REPORT.id: RICH_REPORT}
+    return item, rich_content(item, media, RICH_DEFAULTS, MEDIA_URL)
+
+
 def extra_message(name: str, language: str, recipient: Recipient) -> bytes:
     """A digest, an embargoed release or a notice about one, as the workers send them."""
     env = make_environment(None, language)
+    if name == "rich":
+        item, rich = rich_item()
+        rendered = render_item(env, item, Taxonomy(), SENDER, BASE_URL, language, "UTC", rich)
+        return build_message(rendered, recipient, SENDER)
     if name.startswith("digest-"):
         cadence = name.removeprefix("digest-")
         rendered = _digest(cadence, language)

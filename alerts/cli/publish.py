@@ -5,18 +5,20 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from alerts.cli.common import celery_app, console, fail, schema_hint
 from alerts.cli.output import print_json
-from alerts.core.models import utcnow
+from alerts.core.models import Media, utcnow
 from alerts.items.drafts import InvalidItem, create_item, parse_draft
 from alerts.items.embargoes import embargo
 from alerts.items.lifecycle import create_and_publish
 from alerts.items.listing import fields_of
+from alerts.media.local_files import discard, store_paths, with_placeholders
+from alerts.media.refusal import MediaRefused
 
 
 def publish(
@@ -34,7 +36,13 @@ def publish(
     external_id: Annotated[
         str | None, typer.Option(help="Your id; publishing twice is a no-op.")
     ] = None,
-    file: Annotated[Path | None, typer.Option(help="JSON items in the seed's shape.")] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            help="JSON items in the seed's shape; a photo or document may be given by "
+            "its path (relative to the file) in place of media_id."
+        ),
+    ] = None,
     embargo_until: Annotated[
         datetime | None,
         typer.Option(
@@ -54,12 +62,15 @@ def publish(
         fail("give either --file or --title, not both", 2)
     if embargo_until is not None and file is not None:
         fail("--embargo-until applies to one item: use --title", 2)
+    data: Any = None
     try:
         if file is not None:
             try:
-                drafts = drafts_from_json(json.loads(file.read_text(encoding="utf-8")))
+                data = json.loads(file.read_text(encoding="utf-8"))
             except (OSError, json.JSONDecodeError) as exc:
                 fail(f"cannot read {file}: {exc}", 2)
+            # Checked whole before any photo or document it names is stored.
+            drafts = drafts_from_json(_with_placeholders(data))
         elif title is not None:
             drafts = [
                 parse_draft(
@@ -80,21 +91,45 @@ def publish(
     except ValueError as exc:
         fail(str(exc), 2)
     runtime = celery_app().runtime
+    settings = runtime.settings
+    assert settings.media_dir is not None  # set at start-up
+    stored: list[Media] = []
     try:
         with runtime.sessions() as session:
+            if file is not None and (entries := _entries(data)):
+                # The files first; the items then point at what was stored.
+                stored = store_paths(
+                    session, settings.media_dir, file.parent, entries, settings.media_max_bytes
+                )
+                drafts = drafts_from_json(data)
             if embargo_until is not None:
                 item = create_item(session, runtime.taxonomy, drafts[0])
                 items = [embargo(session, item, embargo_until, utcnow())]
             else:
                 items = create_and_publish(session, runtime.taxonomy, drafts)
             session.commit()
+            stored = []  # committed: the files are the rows' now
             rows = [fields_of(item) for item in items]
-    except InvalidItem as exc:
+    except (InvalidItem, MediaRefused, ValueError) as exc:
         fail(str(exc), 2)
     except (OperationalError, ProgrammingError) as exc:
         schema_hint(exc)
+    finally:
+        discard(settings.media_dir, stored)  # nothing stored stays behind a refusal
     if as_json:
         print_json({"items": rows})
         return
     for item in items:
         console.print(item.id)
+
+
+def _entries(data: Any) -> list[Any]:
+    """The items of a --file's JSON (a list, or an object with an "items" list)."""
+    items = data.get("items") if isinstance(data, dict) else data
+    return items if isinstance(items, list) else []
+
+
+def _with_placeholders(data: Any) -> Any:
+    if isinstance(data, dict) and isinstance(data.get("items"), list):
+        return data | {"items": with_placeholders(data["items"])}
+    return with_placeholders(data) if isinstance(data, list) else data

@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     DateTime,
@@ -133,6 +134,13 @@ class Item(Base):
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # A release as press offices write it (items/rich_fields.py has the shapes): the lead
+    # photo, documents by media id, notes to editors (Markdown) and media contacts.
+    # Notes and contacts left None are the newsroom's defaults (NewsroomDefaults).
+    image: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    attachments: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    notes: Mapped[str | None] = mapped_column(Text)
+    contacts: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
     country_rows: Mapped[list[ItemCountry]] = relationship(
         cascade="all, delete-orphan", lazy="selectin"
@@ -472,6 +480,18 @@ class Media(Base):
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class NewsroomDefaults(Base):
+    """Notes to editors and media contacts set once by staff: every item without its own."""
+
+    __tablename__ = "newsroom_defaults"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # one row, id 1
+    notes: Mapped[str] = mapped_column(Text, default="")
+    contacts: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(100))
 
 
 class Duty(Base):

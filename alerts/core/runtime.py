@@ -11,7 +11,7 @@ from typing import Any
 
 from jinja2 import Environment
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, object_session, sessionmaker
 
 from alerts.audience.membership import address_hasher
 from alerts.core.db import make_engine, make_session_factory
@@ -23,6 +23,7 @@ from alerts.delivery.throttle import RelayThrottle
 from alerts.items.fan_out_rule import fan_out_due
 from alerts.mail.dkim import DkimKey
 from alerts.mail.rendering import Recipient, RenderedItem, Sender, make_environment, render_item
+from alerts.mail.rich_blocks import RichContent, load_rich
 from alerts.mail.smtp import SmtpTransport
 
 
@@ -161,12 +162,23 @@ class Runtime:
             self.settings.base_url,
             language,
             zone,
+            self.rich_content([item])[item.id],
         )
         with self._render_lock:
             self._rendered[key] = rendered
             while len(self._rendered) > 64:
                 self._rendered.popitem(last=False)
         return rendered
+
+    def rich_content(self, items: list[Item]) -> dict[int, RichContent]:
+        """The items' photos, documents, notes and contacts: read in the items' own
+        session when they have one (a batch's, a request's), else in a short one."""
+        base_url = self.settings.media_base_url
+        session = object_session(items[0]) if items else None
+        if session is not None:
+            return load_rich(session, items, base_url)
+        with self.sessions() as own:
+            return load_rich(own, items, base_url)
 
     def transport(self) -> SmtpTransport:
         """This thread's connection to the relay, kept open across batches."""

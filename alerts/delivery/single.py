@@ -134,6 +134,7 @@ def send_digest(
                 mail.taxonomy,
                 mail.sender,
                 mail.settings.base_url,
+                mail.rich_content(claimed.items),
             )
             recipient = mail.recipient(
                 claimed.delivery_id,

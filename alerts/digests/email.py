@@ -7,6 +7,7 @@ layout, footer and wire assembly as an alert.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from email.utils import parseaddr
@@ -27,6 +28,7 @@ from alerts.mail.rendering import (
     item_context,
     web_url,
 )
+from alerts.mail.rich_blocks import PLAIN, RichContent
 
 OTHER = N_("Other news")
 
@@ -94,14 +96,17 @@ def render_digest(
     taxonomy: Taxonomy,
     sender: Sender,
     base_url: str,
+    rich: Mapping[int, RichContent] | None = None,
 ) -> RenderedItem:
+    """``rich``: each item's photo (a thumbnail here) and the rest, by item id."""
     language = claimed.language
+    rich = rich or {}
     nonce = secrets.token_hex(8)
     groups = [
         Group(
             heading,
             [
-                item_context(item, taxonomy, language)
+                item_context(item, taxonomy, language, rich.get(item.id, PLAIN))
                 | {"web_url": web_url(item, base_url, language)}
                 for item in items
             ],

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -10,14 +12,24 @@ from alerts.core.models import (
     Item,
     ItemStatus,
 )
-from alerts.items.drafts import InvalidItem, parse_draft
+from alerts.items import rich_fields
+from alerts.items.drafts import InvalidItem, checked_media, parse_draft
 from alerts.items.lifecycle import _publish_follow_up
 
 
 def correct(
-    session: Session, item: Item, title: str | None, summary: str, body: str, now: datetime
+    session: Session,
+    item: Item,
+    title: str | None,
+    summary: str,
+    body: str,
+    now: datetime,
+    rich_changes: Mapping[str, Any] | None = None,
 ) -> Item:
-    """Publish a correction: mailed only to those who received the original, threaded."""
+    """Publish a correction: mailed only to those who received the original, threaded.
+
+    It carries the original's photo, documents, notes and contacts unless
+    ``rich_changes`` gives its own (a key given as None clears that field)."""
     if item.status != ItemStatus.PUBLISHED or item.corrects_id is not None:
         raise InvalidItem(f"item {item.id} is not a published original: nothing to correct")
     draft = parse_draft(
@@ -30,8 +42,11 @@ def correct(
             "language": item.language,
             "campaign": item.campaign,
         }
+        | rich_fields.of_item(item)
+        | dict(rich_changes or {})
     )
-    return _publish_follow_up(
+    rich = checked_media(session, draft)
+    follow_up = _publish_follow_up(
         session,
         item,
         now,
@@ -42,3 +57,5 @@ def correct(
         kind=draft.kind,
         campaign=draft.campaign,
     )
+    rich_fields.apply(follow_up, rich)
+    return follow_up

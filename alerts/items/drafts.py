@@ -17,6 +17,8 @@ from alerts.core.models import (
     utcnow,
 )
 from alerts.core.taxonomy import Taxonomy, TaxonomyError
+from alerts.items import rich_fields
+from alerts.items.rich_fields import AttachmentRef, Contact, ImageRef
 
 ITEM_KINDS = ("press_release", "report", "statement", "news")
 
@@ -27,6 +29,14 @@ class InvalidItem(ValueError):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class InvalidMedia(InvalidItem):
+    """A photo or document id that names no stored file of the right kind."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}", field)
+        self.message = message  # without the field's name, which a 422 gives apart
 
 
 class ItemDraft(BaseModel):
@@ -44,6 +54,21 @@ class ItemDraft(BaseModel):
     external_id: str | None = Field(default=None, max_length=200)
     countries: list[str] = Field(default_factory=list)
     topics: list[str] = Field(default_factory=list)
+    # The rich parts (items/rich_fields.py); notes and contacts None: the defaults.
+    image: ImageRef | None = None
+    attachments: list[AttachmentRef] = Field(default_factory=list, max_length=20)
+    notes: str | None = Field(default=None, max_length=20_000)
+    contacts: list[Contact] | None = Field(default=None, max_length=20)
+
+    def rich(self) -> rich_fields.RichFields:
+        return rich_fields.RichFields(
+            image=self.image, attachments=self.attachments, notes=self.notes, contacts=self.contacts
+        )
+
+    @field_validator("attachments", mode="before")
+    @classmethod
+    def _no_attachments(cls, value: Any) -> Any:
+        return [] if value is None else value  # null in an edit: none any more
 
     @field_validator("kind")
     @classmethod
@@ -86,9 +111,19 @@ def checked_codes(taxonomy: Taxonomy, draft: ItemDraft) -> tuple[set[str], set[s
         raise InvalidItem(str(exc), "topics") from exc
 
 
+def checked_media(session: Session, draft: ItemDraft) -> rich_fields.RichFields:
+    """The draft's photo and documents, each a stored file of the right kind."""
+    rich = draft.rich()
+    problem = rich_fields.check_media(session, rich)
+    if problem is not None:
+        raise InvalidMedia(problem.field, problem.message)
+    return rich
+
+
 def create_item(session: Session, taxonomy: Taxonomy, draft: ItemDraft) -> Item:
     """Validate the codes against the vocabulary and add a draft item (not committed)."""
     countries, topics = checked_codes(taxonomy, draft)
+    rich = checked_media(session, draft)
     item = Item(
         title=draft.title,
         summary=draft.summary,
@@ -102,6 +137,7 @@ def create_item(session: Session, taxonomy: Taxonomy, draft: ItemDraft) -> Item:
         country_rows=[ItemCountry(country=c) for c in sorted(countries)],
         topic_rows=[ItemTopic(topic=t) for t in sorted(topics)],
     )
+    rich_fields.apply(item, rich)
     session.add(item)
     return item
 
@@ -125,9 +161,10 @@ def update_draft(session: Session, taxonomy: Taxonomy, item: Item, changes: dict
         "external_id": item.external_id,
         "countries": item.countries,
         "topics": item.topics,
-    }
+    } | rich_fields.of_item(item)
     draft = parse_draft(current | changes)
     countries, topics = checked_codes(taxonomy, draft)
+    rich_fields.apply(item, checked_media(session, draft))
     for name in ("title", "summary", "body", "url", "kind", "language", "campaign", "external_id"):
         setattr(item, name, getattr(draft, name))
     if set(item.countries) != countries:

@@ -138,6 +138,8 @@ def _notify_recipients(session: Session, item: Item, kind: NoticeKind, now: date
         kind=kind.value,
         campaign=item.campaign,
         embargo_until=item.embargo_until,
+        # Whom to ask about it: the release's own contacts (None: the defaults).
+        contacts=item.contacts,
     )
 
 

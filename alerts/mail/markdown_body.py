@@ -69,8 +69,10 @@ class RenderedBody:
 
 
 class _Renderer:
-    def __init__(self) -> None:
+    def __init__(self, first_reference: int = 1) -> None:
         self.references: list[str] = []
+        # Notes to editors number their links on from the body's (and the documents').
+        self.first_reference = first_reference
 
     # -- HTML ---------------------------------------------------------------
     def html_inline(self, node: SyntaxTreeNode) -> str:
@@ -145,7 +147,7 @@ class _Renderer:
                     out.append(label)
                 else:
                     self.references.append(href)
-                    out.append(f"{label} [{len(self.references)}]")
+                    out.append(f"{label} [{self.first_reference + len(self.references) - 1}]")
             else:
                 out.append(self.text_inline(child) if child.children else child.content)
         return "".join(out)
@@ -196,10 +198,11 @@ def wrap(text: str, width: int = WIDTH) -> str:
     )
 
 
-def render_body(source: str) -> RenderedBody:
-    """The body's blocks as HTML and as text, once per item and language."""
+def render_body(source: str, first_reference: int = 1) -> RenderedBody:
+    """The body's blocks as HTML and as text, once per item and language; the text's
+    link references are numbered from ``first_reference``."""
     tree = SyntaxTreeNode(_MD.parse(source))
-    html_renderer, text_renderer = _Renderer(), _Renderer()
+    html_renderer, text_renderer = _Renderer(), _Renderer(first_reference)
     html = [Markup(html_renderer.html_block(node)) for node in tree.children]
     text = [text_renderer.text_block(node) for node in tree.children]
     return RenderedBody(html=html, text=text, references=text_renderer.references)

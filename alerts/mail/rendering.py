@@ -23,6 +23,7 @@ from alerts.core.models import NOTICE_KINDS, Item, ItemStatus, NoticeKind, utcno
 from alerts.core.taxonomy import Taxonomy, localised_countries
 from alerts.mail.dkim import DkimKey
 from alerts.mail.markdown_body import render_body
+from alerts.mail.rich_blocks import PLAIN, RichContent, photo_line, rich_context
 
 # One wire policy (CRLF) for every message: the skeleton's. Account emails take it from here.
 from alerts.mail.skeleton import WIRE_POLICY as WIRE_POLICY
@@ -172,12 +173,17 @@ class RenderedItem:
         return found
 
 
-def item_context(item: Item, taxonomy: Taxonomy, language: str = "en") -> dict[str, object]:
+def item_context(
+    item: Item, taxonomy: Taxonomy, language: str = "en", rich: RichContent = PLAIN
+) -> dict[str, object]:
+    """``rich``: the item's photo, documents, notes and contacts (mail/rich_blocks.py)."""
     names = localised_countries(language)
     gettext = translations(language).gettext
     published = item.published_at
     body = render_body(item.body)
-    return {
+    extras = rich_context(rich, language, len(body.references) + 1)
+    return extras | {
+        "photo_line": photo_line(rich.photo) if rich.photo else "",
         "id": item.id,
         "title": item.title,
         "summary": item.summary,
@@ -263,8 +269,10 @@ def render_item(
     base_url: str,
     language: str = "en",
     zone: str = "UTC",
+    rich: RichContent = PLAIN,
 ) -> RenderedItem:
-    """The item's email in ``language``; ``zone``: the reader's, for the times it names."""
+    """The item's email in ``language``; ``zone``: the reader's, for the times it names;
+    ``rich``: its photo, documents, notes and contacts, read once with the item."""
     nonce = secrets.token_hex(8)
     subject = header_safe(item.title)
     embargo = None
@@ -276,7 +284,7 @@ def render_item(
         embargo = translations(language).gettext("EMBARGOED UNTIL %(when)s") % {"when": when}
         subject = f"{embargo}: {subject}"
     context = {
-        "item": item_context(item, taxonomy, language)
+        "item": item_context(item, taxonomy, language, rich)
         | {"embargo": embargo, "notice": notice, "web_url": web_url(item, base_url, language)},
         "recipient": {f: f"@@{nonce}.{f}@@" for f in FIELDS},
         "press": {"name": parseaddr(sender.from_address)[0], "reply_to": sender.reply_to},

@@ -19,12 +19,13 @@ from starlette.exceptions import HTTPException
 from alerts.core.i18n import N_, negotiate, translations
 from alerts.core.models import Item
 from alerts.mail.rendering import KIND_LABELS
+from alerts.mail.rich_blocks import load_rich
 from alerts.newsroom.atom import BuiltFeed, FeedLinks, build_feed
 from alerts.newsroom.filters import FilterError, NewsFilter, parse_filter, parse_page
 from alerts.newsroom.listing import feed_items, release_page
 from alerts.newsroom.release import Release, find_release
 from alerts.newsroom.slugs import release_path, slugify
-from alerts.web.newsroom_view import item_view, json_ld, open_graph
+from alerts.web.newsroom_view import item_view, json_ld, open_graph, release_extras
 from alerts.web.state import pages as _pages
 from alerts.web.state import runtime as _runtime
 
@@ -178,6 +179,11 @@ def release(request: Request, ref: str) -> Response:
             target = f"{_pages(request).root}{release_path(item_id, found.item.title)}{query}"
             return RedirectResponse(target, status_code=308)
         context = _release_context(request, found, language)
+        # The photo, documents, notes and contacts, read while the session is open.
+        context["rich"] = release_extras(
+            load_rich(session, [found.item], runtime.settings.media_base_url)[found.item.id],
+            language,
+        )
     return _pages(request).render(request, "news/release.html", language, **context)
 
 

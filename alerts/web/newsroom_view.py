@@ -17,6 +17,7 @@ from alerts.core.models import Item
 from alerts.core.taxonomy import Taxonomy, localised_countries
 from alerts.mail.markdown_body import render_body, safe_href
 from alerts.mail.rendering import KIND_LABELS
+from alerts.mail.rich_blocks import RichContent, rich_context
 from alerts.newsroom.atom import updated_of
 from alerts.newsroom.slugs import release_path
 
@@ -49,6 +50,11 @@ def item_view(item: Item, taxonomy: Taxonomy, language: str) -> dict[str, Any]:
         # Rendered only where a page needs it (lists show the summary).
         "blocks": lambda: render_body(item.body).html,
     }
+
+
+def release_extras(rich: RichContent, language: str) -> dict[str, Any]:
+    """A release page's photo (web size), documents, notes to editors and contacts."""
+    return rich_context(rich, language, 1)
 
 
 def _iso(item: Item) -> tuple[str, str]:

@@ -22,8 +22,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0010"
-# MERGE: down_revision becomes "0009"
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from alerts.web.api import items, journalists, keys, media, schemas
+from alerts.web.api import defaults, items, journalists, keys, media, schemas
 
 # Every operation may meet these: a malformed body, no or a bad key, the wrong
 # role, a body over the size limit, a field that fails validation.
@@ -21,3 +21,4 @@ router.include_router(items.router)
 router.include_router(journalists.router)
 router.include_router(keys.router)
 router.include_router(media.router)
+router.include_router(defaults.router)

@@ -6,6 +6,7 @@ from datetime import datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
@@ -64,10 +65,14 @@ def _check_ahead(field: str, when: datetime, otherwise: str) -> None:
 
 
 def _refused(exc: drafts.InvalidItem) -> HTTPException:
-    """A bad field is a 422 naming it; a conflict with the item's state, a 409."""
-    if exc.field is not None:
-        return field_error(exc.field, str(exc))
-    return HTTPException(409, str(exc))
+    """A bad field is a 422 naming it (``image.media_id`` as ["body", "image", "media_id"]);
+    a conflict with the item's state, a 409."""
+    if exc.field is None:
+        return HTTPException(409, str(exc))
+    loc: list[str | int] = ["body"]
+    loc += [int(p) if p.isdigit() else p for p in exc.field.split(".")]
+    message = exc.message if isinstance(exc, drafts.InvalidMedia) else str(exc)
+    return HTTPException(422, detail=[{"loc": loc, "msg": message, "type": "value_error"}])
 
 
 def _apply(action: object) -> None:
@@ -164,12 +169,14 @@ def preview(
     assert part is not None
     content = str(part.get_content())
     if format == "html":
-        # Shown inside staff pages: it must not run anything or reach out.
+        # Shown inside staff pages: it must not run anything or reach out, except
+        # for the release's own photo in the media store.
+        media = urlsplit(rt.settings.media_base_url)
         return HTMLResponse(
             content,
             headers={
                 "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-                "img-src data:; frame-ancestors 'self'",
+                f"img-src data: {media.scheme}://{media.netloc}; frame-ancestors 'self'",
                 "X-Frame-Options": "SAMEORIGIN",
             },
         )
@@ -272,9 +279,12 @@ def correct(item_id: Id, body: schemas.Correction, db: Db, _: Writer) -> schemas
     """Publish a correction to exactly those who received the original, threaded to it."""
     item = _item(db, item_id)
     made: list[Item] = []
+    rich = body.model_dump(
+        mode="json", include={"image", "attachments", "notes", "contacts"}, exclude_unset=True
+    )
     _apply(
         lambda: made.append(
-            corrections.correct(db, item, body.title, body.summary, body.body, utcnow())
+            corrections.correct(db, item, body.title, body.summary, body.body, utcnow(), rich)
         )
     )
     db.commit()

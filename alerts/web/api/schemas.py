@@ -7,13 +7,23 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl
 
-from alerts.core.models import Item, Journalist
+from alerts.core.models import Item, Journalist, NewsroomDefaults
 from alerts.digests.schedule import format_minute
+from alerts.items.rich_fields import AttachmentRef, Contact, ImageRef
 from alerts.web.api.body import ApiBody
 
 Kind = Literal["press_release", "report", "statement", "news"]
 Language = Field(default="en", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
 Code = Field(min_length=1, max_length=64)
+
+
+IMAGE = (
+    "The lead photo: a stored image's `media_id` (POST /api/media), `alt` (required), "
+    "`caption`, `credit`."
+)
+ATTACHMENTS = "Documents linked from the email (never attached): `media_id`, `title`."
+NOTES = "Notes to editors (Markdown). `null`: the newsroom's default notes (/api/defaults)."
+CONTACTS = "Media contacts. `null`: the newsroom's default contacts (/api/defaults)."
 
 
 class ItemCreate(ApiBody):
@@ -29,6 +39,12 @@ class ItemCreate(ApiBody):
     external_id: str | None = Field(default=None, min_length=1, max_length=200)
     countries: list[str] = Field(default_factory=list, max_length=250)
     topics: list[str] = Field(default_factory=list, max_length=100)
+    image: ImageRef | None = Field(default=None, description=IMAGE)
+    attachments: list[AttachmentRef] = Field(
+        default_factory=list, max_length=20, description=ATTACHMENTS
+    )
+    notes: str | None = Field(default=None, max_length=20_000, description=NOTES)
+    contacts: list[Contact] | None = Field(default=None, max_length=20, description=CONTACTS)
 
 
 class ItemUpdate(ApiBody):
@@ -43,6 +59,12 @@ class ItemUpdate(ApiBody):
     campaign: str | None = Field(default=None, max_length=300)
     countries: list[str] | None = Field(default=None, max_length=250)
     topics: list[str] | None = Field(default=None, max_length=100)
+    image: ImageRef | None = Field(default=None, description=f"{IMAGE} `null` removes it.")
+    attachments: list[AttachmentRef] | None = Field(
+        default=None, max_length=20, description=ATTACHMENTS
+    )
+    notes: str | None = Field(default=None, max_length=20_000, description=NOTES)
+    contacts: list[Contact] | None = Field(default=None, max_length=20, description=CONTACTS)
 
 
 class ItemOut(BaseModel):
@@ -66,6 +88,10 @@ class ItemOut(BaseModel):
     corrects_id: int | None
     created_at: datetime
     updated_at: datetime
+    image: ImageRef | None = Field(description=IMAGE)
+    attachments: list[AttachmentRef] = Field(description=ATTACHMENTS)
+    notes: str | None = Field(description=NOTES)
+    contacts: list[Contact] | None = Field(description=CONTACTS)
 
     @classmethod
     def of(cls, item: Item) -> ItemOut:
@@ -88,6 +114,14 @@ class ItemOut(BaseModel):
             corrects_id=item.corrects_id,
             created_at=item.created_at,
             updated_at=item.updated_at,
+            image=ImageRef.model_validate(item.image) if item.image else None,
+            attachments=[AttachmentRef.model_validate(a) for a in item.attachments or []],
+            notes=item.notes,
+            contacts=(
+                [Contact.model_validate(c) for c in item.contacts]
+                if item.contacts is not None
+                else None
+            ),
         )
 
 
@@ -122,6 +156,38 @@ class Correction(ApiBody):
     title: str | None = Field(default=None, min_length=1, max_length=500)
     summary: str = Field(default="", max_length=5_000)
     body: str = Field(default="", max_length=100_000)
+    # Left out: the original's. Given (null included): the correction's own.
+    image: ImageRef | None = Field(default=None, description=IMAGE)
+    attachments: list[AttachmentRef] | None = Field(
+        default=None, max_length=20, description=ATTACHMENTS
+    )
+    notes: str | None = Field(default=None, max_length=20_000, description=NOTES)
+    contacts: list[Contact] | None = Field(default=None, max_length=20, description=CONTACTS)
+
+
+class Defaults(ApiBody):
+    """Notes to editors and media contacts for every item that has none of its own."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    notes: str = Field(default="", max_length=20_000, description="Markdown.")
+    contacts: list[Contact] = Field(default_factory=list, max_length=20)
+
+
+class DefaultsOut(Defaults):
+    updated_at: datetime | None
+    updated_by: str | None
+
+    @classmethod
+    def of(cls, row: NewsroomDefaults | None) -> DefaultsOut:
+        if row is None:
+            return cls(notes="", contacts=[], updated_at=None, updated_by=None)
+        return cls(
+            notes=row.notes,
+            contacts=[Contact.model_validate(c) for c in row.contacts],
+            updated_at=row.updated_at,
+            updated_by=row.updated_by,
+        )
 
 
 class Reach(BaseModel):
