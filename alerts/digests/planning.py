@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from alerts.core.db import upsert_insert
 from alerts.core.models import (
-    DIGEST_CADENCES,
     NOTICE_KINDS,
     Cadence,
     Delivery,
@@ -29,12 +28,11 @@ from alerts.core.models import (
     ItemCountry,
     ItemStatus,
     ItemTopic,
-    Journalist,
-    JournalistStatus,
     Subscription,
     SubscriptionCountry,
     SubscriptionTopic,
 )
+from alerts.digests.due import Candidate, candidates, next_look, set_next
 from alerts.digests.schedule import InvalidSchedule, due_period, lookback, previous_cutoff
 
 log = logging.getLogger(__name__)
@@ -55,28 +53,15 @@ class Due:
     cutoff: datetime
 
 
-def due_digests(session: Session, now: datetime) -> list[Due]:
-    """Every (journalist, cadence) whose latest due period has no digest yet.
+def due_digests(session: Session, now: datetime, chunk: list[Candidate]) -> list[Due]:
+    """Of these journalists, every (journalist, cadence) whose latest due period has no digest.
 
     A run that comes late (a missed beat tick, a worker down for a day) finds
     the latest period only: one email, covering everything since the last one.
     """
-    candidates = session.execute(
-        select(
-            Journalist.id,
-            Journalist.timezone,
-            Journalist.digest_minute,
-            Journalist.digest_weekday,
-            Subscription.cadence,
-        )
-        .join(Subscription, Subscription.journalist_id == Journalist.id)
-        .where(
-            Subscription.cadence.in_(DIGEST_CADENCES),
-            Journalist.status == JournalistStatus.ACTIVE,
-            Journalist.email.is_not(None),
-        )
-        .distinct()
-    ).all()
+    ids = [c.journalist_id for c in chunk if c.cadences]
+    if not ids:
+        return []
     last = {
         (row.journalist_id, row.cadence): (row.period, row.cutoff)
         for row in session.execute(
@@ -86,27 +71,35 @@ def due_digests(session: Session, now: datetime) -> list[Due]:
                 func.max(Digest.period).label("period"),
                 func.max(Digest.cutoff).label("cutoff"),
             )
-            # Only what a lookback can reach: older records change nothing.
-            .where(Digest.cutoff >= now - 2 * lookback(Cadence.WEEKLY))
+            .where(
+                Digest.journalist_id.in_(ids),
+                # Only what a lookback can reach: older records change nothing.
+                Digest.cutoff >= now - 2 * lookback(Cadence.WEEKLY),
+            )
             .group_by(Digest.journalist_id, Digest.cadence)
         )
     }
     due = []
-    for journalist_id, tz_name, minute, weekday, cadence in candidates:
-        try:
-            day, cutoff = due_period(now - SETTLE, cadence, tz_name, minute, weekday)
-        except InvalidSchedule:
-            # A zone this system's tzdata lacks must not stop everyone else's digests.
-            log.warning("journalist_id=%s: unknown time zone %r, no digest", journalist_id, tz_name)
-            continue
-        previous = last.get((journalist_id, cadence))
-        if previous is not None and previous[0] >= day.isoformat():
-            continue
-        since = (
-            previous[1] if previous is not None else previous_cutoff(day, cadence, tz_name, minute)
-        )
-        since = min(max(since, cutoff - lookback(cadence)), cutoff)
-        due.append(Due(journalist_id, cadence, day, since, cutoff))
+    for c in chunk:
+        for cadence in c.cadences:
+            try:
+                day, cutoff = due_period(now - SETTLE, cadence, c.timezone, c.minute, c.weekday)
+            except InvalidSchedule:
+                # A zone this system's tzdata lacks must not stop everyone else's digests.
+                log.warning(
+                    "journalist_id=%s: unknown time zone %r, no digest", c.journalist_id, c.timezone
+                )
+                continue
+            previous = last.get((c.journalist_id, cadence))
+            if previous is not None and previous[0] >= day.isoformat():
+                continue
+            since = (
+                previous[1]
+                if previous is not None
+                else previous_cutoff(day, cadence, c.timezone, c.minute)
+            )
+            since = min(max(since, cutoff - lookback(cadence)), cutoff)
+            due.append(Due(c.journalist_id, cadence, day, since, cutoff))
     return due
 
 
@@ -121,10 +114,35 @@ def _matches(subscription_table: Any, column: Any, item_table: Any, item_column:
 def plan(session: Session, now: datetime) -> list[int]:
     """Record the digests due now and reserve their items; the ids of those to send.
 
-    Digests with nothing new are recorded as empty, so the period counts as done.
-    The caller commits, then queues the returned ids.
+    Only the journalists whose ``next_due_at`` has come are read, a chunk at a time;
+    each is given the time of their next look. Digests with nothing new are recorded
+    as empty, so the period counts as done. The caller commits, then queues the ids.
     """
-    due = due_digests(session, now)
+    planned: list[int] = []
+    for chunk in candidates(session, now):
+        planned += _record(session, due_digests(session, now, chunk), now)
+        set_next(session, [(c, next_look(c, now, SETTLE)) for c in chunk])
+    return sorted(planned)
+
+
+def schedule_all(session: Session, now: datetime) -> None:
+    """Give every journalist looked at by ``now`` their next look, planning nothing.
+
+    Those with a period due and not yet recorded stay due, for the next tick to plan
+    (the migration that added ``next_due_at`` runs this over every row).
+    """
+    for chunk in candidates(session, now):
+        waiting = {d.journalist_id for d in due_digests(session, now, chunk)}
+        kept = [(c, c.seen) for c in chunk if c.journalist_id in waiting]
+        set_next(
+            session,
+            kept
+            + [(c, next_look(c, now, SETTLE)) for c in chunk if c.journalist_id not in waiting],
+        )
+
+
+def _record(session: Session, due: list[Due], now: datetime) -> list[int]:
+    """Record these digests once each, reserve their items; the ids of those with items."""
     if not due:
         return []
     created: list[int] = []
@@ -175,7 +193,7 @@ def plan(session: Session, now: datetime) -> list[int]:
             for digest_id in created
         ],
     )
-    return sorted(d for d in created if counts.get(d))
+    return [d for d in created if counts.get(d)]
 
 
 def _reserve_items(session: Session, digest_ids: list[int], now: datetime) -> None:

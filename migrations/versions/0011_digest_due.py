@@ -1,0 +1,48 @@
+"""journalists.next_due_at: digest planning reads only the journalists whose time has come
+
+Revision ID: 0011
+Revises: 0008
+Create Date: 2026-12-02 01:00:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.orm import Session
+
+from alerts.core.models import DUE_AT_ONCE, utcnow
+from alerts.digests.planning import schedule_all
+
+revision: str = "0011"
+# MERGE: down_revision becomes "0010"
+down_revision: str | None = "0008"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("journalists", schema=None) as batch_op:
+        # Every existing row starts as "look at once" …
+        batch_op.add_column(
+            sa.Column(
+                "next_due_at",
+                sa.DateTime(),
+                server_default=sa.text(f"'{DUE_AT_ONCE}'"),
+                nullable=True,
+            )
+        )
+        batch_op.create_index(batch_op.f("ix_journalists_next_due_at"), ["next_due_at"])
+    # … then is given its real time, as the planner would: a digest already due and not
+    # yet recorded stays "at once" (the first tick plans it), others get their next
+    # cutoff, and journalists with no digest none. The same code as the planner's, so
+    # the two cannot disagree about DST.
+    with Session(bind=op.get_bind()) as session:
+        schedule_all(session, utcnow())
+        session.flush()
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("journalists", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_journalists_next_due_at"))
+        batch_op.drop_column("next_due_at")
