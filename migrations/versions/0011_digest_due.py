@@ -22,17 +22,19 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("journalists", schema=None) as batch_op:
-        # Every existing row starts as "look at once" …
-        batch_op.add_column(
-            sa.Column(
-                "next_due_at",
-                sa.DateTime(),
-                server_default=sa.text(f"'{DUE_AT_ONCE}'"),
-                nullable=True,
-            )
-        )
-        batch_op.create_index(batch_op.f("ix_journalists_next_due_at"), ["next_due_at"])
+    # Plain ALTER TABLE, not a batch: SQLite's batch copy drops and recreates the table,
+    # and dropping journalists cascades to their subscriptions (foreign keys are on).
+    # Every existing row starts as "look at once" …
+    op.add_column(
+        "journalists",
+        sa.Column(
+            "next_due_at",
+            sa.DateTime(),
+            server_default=sa.text(f"'{DUE_AT_ONCE}'"),
+            nullable=True,
+        ),
+    )
+    op.create_index(op.f("ix_journalists_next_due_at"), "journalists", ["next_due_at"])
     # … then is given its real time, as the planner would: a digest already due and not
     # yet recorded stays "at once" (the first tick plans it), others get their next
     # cutoff, and journalists with no digest none. The same code as the planner's, so
@@ -43,6 +45,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("journalists", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_journalists_next_due_at"))
-        batch_op.drop_column("next_due_at")
+    op.drop_index(op.f("ix_journalists_next_due_at"), table_name="journalists")
+    # Not a batch either (see above); SQLite has dropped columns in place since 3.35.
+    op.execute(sa.text("ALTER TABLE journalists DROP COLUMN next_due_at"))
