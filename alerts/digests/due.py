@@ -9,13 +9,15 @@ minute with nothing due costs one index probe however many journalists there are
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
+from alerts.core.bulk import among, compare_and_set
 from alerts.core.models import DIGEST_CADENCES, Journalist, JournalistStatus, Subscription
 from alerts.digests.schedule import InvalidSchedule, next_cutoff
 
@@ -64,7 +66,7 @@ def candidates(session: Session, now: datetime) -> Iterator[list[Candidate]]:
             for journalist_id, cadence in session.execute(
                 select(Subscription.journalist_id, Subscription.cadence)
                 .where(
-                    Subscription.journalist_id.in_(reachable),
+                    among(session, Subscription.journalist_id, reachable),
                     Subscription.cadence.in_(DIGEST_CADENCES),
                 )
                 .distinct()
@@ -108,15 +110,5 @@ def set_next(session: Session, looks: Iterable[tuple[Candidate, datetime | None]
     Compare-and-set on the value read: a change committed meanwhile (a new zone, a new
     subscription) wrote "now" there, and must win over a time worked out from old values.
     """
-    params: Sequence[dict[str, object]] = [
-        {"b_id": c.journalist_id, "b_seen": c.seen, "b_next": at} for c, at in looks
-    ]
-    if not params:
-        return
-    session.connection().execute(
-        update(Journalist)
-        .where(Journalist.id == bindparam("b_id"), Journalist.next_due_at == bindparam("b_seen"))
-        .values(next_due_at=bindparam("b_next"))
-        .execution_options(synchronize_session=False),
-        params,
-    )
+    changes = [(c.journalist_id, c.seen, at) for c, at in looks]
+    compare_and_set(session, cast(Table, Journalist.__table__), "next_due_at", changes)

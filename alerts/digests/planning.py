@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, exists, func, literal, or_, select, update
+from sqlalchemy import Table, and_, case, exists, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
+from alerts.core.bulk import among, insert_new
 from alerts.core.db import upsert_insert
 from alerts.core.models import (
     NOTICE_KINDS,
@@ -72,7 +73,7 @@ def due_digests(session: Session, now: datetime, chunk: list[Candidate]) -> list
                 func.max(Digest.cutoff).label("cutoff"),
             )
             .where(
-                Digest.journalist_id.in_(ids),
+                among(session, Digest.journalist_id, ids),
                 # Only what a lookback can reach: older records change nothing.
                 Digest.cutoff >= now - 2 * lookback(Cadence.WEEKLY),
             )
@@ -145,55 +146,46 @@ def _record(session: Session, due: list[Due], now: datetime) -> list[int]:
     """Record these digests once each, reserve their items; the ids of those with items."""
     if not due:
         return []
-    created: list[int] = []
-    insert = upsert_insert(session)
-    for start in range(0, len(due), 1000):
-        rows = [
-            {
-                "journalist_id": d.journalist_id,
-                "cadence": d.cadence,
-                "period": d.period.isoformat(),
-                "since": d.since,
-                "cutoff": d.cutoff,
-                "status": DigestStatus.PENDING.value,
-                "items": 0,
-                "attempts": 0,
-                "created_at": now,
-                "queued_at": now,
-            }
-            for d in due[start : start + 1000]
-        ]
-        created += session.scalars(
-            insert(Digest)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=["journalist_id", "cadence", "period"])
-            .returning(Digest.id)
-        ).all()
+    rows = [
+        {
+            "journalist_id": d.journalist_id,
+            "cadence": d.cadence,
+            "period": d.period.isoformat(),
+            "since": d.since,
+            "cutoff": d.cutoff,
+            "status": DigestStatus.PENDING.value,
+            "items": 0,
+            "attempts": 0,
+            "created_at": now,
+            "queued_at": now,
+        }
+        for d in due
+    ]
+    created = insert_new(
+        session, cast(Table, Digest.__table__), rows, ("journalist_id", "cadence", "period")
+    )
     if not created:
         return []
     _reserve_items(session, created, now)
-    counts = dict(
-        session.execute(
-            select(Delivery.digest_id, func.count())
-            .where(Delivery.digest_id.in_(created))
-            .group_by(Delivery.digest_id)
-        ).all()
+    # The items each holds, counted and written in one statement; those with none are
+    # recorded as empty (the period is done, no email).
+    held = (
+        select(func.count())
+        .where(Delivery.digest_id == Digest.id)
+        .correlate(Digest)
+        .scalar_subquery()
     )
-    session.connection().execute(
+    session.execute(
         update(Digest)
-        .where(Digest.id == bindparam("b_id"))
-        .values(items=bindparam("b_items"), status=bindparam("b_status"))
-        .execution_options(synchronize_session=False),
-        [
-            {
-                "b_id": digest_id,
-                "b_items": counts.get(digest_id, 0),
-                "b_status": DigestStatus.PENDING if counts.get(digest_id) else DigestStatus.EMPTY,
-            }
-            for digest_id in created
-        ],
+        .where(among(session, Digest.id, created))
+        .values(
+            items=held,
+            status=case((held == 0, DigestStatus.EMPTY.value), else_=Digest.status),
+        )
+        .execution_options(synchronize_session=False)
     )
-    return [d for d in created if counts.get(d)]
+    with_items = select(Digest.id).where(among(session, Digest.id, created), Digest.items > 0)
+    return list(session.scalars(with_items))
 
 
 def _reserve_items(session: Session, digest_ids: list[int], now: datetime) -> None:
@@ -226,7 +218,7 @@ def _reserve_items(session: Session, digest_ids: list[int], now: datetime) -> No
         )
         .join(Item, and_(Item.published_at > Digest.since, Item.published_at <= Digest.cutoff))
         .where(
-            Digest.id.in_(digest_ids),
+            among(session, Digest.id, digest_ids),
             Item.status == ItemStatus.PUBLISHED,
             # Corrections and notices go to those who got the original, never in digests.
             Item.corrects_id.is_(None),
