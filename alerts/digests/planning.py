@@ -134,11 +134,10 @@ def schedule_all(session: Session, now: datetime) -> None:
     """
     for chunk in candidates(session, now):
         waiting = {d.journalist_id for d in due_digests(session, now, chunk)}
-        kept = [(c, c.seen) for c in chunk if c.journalist_id in waiting]
+        # Those waiting keep their value ("at once"); the others get their next look.
         set_next(
             session,
-            kept
-            + [(c, next_look(c, now, SETTLE)) for c in chunk if c.journalist_id not in waiting],
+            [(c, next_look(c, now, SETTLE)) for c in chunk if c.journalist_id not in waiting],
         )
 
 
