@@ -55,6 +55,7 @@ from alerts.core.models import (
     SubscriptionTopic,
     Suppression,
     UTCDateTime,
+    due_at_once,
 )
 from alerts.core.taxonomy import Taxonomy
 
@@ -273,6 +274,8 @@ def _write(session: Session, postgres: bool, now: Any) -> ImportSummary:
             outlet=case((ROWS.c.outlet != "", ROWS.c.outlet), else_=JOURNALISTS.c.outlet),
             confirmed_at=case((pending, now), else_=JOURNALISTS.c.confirmed_at),
             status=case((pending, JournalistStatus.ACTIVE.value), else_=JOURNALISTS.c.status),
+            # New subscriptions or a confirmation may bring a digest: the planner looks again.
+            next_due_at=due_at_once(),
         )
     )
     # Counted, not taken from rowcount: psycopg reports -1 for this INSERT … SELECT.

@@ -35,7 +35,10 @@ def make_engine(url: str, idle_in_transaction_seconds: float = 0, **kwargs: Any)
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            # FULL: in WAL mode NORMAL leaves the last commits unflushed, and a power cut
+            # would lose an alert the API or the CLI had already accepted. (The embedded
+            # broker's file may use NORMAL: its messages are hints, see worker/sqlite_broker.)
+            cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 

@@ -19,13 +19,31 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    event,
+    text,
+    update,
 )
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# ``journalists.next_due_at`` of a row written by anyone but this code (a plain INSERT):
+# long past, so the next planning tick looks at it. Written as SQLAlchemy writes a
+# SQLite datetime, so the planner's compare-and-set matches it there too.
+DUE_AT_ONCE = "1970-01-01 00:00:00.000000"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def due_at_once() -> datetime:
+    """``next_due_at`` for "look at once": long past whatever the clock says (a clock set
+    back, or a test travelling in time, must not postpone it), and a different value at
+    each change (a microsecond per millisecond of real time), so that the planner's
+    compare-and-set on the value it read notices a change made meanwhile."""
+    return _EPOCH + (utcnow() - _EPOCH) / 1000
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -210,6 +228,13 @@ class Journalist(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     digest_minute: Mapped[int] = mapped_column(Integer, default=480, server_default="480")
     digest_weekday: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # When digest planning must look at this journalist again: their next digest's
+    # cutoff (plus the planner's settling time), or at once after a change that could
+    # bring one closer (see the listeners at the end); None when they have no digest.
+    # Indexed, so that a tick with nothing due reads nothing.
+    next_due_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, default=due_at_once, server_default=text(f"'{DUE_AT_ONCE}'"), index=True
+    )
     # Verified press receive embargoed items before they lift.
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     verified_by: Mapped[str | None] = mapped_column(String(200))
@@ -528,3 +553,44 @@ class DutyRun(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ok: Mapped[bool | None] = mapped_column(Boolean)
     result: Mapped[str | None] = mapped_column(String(1000))
+
+
+# --- keeping journalists.next_due_at honest -------------------------------------------
+# Any change that could bring a digest closer (a zone, a time, a weekday, a status, a
+# subscription added, changed or removed) sets it to "at once": the planner looks at that
+# journalist on its next tick and works out the real next time. Looking early is always
+# safe (planning is idempotent); looking late would lose a digest, so these listen on
+# the mapping itself, whichever code path makes the change. Set-based writes that
+# bypass the ORM set the column themselves (audience.csv_import).
+
+_SCHEDULE_FIELDS = (
+    Journalist.timezone,
+    Journalist.digest_minute,
+    Journalist.digest_weekday,
+    Journalist.status,
+    Journalist.email,
+)
+
+
+def _look_again(target: Journalist, *_: Any) -> None:
+    target.next_due_at = due_at_once()
+
+
+for _field in _SCHEDULE_FIELDS:
+    event.listen(_field, "set", _look_again)
+event.listen(Journalist.subscriptions, "append", _look_again)
+event.listen(Journalist.subscriptions, "remove", _look_again)
+
+
+def _look_again_at_owner(_mapper: Any, connection: Connection, target: Subscription) -> None:
+    # A subscription saved or deleted on its own (its journalist not loaded, or its
+    # cadence changed in place) reaches the journalist row directly.
+    connection.execute(
+        update(Journalist)
+        .where(Journalist.id == target.journalist_id)
+        .values(next_due_at=due_at_once())
+    )
+
+
+for _change in ("after_insert", "after_update", "after_delete"):
+    event.listen(Subscription, _change, _look_again_at_owner)

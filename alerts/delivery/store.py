@@ -272,15 +272,18 @@ def suppress_address(
 
 
 def record_fan_out(session: Session, item_id: int, matched: int, now: datetime) -> None:
-    fan_out = session.get(FanOut, item_id)
-    if fan_out is None:
-        session.add(
-            FanOut(item_id=item_id, matched=matched, runs=1, first_run_at=now, last_run_at=now)
+    # One statement, counted by the database: two fan-outs of one item finishing at
+    # once (two worker processes, each queued by a re-run) each read runs = n and
+    # wrote n + 1 when this was a read, then a write.
+    insert = upsert_insert(session)(FanOut).values(
+        item_id=item_id, matched=matched, runs=1, first_run_at=now, last_run_at=now
+    )
+    session.execute(
+        insert.on_conflict_do_update(
+            index_elements=["item_id"],
+            set_={"runs": FanOut.runs + 1, "last_run_at": now, "matched": matched},
         )
-    else:
-        fan_out.runs += 1
-        fan_out.last_run_at = now
-        fan_out.matched = matched
+    )
 
 
 def original_message_ids(

@@ -11,14 +11,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, exists, func, literal, or_, select, update
+from sqlalchemy import Table, and_, case, exists, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
+from alerts.core.bulk import among, insert_new
 from alerts.core.db import upsert_insert
 from alerts.core.models import (
-    DIGEST_CADENCES,
     NOTICE_KINDS,
     Cadence,
     Delivery,
@@ -29,12 +29,11 @@ from alerts.core.models import (
     ItemCountry,
     ItemStatus,
     ItemTopic,
-    Journalist,
-    JournalistStatus,
     Subscription,
     SubscriptionCountry,
     SubscriptionTopic,
 )
+from alerts.digests.due import Candidate, candidates, next_look, set_next
 from alerts.digests.schedule import InvalidSchedule, due_period, lookback, previous_cutoff
 
 log = logging.getLogger(__name__)
@@ -55,28 +54,15 @@ class Due:
     cutoff: datetime
 
 
-def due_digests(session: Session, now: datetime) -> list[Due]:
-    """Every (journalist, cadence) whose latest due period has no digest yet.
+def due_digests(session: Session, now: datetime, chunk: list[Candidate]) -> list[Due]:
+    """Of these journalists, every (journalist, cadence) whose latest due period has no digest.
 
     A run that comes late (a missed beat tick, a worker down for a day) finds
     the latest period only: one email, covering everything since the last one.
     """
-    candidates = session.execute(
-        select(
-            Journalist.id,
-            Journalist.timezone,
-            Journalist.digest_minute,
-            Journalist.digest_weekday,
-            Subscription.cadence,
-        )
-        .join(Subscription, Subscription.journalist_id == Journalist.id)
-        .where(
-            Subscription.cadence.in_(DIGEST_CADENCES),
-            Journalist.status == JournalistStatus.ACTIVE,
-            Journalist.email.is_not(None),
-        )
-        .distinct()
-    ).all()
+    ids = [c.journalist_id for c in chunk if c.cadences]
+    if not ids:
+        return []
     last = {
         (row.journalist_id, row.cadence): (row.period, row.cutoff)
         for row in session.execute(
@@ -86,27 +72,35 @@ def due_digests(session: Session, now: datetime) -> list[Due]:
                 func.max(Digest.period).label("period"),
                 func.max(Digest.cutoff).label("cutoff"),
             )
-            # Only what a lookback can reach: older records change nothing.
-            .where(Digest.cutoff >= now - 2 * lookback(Cadence.WEEKLY))
+            .where(
+                among(session, Digest.journalist_id, ids),
+                # Only what a lookback can reach: older records change nothing.
+                Digest.cutoff >= now - 2 * lookback(Cadence.WEEKLY),
+            )
             .group_by(Digest.journalist_id, Digest.cadence)
         )
     }
     due = []
-    for journalist_id, tz_name, minute, weekday, cadence in candidates:
-        try:
-            day, cutoff = due_period(now - SETTLE, cadence, tz_name, minute, weekday)
-        except InvalidSchedule:
-            # A zone this system's tzdata lacks must not stop everyone else's digests.
-            log.warning("journalist_id=%s: unknown time zone %r, no digest", journalist_id, tz_name)
-            continue
-        previous = last.get((journalist_id, cadence))
-        if previous is not None and previous[0] >= day.isoformat():
-            continue
-        since = (
-            previous[1] if previous is not None else previous_cutoff(day, cadence, tz_name, minute)
-        )
-        since = min(max(since, cutoff - lookback(cadence)), cutoff)
-        due.append(Due(journalist_id, cadence, day, since, cutoff))
+    for c in chunk:
+        for cadence in c.cadences:
+            try:
+                day, cutoff = due_period(now - SETTLE, cadence, c.timezone, c.minute, c.weekday)
+            except InvalidSchedule:
+                # A zone this system's tzdata lacks must not stop everyone else's digests.
+                log.warning(
+                    "journalist_id=%s: unknown time zone %r, no digest", c.journalist_id, c.timezone
+                )
+                continue
+            previous = last.get((c.journalist_id, cadence))
+            if previous is not None and previous[0] >= day.isoformat():
+                continue
+            since = (
+                previous[1]
+                if previous is not None
+                else previous_cutoff(day, cadence, c.timezone, c.minute)
+            )
+            since = min(max(since, cutoff - lookback(cadence)), cutoff)
+            due.append(Due(c.journalist_id, cadence, day, since, cutoff))
     return due
 
 
@@ -121,61 +115,76 @@ def _matches(subscription_table: Any, column: Any, item_table: Any, item_column:
 def plan(session: Session, now: datetime) -> list[int]:
     """Record the digests due now and reserve their items; the ids of those to send.
 
-    Digests with nothing new are recorded as empty, so the period counts as done.
-    The caller commits, then queues the returned ids.
+    Only the journalists whose ``next_due_at`` has come are read, a chunk at a time;
+    each is given the time of their next look. Digests with nothing new are recorded
+    as empty, so the period counts as done. The caller commits, then queues the ids.
     """
-    due = due_digests(session, now)
+    planned: list[int] = []
+    for chunk in candidates(session, now):
+        planned += _record(session, due_digests(session, now, chunk), now)
+        set_next(session, [(c, next_look(c, now, SETTLE)) for c in chunk])
+    return sorted(planned)
+
+
+def schedule_all(session: Session, now: datetime) -> None:
+    """Give every journalist looked at by ``now`` their next look, planning nothing.
+
+    Those with a period due and not yet recorded stay due, for the next tick to plan
+    (the migration that added ``next_due_at`` runs this over every row).
+    """
+    for chunk in candidates(session, now):
+        waiting = {d.journalist_id for d in due_digests(session, now, chunk)}
+        # Those waiting keep their value ("at once"); the others get their next look.
+        set_next(
+            session,
+            [(c, next_look(c, now, SETTLE)) for c in chunk if c.journalist_id not in waiting],
+        )
+
+
+def _record(session: Session, due: list[Due], now: datetime) -> list[int]:
+    """Record these digests once each, reserve their items; the ids of those with items."""
     if not due:
         return []
-    created: list[int] = []
-    insert = upsert_insert(session)
-    for start in range(0, len(due), 1000):
-        rows = [
-            {
-                "journalist_id": d.journalist_id,
-                "cadence": d.cadence,
-                "period": d.period.isoformat(),
-                "since": d.since,
-                "cutoff": d.cutoff,
-                "status": DigestStatus.PENDING.value,
-                "items": 0,
-                "attempts": 0,
-                "created_at": now,
-                "queued_at": now,
-            }
-            for d in due[start : start + 1000]
-        ]
-        created += session.scalars(
-            insert(Digest)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=["journalist_id", "cadence", "period"])
-            .returning(Digest.id)
-        ).all()
+    rows = [
+        {
+            "journalist_id": d.journalist_id,
+            "cadence": d.cadence,
+            "period": d.period.isoformat(),
+            "since": d.since,
+            "cutoff": d.cutoff,
+            "status": DigestStatus.PENDING.value,
+            "items": 0,
+            "attempts": 0,
+            "created_at": now,
+            "queued_at": now,
+        }
+        for d in due
+    ]
+    created = insert_new(
+        session, cast(Table, Digest.__table__), rows, ("journalist_id", "cadence", "period")
+    )
     if not created:
         return []
     _reserve_items(session, created, now)
-    counts = dict(
-        session.execute(
-            select(Delivery.digest_id, func.count())
-            .where(Delivery.digest_id.in_(created))
-            .group_by(Delivery.digest_id)
-        ).all()
+    # The items each holds, counted and written in one statement; those with none are
+    # recorded as empty (the period is done, no email).
+    held = (
+        select(func.count())
+        .where(Delivery.digest_id == Digest.id)
+        .correlate(Digest)
+        .scalar_subquery()
     )
-    session.connection().execute(
+    session.execute(
         update(Digest)
-        .where(Digest.id == bindparam("b_id"))
-        .values(items=bindparam("b_items"), status=bindparam("b_status"))
-        .execution_options(synchronize_session=False),
-        [
-            {
-                "b_id": digest_id,
-                "b_items": counts.get(digest_id, 0),
-                "b_status": DigestStatus.PENDING if counts.get(digest_id) else DigestStatus.EMPTY,
-            }
-            for digest_id in created
-        ],
+        .where(among(session, Digest.id, created))
+        .values(
+            items=held,
+            status=case((held == 0, DigestStatus.EMPTY.value), else_=Digest.status),
+        )
+        .execution_options(synchronize_session=False)
     )
-    return sorted(d for d in created if counts.get(d))
+    with_items = select(Digest.id).where(among(session, Digest.id, created), Digest.items > 0)
+    return list(session.scalars(with_items))
 
 
 def _reserve_items(session: Session, digest_ids: list[int], now: datetime) -> None:
@@ -208,7 +217,7 @@ def _reserve_items(session: Session, digest_ids: list[int], now: datetime) -> No
         )
         .join(Item, and_(Item.published_at > Digest.since, Item.published_at <= Digest.cutoff))
         .where(
-            Digest.id.in_(digest_ids),
+            among(session, Digest.id, digest_ids),
             Item.status == ItemStatus.PUBLISHED,
             # Corrections and notices go to those who got the original, never in digests.
             Item.corrects_id.is_(None),

@@ -107,6 +107,19 @@ def due_period(
     raise AssertionError("no due day within a week")  # pragma: no cover
 
 
+def next_cutoff(after: datetime, cadence: str, tz_name: str, minute: int, weekday: int) -> datetime:
+    """The first cutoff later than ``after``: the one :func:`due_period` names once it passes."""
+    tz = zone(tz_name)
+    day = after.astimezone(tz).date() - timedelta(days=1)  # today's may still be ahead
+    for _ in range(10):
+        if _is_due_day(day, cadence, weekday):
+            cutoff = local_instant(day, minute, tz)
+            if cutoff > after:
+                return cutoff
+        day += timedelta(days=1)
+    raise AssertionError("no due day within a week")  # pragma: no cover
+
+
 def previous_cutoff(day: date, cadence: str, tz_name: str, minute: int) -> datetime:
     """The cutoff of the period before the one due on ``day``."""
     step = timedelta(days=1 if cadence == Cadence.DAILY else 7)

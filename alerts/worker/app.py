@@ -21,7 +21,7 @@ from alerts.core.logs import use_json
 from alerts.core.models import utcnow
 from alerts.core.runtime import Runtime
 from alerts.core.settings import Settings
-from alerts.worker import broker
+from alerts.worker import broker, sqlite_broker
 
 URGENT = "urgent"  # fan-out and immediate alerts: never behind anything else
 BULK = "bulk"  # digests, imports, test sends and other work that can wait
@@ -116,8 +116,15 @@ def create_celery(settings: Settings) -> AlertsCelery:
     metrics.setup(settings.metrics_dir)
     # Flower and `celery events` listen by broadcast, which the SQLite broker lacks.
     events = broker.carries_broadcast(settings.broker_url)
+    connection: dict[str, Any] = {"broker_url": settings.broker_url}
+    if settings.broker_url.startswith("sqla+sqlite"):
+        # Our subclass of the transport: it polls faster and writes the file in WAL.
+        connection = {
+            "broker_url": sqlite_broker.broker_url(settings.broker_url),
+            "broker_transport": sqlite_broker.TRANSPORT,
+        }
     app.conf.update(
-        broker_url=settings.broker_url,
+        **connection,
         broker_transport_options=broker.transport_options(settings.broker_url),
         broker_connection_retry_on_startup=True,
         task_ignore_result=True,
