@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 import css_inline
 from babel.dates import format_date
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from markupsafe import escape
+from markupsafe import Markup, escape
 
-from alerts.core.i18n import N_, translations
+from alerts.core.i18n import N_, direction, translations
 from alerts.core.models import NOTICE_KINDS, Item, ItemStatus, NoticeKind, utcnow
 from alerts.core.taxonomy import Taxonomy, localised_countries
 from alerts.mail.dkim import DkimKey
@@ -68,7 +68,14 @@ def make_environment(custom_dir: Path | None = None, language: str = "en") -> En
     # For text that arrives as data (labels, page titles): translated, not formatted,
     # and escaped like any other value (``_`` returns markup-safe strings).
     env.globals["t"] = translations(language).gettext
+    env.globals["direction"] = direction
+    env.globals["dir_attr"] = dir_attr
     return env
+
+
+def dir_attr(language: str) -> Markup:
+    """`` dir="rtl"`` for a right-to-left language; nothing where ``ltr`` is inherited."""
+    return Markup(' dir="rtl"') if direction(language) == "rtl" else Markup("")
 
 
 def header_safe(value: str) -> str:
