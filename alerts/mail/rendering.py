@@ -18,6 +18,7 @@ from babel.dates import format_date
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
+from alerts.core.embargo_links import EmbargoLinks
 from alerts.core.i18n import N_, direction, translations
 from alerts.core.models import NOTICE_KINDS, Item, ItemStatus, NoticeKind, utcnow
 from alerts.core.taxonomy import Taxonomy, localised_countries
@@ -250,7 +251,7 @@ def _notice_context(item: Item, zone: str, language: str) -> tuple[str, dict[str
     }
 
 
-def web_url(item: Item, base_url: str, language: str) -> str | None:
+def web_url(item: Item, base_url: str, language: str, secret: str | None = None) -> str | None:
     """The item's newsroom page, in the reader's language; the same for every reader of
     one language, so it is part of the skeleton. A notice has no page of its own.
 
@@ -259,7 +260,11 @@ def web_url(item: Item, base_url: str, language: str) -> str | None:
     """
     if item.kind in NOTICE_KINDS:
         return None
-    return f"{base_url.rstrip('/')}/news/{item.id}?lang={language}"
+    url = f"{base_url.rstrip('/')}/news/{item.id}?lang={language}"
+    if secret is not None and item.status == ItemStatus.EMBARGOED and item.embargo_until:
+        # Before the lift only this signed link opens the page (see embargo_links).
+        url += f"&t={EmbargoLinks(secret).sign(item.id, item.embargo_until)}"
+    return url
 
 
 def render_item(
@@ -284,7 +289,11 @@ def render_item(
         subject = f"{embargo}: {subject}"
     context = {
         "item": item_context(item, taxonomy, language)
-        | {"embargo": embargo, "notice": notice, "web_url": web_url(item, base_url, language)},
+        | {
+            "embargo": embargo,
+            "notice": notice,
+            "web_url": web_url(item, base_url, language, sender.secret),
+        },
         "recipient": {f: f"@@{nonce}.{f}@@" for f in FIELDS},
         "press": {"name": parseaddr(sender.from_address)[0], "reply_to": sender.reply_to},
         "base_url": base_url,
