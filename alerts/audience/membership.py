@@ -43,7 +43,7 @@ from alerts.digests.schedule import (
 # Suppressions with this prefix were the journalist's own choice: confirming a
 # new subscription lifts them. Bounces and complaints are never lifted here.
 UNSUBSCRIBED_REASON = "unsubscribed"
-LANGUAGES = ("en", "es")
+LANGUAGES = ("en", "es", "fr")
 
 
 class Notice(StrEnum):

@@ -16,9 +16,10 @@ from zoneinfo import ZoneInfo
 import css_inline
 from babel.dates import format_date
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from markupsafe import escape
+from markupsafe import Markup, escape
 
-from alerts.core.i18n import N_, translations
+from alerts.core.embargo_links import EmbargoLinks
+from alerts.core.i18n import N_, direction, translations
 from alerts.core.models import NOTICE_KINDS, Item, ItemStatus, NoticeKind, utcnow
 from alerts.core.taxonomy import Taxonomy, localised_countries
 from alerts.mail.dkim import DkimKey
@@ -69,7 +70,14 @@ def make_environment(custom_dir: Path | None = None, language: str = "en") -> En
     # For text that arrives as data (labels, page titles): translated, not formatted,
     # and escaped like any other value (``_`` returns markup-safe strings).
     env.globals["t"] = translations(language).gettext
+    env.globals["direction"] = direction
+    env.globals["dir_attr"] = dir_attr
     return env
+
+
+def dir_attr(language: str) -> Markup:
+    """`` dir="rtl"`` for a right-to-left language; nothing where ``ltr`` is inherited."""
+    return Markup(' dir="rtl"') if direction(language) == "rtl" else Markup("")
 
 
 def header_safe(value: str) -> str:
@@ -249,7 +257,7 @@ def _notice_context(item: Item, zone: str, language: str) -> tuple[str, dict[str
     }
 
 
-def web_url(item: Item, base_url: str, language: str) -> str | None:
+def web_url(item: Item, base_url: str, language: str, secret: str | None = None) -> str | None:
     """The item's newsroom page, in the reader's language; the same for every reader of
     one language, so it is part of the skeleton. A notice has no page of its own.
 
@@ -258,7 +266,11 @@ def web_url(item: Item, base_url: str, language: str) -> str | None:
     """
     if item.kind in NOTICE_KINDS:
         return None
-    return f"{base_url.rstrip('/')}/news/{item.id}?lang={language}"
+    url = f"{base_url.rstrip('/')}/news/{item.id}?lang={language}"
+    if secret is not None and item.status == ItemStatus.EMBARGOED and item.embargo_until:
+        # Before the lift only this signed link opens the page (see embargo_links).
+        url += f"&t={EmbargoLinks(secret).sign(item.id, item.embargo_until)}"
+    return url
 
 
 def render_item(
@@ -285,7 +297,11 @@ def render_item(
         subject = f"{embargo}: {subject}"
     context = {
         "item": item_context(item, taxonomy, language, rich)
-        | {"embargo": embargo, "notice": notice, "web_url": web_url(item, base_url, language)},
+        | {
+            "embargo": embargo,
+            "notice": notice,
+            "web_url": web_url(item, base_url, language, sender.secret),
+        },
         "recipient": {f: f"@@{nonce}.{f}@@" for f in FIELDS},
         "press": {"name": parseaddr(sender.from_address)[0], "reply_to": sender.reply_to},
         "base_url": base_url,
