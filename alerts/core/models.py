@@ -508,3 +508,60 @@ class DutyRun(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ok: Mapped[bool | None] = mapped_column(Boolean)
     result: Mapped[str | None] = mapped_column(String(1000))
+
+
+class ClickLink(Base):
+    """The links of an item's email in one language, numbered in document order, as first
+    sent: a click token names (item, language, number) and the target comes from here."""
+
+    __tablename__ = "click_links"
+
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+    language: Mapped[str] = mapped_column(String(16), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+
+
+class ClickCount(Base):
+    """Aggregate click counters: per item, kind (human or machine) and dimension
+    (``all``, ``link``, ``country``, ``topic``, ``outlet``, ``hour``) with its value."""
+
+    __tablename__ = "click_counts"
+
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200), primary_key=True)
+    clicks: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ClickSeen(Base):
+    """A keyed hash of (item, delivery, link, kind): counts a person once without
+    keeping who they are. Deleted with the delivery record (retention)."""
+
+    __tablename__ = "click_seen"
+
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+    mark: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class ClickEvent(Base):
+    """Who clicked what (ALERTS_TRACK_CLICKS=individual only); erased with the journalist."""
+
+    __tablename__ = "click_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    journalist_id: Mapped[int] = mapped_column(
+        ForeignKey("journalists.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

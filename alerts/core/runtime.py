@@ -160,6 +160,7 @@ class Runtime:
             self.settings.base_url,
             language,
             zone,
+            track_clicks=self.settings.track_clicks != "off",
         )
         with self._render_lock:
             self._rendered[key] = rendered

@@ -19,6 +19,7 @@ from alerts.mail.rendering import default_templates_dir
 from alerts.web import (
     api,
     api_docs,
+    clicks,
     fresh_link,
     media,
     newsroom,
@@ -153,6 +154,7 @@ def create_app(celery: AlertsCelery, limits: SignUpLimits | None = None) -> Fast
     app.include_router(ops.router)
     app.include_router(media.router)
     app.include_router(api_docs.router)
+    app.include_router(clicks.router)
     app.mount(api_docs.ASSETS, api_docs.assets(), name="api-docs-assets")
     app.mount(
         "/static", StaticFiles(directory=default_templates_dir() / "web" / "static"), name="static"

@@ -1,0 +1,34 @@
+"""The link table: an item's numbered link targets per language, as first sent.
+
+Stored when a batch renders the item (not re-derived at click time), so a click
+finds the target the email really carried even after the templates or the item
+change; the row is written once (later renders change nothing).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from alerts.core.db import upsert_insert
+from alerts.core.models import ClickLink
+
+
+def remember(session: Session, item_id: int, language: str, links: tuple[str, ...]) -> None:
+    if not links:
+        return
+    rows = [
+        {"item_id": item_id, "language": language, "number": n, "url": url[:2000]}
+        for n, url in enumerate(links, start=1)
+    ]
+    insert = upsert_insert(session)
+    session.execute(insert(ClickLink).values(rows).on_conflict_do_nothing())
+
+
+def targets(session: Session, item_id: int, language: str) -> dict[int, str]:
+    rows = session.execute(
+        select(ClickLink.number, ClickLink.url).where(
+            ClickLink.item_id == item_id, ClickLink.language == language
+        )
+    ).all()
+    return {number: url for number, url in rows}
