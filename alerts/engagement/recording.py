@@ -35,6 +35,10 @@ from alerts.core.models import (
 )
 from alerts.engagement.machines import BURST_SECONDS, HUMAN, MACHINE, too_soon
 
+# An outlet is named in the counters only once this many of its journalists clicked;
+# until then it is counted under a keyed hash of its name, so one reader of a small
+# outlet is never written down as such.
+OUTLET_MINIMUM = 5
 # Per click (once per person and link): all clicks, the link, the hour.
 # Per person (once per item): unique, country, topic, outlet.
 PERSON = "unique"
@@ -56,6 +60,9 @@ class Marks:
             secret.encode(), b"newsroom-alerts.click-seen", hashlib.sha256
         ).digest()
 
+    def outlet(self, outlet: str) -> str:
+        return hmac.digest(self._key, b"outlet." + outlet.encode(), "sha256")[:16].hex()
+
     def of(self, item_id: int, delivery_id: int, number: int, kind: str) -> str:
         message = f"{item_id}.{delivery_id}.{number}.{kind}".encode()
         return hmac.digest(self._key, message, "sha256")[:16].hex()
@@ -74,6 +81,36 @@ def bump(session: Session, item_id: int, kind: str, dimension: str, value: str, 
     )
 
 
+def bump_person(
+    session: Session, item_id: int, kind: str, dimension: str, value: str, by: int, marks: Marks
+) -> None:
+    if dimension != "outlet":
+        bump(session, item_id, kind, dimension, value, by)
+        return
+    hashed = marks.outlet(value)
+    bump(session, item_id, kind, "outlet-hash", hashed, by)
+    clicks = session.scalar(
+        select(ClickCount.clicks).where(
+            ClickCount.item_id == item_id,
+            ClickCount.kind == kind,
+            ClickCount.dimension == "outlet-hash",
+            ClickCount.value == hashed,
+        )
+    )
+    named = session.get(ClickCount, (item_id, kind, "outlet", value[:200]))
+    if clicks is not None and clicks >= OUTLET_MINIMUM:
+        if named is None:
+            session.add(
+                ClickCount(
+                    item_id=item_id, kind=kind, dimension="outlet", value=value[:200], clicks=clicks
+                )
+            )
+        else:
+            named.clicks = clicks
+    elif named is not None:
+        session.delete(named)
+
+
 def _person_dimensions(journalist: Journalist) -> list[tuple[str, str]]:
     countries = sorted({c for s in journalist.subscriptions for c in s.countries})
     topics = sorted({t for s in journalist.subscriptions for t in s.topics})
@@ -88,12 +125,14 @@ def _person_dimensions(journalist: Journalist) -> list[tuple[str, str]]:
 def _claim_mark(session: Session, item_id: int, mark: str, now: datetime) -> bool:
     """True when this mark is new (the first such click); False when it was seen."""
     insert = upsert_insert(session)
-    result = session.execute(
+    # RETURNING, not rowcount: a driver may not report rowcount for this statement.
+    claimed = session.scalar(
         insert(ClickSeen)
         .values(item_id=item_id, mark=mark, created_at=now)
         .on_conflict_do_nothing()
+        .returning(ClickSeen.mark)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return claimed is not None
 
 
 def _count(
@@ -104,13 +143,14 @@ def _count(
     hour: int | None,
     person: Iterable[tuple[str, str]] | None,
     by: int,
+    marks: Marks,
 ) -> None:
     bump(session, item_id, kind, "all", "", by)
     bump(session, item_id, kind, "link", str(number), by)
     if hour is not None:
         bump(session, item_id, kind, "hour", str(hour), by)
     for dimension, value in person or ():
-        bump(session, item_id, kind, dimension, value, by)
+        bump_person(session, item_id, kind, dimension, value, by, marks)
 
 
 def record(
@@ -144,7 +184,7 @@ def record(
         session, token.item_id, marks.of(token.item_id, token.delivery_id, 0, kind), now
     ):
         person = _person_dimensions(journalist)
-    _count(session, token.item_id, kind, token.number, hour, person, 1)
+    _count(session, token.item_id, kind, token.number, hour, person, 1, marks)
     if individual:
         session.add(
             ClickEvent(
@@ -235,20 +275,20 @@ def _recount_burst(
     for number, seen in _recent_human(session, token, now, marks).items():
         hour = _hour(item, seen.created_at) if item is not None else None
         session.delete(seen)
-        _count(session, token.item_id, HUMAN, number, hour, None, -1)
+        _count(session, token.item_id, HUMAN, number, hour, None, -1, marks)
         if _claim_mark(session, token.item_id, marks.of(*_ids(token)[:2], number, MACHINE), now):
-            _count(session, token.item_id, MACHINE, number, hour, None, 1)
+            _count(session, token.item_id, MACHINE, number, hour, None, 1, marks)
     person_mark = marks.of(token.item_id, token.delivery_id, 0, HUMAN)
     person = session.get(ClickSeen, (token.item_id, person_mark))
     if person is not None and person.created_at >= now - timedelta(seconds=BURST_SECONDS):
         session.delete(person)
         for dimension, value in _person_dimensions(journalist):
-            bump(session, token.item_id, HUMAN, dimension, value, -1)
+            bump_person(session, token.item_id, HUMAN, dimension, value, -1, marks)
         if _claim_mark(
             session, token.item_id, marks.of(token.item_id, token.delivery_id, 0, MACHINE), now
         ):
             for dimension, value in _person_dimensions(journalist):
-                bump(session, token.item_id, MACHINE, dimension, value, 1)
+                bump_person(session, token.item_id, MACHINE, dimension, value, 1, marks)
     if individual:
         session.execute(
             update(ClickEvent)

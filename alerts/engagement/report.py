@@ -26,9 +26,8 @@ from alerts.core.models import (
 )
 from alerts.delivery.item_report import progress_of
 from alerts.engagement.machines import HUMAN, MACHINE
-from alerts.engagement.recording import CHART_HOURS, PERSON
+from alerts.engagement.recording import CHART_HOURS, OUTLET_MINIMUM, PERSON
 
-OUTLET_MINIMUM = 5
 # An unsubscribe counts against an alert when it came this soon after it arrived.
 UNSUBSCRIBE_WINDOW = timedelta(hours=48)
 
