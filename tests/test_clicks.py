@@ -286,3 +286,30 @@ def test_report_api_json_and_csv(pipeline: Stack, web: TestClient) -> None:
     assert "clicks,unique,1," in csv.text
     assert web.get("/api/items/999999/report", headers=auth).status_code == 404
     assert web.get(f"/api/items/{item_id}/report").status_code == 401
+
+
+@pytest.mark.parametrize("mode", ["aggregate", "individual", "off"])
+def test_subscribe_and_privacy_pages_say_how_links_are_counted(pipeline: Stack, mode: str) -> None:
+    settings = pipeline.app.runtime.settings
+    before = settings.track_clicks
+    settings.track_clicks = mode
+    try:
+        # The pages are built with the setting they start with, as a web process is.
+        with TestClient(create_app(pipeline.app), base_url=pipeline.settings.base_url) as web:
+            english = web.get("/privacy").text
+            spanish = web.get("/privacy?lang=es").text
+            subscribe = web.get("/subscribe?lang=es").text
+    finally:
+        settings.track_clicks = before
+    if mode == "individual":
+        assert "We record which links you open" in english
+        assert "Registramos qué enlaces abre" in spanish
+        assert "se cuentan por persona" in subscribe
+    elif mode == "aggregate":
+        assert "Nothing records who clicked" in english
+        assert "Nada registra quién hizo clic" in spanish
+        assert "solo se cuentan en totales" in subscribe
+    else:
+        assert "we do not count clicks" in english
+        assert 'id="click-notice"' not in subscribe
+    assert "no tracking image" in english

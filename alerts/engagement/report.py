@@ -21,12 +21,15 @@ from alerts.core.models import (
     Delivery,
     DeliveryStatus,
     Item,
+    ItemStatus,
     Journalist,
     UnsubscribeEvent,
 )
 from alerts.delivery.item_report import progress_of
 from alerts.engagement.machines import HUMAN, MACHINE
 from alerts.engagement.recording import CHART_HOURS, OUTLET_MINIMUM, PERSON
+
+COMPARED = 10
 
 # An unsubscribe counts against an alert when it came this soon after it arrived.
 UNSUBSCRIBE_WINDOW = timedelta(hours=48)
@@ -200,3 +203,15 @@ def who_clicked(session: Session, item_id: int) -> list[dict[str, Any]]:
         {"link": number, "kind": kind, "at": at.isoformat(), "name": name, "outlet": outlet}
         for number, kind, at, name, outlet in rows
     ]
+
+
+def comparison(session: Session) -> list[dict[str, Any]]:
+    """The last published items side by side: sent, click-through, unsubscribes."""
+    items = session.execute(
+        select(Item.id, Item.title)
+        .where(Item.status.in_([ItemStatus.PUBLISHED, ItemStatus.EMBARGOED, ItemStatus.WITHDRAWN]))
+        .order_by(Item.published_at.desc(), Item.id.desc())
+        .limit(COMPARED)
+    ).all()
+    found = summaries(session, [i for i, _ in items])
+    return [{"id": i, "title": title} | found[i] for i, title in items]

@@ -153,3 +153,11 @@ async def click(token: str, request: Request, background: BackgroundTasks) -> Re
         kind = first_look(request.method, request.headers.get("user-agent", ""))
         background.add_task(clicks.record, parsed, kind)
     return RedirectResponse(target, status_code=302)
+
+
+@router.get("/privacy", response_class=HTMLResponse)
+def privacy(request: Request) -> HTMLResponse:
+    """What is kept about journalists, and how the links in alerts are counted."""
+    language = negotiate(request.headers.get("accept-language"), request.query_params.get("lang"))
+    opens = _runtime(request).settings.track_opens == "on"
+    return _pages(request).render(request, "privacy.html", language, track_opens=opens)
