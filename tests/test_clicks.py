@@ -313,3 +313,31 @@ def test_subscribe_and_privacy_pages_say_how_links_are_counted(pipeline: Stack, 
         assert "we do not count clicks" in english
         assert 'id="click-notice"' not in subscribe
     assert "no tracking image" in english
+
+
+def test_opens_are_counted_only_when_asked_and_labelled_unreliable(
+    pipeline: Stack, web: TestClient
+) -> None:
+    item_id, mails = _send(pipeline, ("ana@news.example", "Diario"))
+    [link, *_] = _click_links(mails["ana@news.example"])
+    delivery = int(_path(link).split(".")[3])
+    image = f"/o/{ClickSigner(SECRET).token(item_id, 'en', 0, delivery)}"
+    settings = pipeline.app.runtime.settings
+    before = settings.track_opens
+    try:
+        response = web.get(image)  # off (the default): an image, nothing counted
+        assert response.status_code == 200 and response.content.startswith(b"GIF89a")
+        assert "opens" not in _report(pipeline, item_id)
+        settings.track_opens = "on"
+        for _ in range(3):
+            assert web.get(image).status_code == 200
+        assert web.get("/o/1.en.0.1.forged").status_code == 200  # still an image
+        with pipeline.session() as session:
+            item = session.get(Item, item_id)
+            assert item is not None
+            opens = item_report(session, item, opens_tracked=True)["opens"]
+    finally:
+        settings.track_opens = before
+    assert opens["opened"] == 1 and opens["reliable"] is False
+    # A link token is no image token.
+    assert web.get(f"/o/{_path(link)[3:]}").status_code == 200

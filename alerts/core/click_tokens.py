@@ -51,8 +51,11 @@ class ClickSigner:
         prefix = self.prefix(item_id, language, number)
         return prefix + self.suffix(prefix, delivery_id)
 
-    def read(self, token: str) -> ClickToken:
-        """The token's parts; InvalidToken when altered, cut short or signed elsewhere."""
+    def read(self, token: str, opening: bool = False) -> ClickToken:
+        """The token's parts; InvalidToken when altered, cut short or signed elsewhere.
+
+        Link number 0 is the open-tracking image's (``opening``), never a link's.
+        """
         parts = token.split(".")
         if len(parts) != 5 or len(token) > 200:
             raise InvalidToken("this link is not valid")
@@ -67,6 +70,6 @@ class ClickSigner:
         if not hmac.compare_digest(expected.encode(), token.encode()):
             raise InvalidToken("this link is not valid")
         values = int(item), int(number), int(delivery)
-        if any(v >= _MAX_ID for v in values) or int(number) < 1:
+        if any(v >= _MAX_ID for v in values) or (int(number) == 0) != opening:
             raise InvalidToken("this link is not valid")
         return ClickToken(values[0], language, values[1], values[2])

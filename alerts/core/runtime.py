@@ -161,6 +161,7 @@ class Runtime:
             language,
             zone,
             track_clicks=self.settings.track_clicks != "off",
+            track_opens=self.settings.track_opens == "on",
         )
         with self._render_lock:
             self._rendered[key] = rendered

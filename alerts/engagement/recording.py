@@ -301,3 +301,19 @@ def _recount_burst(
             .values(kind=MACHINE)
         )
     session.flush()
+
+
+def record_open(session: Session, token: ClickToken, now: datetime, marks: Marks) -> bool:
+    """An open (the tracking image fetched), once per delivery; True when it counted.
+
+    Opens are unreliable (mail apps and privacy proxies fetch images themselves), so
+    they are only ever a total per item: nothing per person, whatever the click mode.
+    """
+    delivery = session.get(Delivery, token.delivery_id)
+    if delivery is None or delivery.item_id != token.item_id:
+        return False
+    mark = marks.of(token.item_id, token.delivery_id, 0, "open")
+    if not _claim_mark(session, token.item_id, mark, now):
+        return False
+    bump(session, token.item_id, "open", PERSON, "", 1)
+    return True

@@ -143,6 +143,7 @@ class RenderedItem:
         links: tuple[str, ...] = (),
         clicks: ClickSigner | None = None,
         language: str = "en",
+        opens: bool = False,
     ) -> None:
         self.item_id = item_id
         self.subject = subject
@@ -153,8 +154,10 @@ class RenderedItem:
         self.links = links
         self.language = language
         self._clicks = clicks
+        # Slot c0 is the open-tracking image's, when there is one.
         self._click_prefixes = [
-            (f"c{n}", ClickSigner.prefix(item_id, language, n)) for n in range(1, len(links) + 1)
+            (f"c{n}", ClickSigner.prefix(item_id, language, n))
+            for n in range(0 if opens else 1, len(links) + 1)
         ]
         # Wire-format skeletons by (subject, sender): a copy with another subject
         # (the [TEST] send) gets its own.
@@ -293,10 +296,12 @@ def render_item(
     language: str = "en",
     zone: str = "UTC",
     track_clicks: bool = False,
+    track_opens: bool = False,
 ) -> RenderedItem:
     """The item's email in ``language``; ``zone``: the reader's, for the times it names.
 
     ``track_clicks``: every http(s) link goes through ``BASE_URL/c/TOKEN`` (tracked_links).
+    ``track_opens``: a 1x1 image at ``BASE_URL/o/TOKEN`` (off by default: unreliable).
     """
     nonce = secrets.token_hex(8)
     subject = header_safe(item.title)
@@ -319,11 +324,27 @@ def render_item(
     template = "email/notice" if notice else "email/item"
     text = env.get_template(f"{template}.txt").render(context)
     html = css_inline.inline(env.get_template(f"{template}.html").render(context))
-    if not track_clicks:
+    if not track_clicks and not track_opens:
         return RenderedItem(item.id, header_safe(subject), text, html, nonce)
-    text, html, links = rewrite(text, html, base_url, item.id, language, f"@@{nonce}.c%d@@")
+    links: tuple[str, ...] = ()
+    if track_clicks:
+        text, html, links = rewrite(text, html, base_url, item.id, language, f"@@{nonce}.c%d@@")
+    if track_opens:
+        html = _with_open_image(html, base_url, item.id, language, nonce)
     clicks = ClickSigner(sender.secret)
-    return RenderedItem(item.id, header_safe(subject), text, html, nonce, links, clicks, language)
+    return RenderedItem(
+        item.id, header_safe(subject), text, html, nonce, links, clicks, language, track_opens
+    )
+
+
+def _with_open_image(html: str, base_url: str, item_id: int, language: str, nonce: str) -> str:
+    prefix = ClickSigner.prefix(item_id, language, 0)
+    image = (
+        f'<img src="{base_url.rstrip("/")}/o/{prefix}@@{nonce}.c0@@" width="1" height="1" '
+        'alt="" style="display:block;border:0;width:1px;height:1px">'
+    )
+    at = html.rfind("</body>")
+    return html + image if at < 0 else html[:at] + image + html[at:]
 
 
 def build_message(

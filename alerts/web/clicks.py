@@ -26,7 +26,7 @@ from alerts.core.runtime import Runtime
 from alerts.core.tokens import InvalidToken
 from alerts.engagement import links
 from alerts.engagement.machines import first_look
-from alerts.engagement.recording import Marks, record
+from alerts.engagement.recording import Marks, record, record_open
 from alerts.mail.rendering import web_url
 from alerts.web.state import pages as _pages
 from alerts.web.state import runtime as _runtime
@@ -109,6 +109,13 @@ class ClickDesk:
         if recorded is not None and recorded.counted:
             metrics.record_click(recorded.kind)
 
+    def record_open(self, token: ClickToken) -> None:
+        try:
+            with self.runtime.sessions() as session, session.begin():
+                record_open(session, token, utcnow(), self.marks)
+        except Exception:  # an image was served; only the count is lost
+            log.exception("an open could not be recorded item_id=%s", token.item_id)
+
 
 def desk(request: Request) -> ClickDesk:
     found: ClickDesk | None = getattr(request.app.state, "click_desk", None)
@@ -153,6 +160,25 @@ async def click(token: str, request: Request, background: BackgroundTasks) -> Re
         kind = first_look(request.method, request.headers.get("user-agent", ""))
         background.add_task(clicks.record, parsed, kind)
     return RedirectResponse(target, status_code=302)
+
+
+# The smallest transparent GIF.
+PIXEL = bytes.fromhex(
+    "47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b"
+)
+
+
+@router.get("/o/{token}", response_model=None)
+async def opened(token: str, request: Request, background: BackgroundTasks) -> Response:
+    """The open-tracking image (ALERTS_TRACK_OPENS=on): a 1x1 GIF whatever happens."""
+    clicks = desk(request)
+    try:
+        parsed = clicks.signer.read(token, opening=True)
+    except InvalidToken:
+        parsed = None
+    if parsed is not None and clicks.runtime.settings.track_opens == "on" and clicks.allow(token):
+        background.add_task(clicks.record_open, parsed)
+    return Response(PIXEL, media_type="image/gif", headers={"Cache-Control": "no-store"})
 
 
 @router.get("/privacy", response_class=HTMLResponse)
