@@ -69,9 +69,10 @@ from alerts.worker.app import AlertsCelery, create_celery
 
 HOST = "127.0.0.1"
 PG_ADMIN_URL = f"postgresql://postgres@{HOST}:5432/test"
-DB_NAME = "alerts_bench"
+# Overridable, so two benchmarks on one machine do not drop each other's database.
+DB_NAME = os.environ.get("BENCH_DB_NAME", "alerts_bench")
 PG_URL = f"postgresql+psycopg://postgres@{HOST}:5432/{DB_NAME}"
-BROKER_URL = f"redis://{HOST}:6379/14"
+BROKER_URL = os.environ.get("BENCH_REDIS_URL", f"redis://{HOST}:6379/14")
 
 ITEM_COUNTRIES = ["MX"]
 ITEM_TOPICS = ["enforced-disappearances", "torture"]

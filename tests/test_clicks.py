@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text, update
 
 from alerts.audience import membership
+from alerts.core import metrics
 from alerts.core.click_tokens import ClickSigner
 from alerts.core.models import (
     ClickCount,
@@ -341,3 +342,21 @@ def test_opens_are_counted_only_when_asked_and_labelled_unreliable(
     assert opens["opened"] == 1 and opens["reliable"] is False
     # A link token is no image token.
     assert web.get(f"/o/{_path(link)[3:]}").status_code == 200
+
+
+def test_clicks_are_counted_in_metrics_by_kind(pipeline: Stack, web: TestClient) -> None:
+    """The counter behind ``alerts_clicks_total{kind}``, read in this (the web) process:
+    it serves both set-ups, and its samples land in the first one's metrics folder."""
+    counter = metrics._metrics.clicks if metrics._metrics is not None else None
+    assert counter is not None
+
+    def value(kind: str) -> float:
+        return float(counter.labels(kind)._value.get())
+
+    _, mails = _send(pipeline, ("ana@news.example", "Diario"), ("ben@wire.example", "Wire"))
+    before = {kind: value(kind) for kind in ("human", "machine")}
+    web.get(_path(_click_links(mails["ana@news.example"])[0]), headers={"User-Agent": BROWSER})
+    web.head(_path(_click_links(mails["ben@wire.example"])[0]))
+    web.head(_path(_click_links(mails["ben@wire.example"])[0]))  # the same again: not counted
+    assert value("human") - before["human"] == 1
+    assert value("machine") - before["machine"] == 1

@@ -17,6 +17,15 @@ from alerts.core.models import ClickLink
 def remember(session: Session, item_id: int, language: str, links: tuple[str, ...]) -> None:
     if not links:
         return
+    # Read first: every batch of an item comes here, and an insert would wait on
+    # another worker's uncommitted insert of the same rows.
+    known = session.scalar(
+        select(ClickLink.number)
+        .where(ClickLink.item_id == item_id, ClickLink.language == language)
+        .limit(1)
+    )
+    if known is not None:
+        return
     rows = [
         {"item_id": item_id, "language": language, "number": n, "url": url[:2000]}
         for n, url in enumerate(links, start=1)
