@@ -360,3 +360,24 @@ def test_clicks_are_counted_in_metrics_by_kind(pipeline: Stack, web: TestClient)
     web.head(_path(_click_links(mails["ben@wire.example"])[0]))  # the same again: not counted
     assert value("human") - before["human"] == 1
     assert value("machine") - before["machine"] == 1
+
+
+def test_click_records_follow_retention(pipeline: Stack, web: TestClient) -> None:
+    from alerts.delivery.retention import delete_old_clicks
+
+    pipeline.app.runtime.settings.track_clicks = "individual"
+    item_id, mails = _send(pipeline, ("ana@news.example", "Diario"))
+    [link, *_] = _click_links(mails["ana@news.example"])
+    web.get(_path(link), headers={"User-Agent": BROWSER})
+    sessions = pipeline.app.runtime.sessions
+    assert delete_old_clicks(sessions, utcnow() - timedelta(days=1)) == 0
+    with sessions() as session, session.begin():
+        old = utcnow() - timedelta(days=400)
+        session.execute(update(ClickSeen).values(created_at=old))
+        session.execute(update(ClickEvent).values(created_at=old))
+    assert delete_old_clicks(sessions, utcnow() - timedelta(days=365)) == 3  # 2 marks, 1 event
+    with sessions() as session:
+        assert session.scalars(select(ClickSeen)).all() == []
+        assert session.scalars(select(ClickEvent)).all() == []
+    # The totals hold nobody and stay with the item.
+    assert _report(pipeline, item_id)["clicks"]["human"] == 1  # type: ignore[index]
