@@ -381,3 +381,29 @@ def test_click_records_follow_retention(pipeline: Stack, web: TestClient) -> Non
         assert session.scalars(select(ClickEvent)).all() == []
     # The totals hold nobody and stay with the item.
     assert _report(pipeline, item_id)["clicks"]["human"] == 1  # type: ignore[index]
+
+
+def test_links_in_a_test_copy_land_on_their_targets(pipeline: Stack, web: TestClient) -> None:
+    from alerts.items.drafts import ItemDraft, create_item
+    from tests.factories import TAXONOMY
+
+    with pipeline.session() as session:
+        draft = ItemDraft.model_validate(
+            {"title": "Draft", "summary": "S.", "url": ITEM_URL, "body": BODY}
+        )
+        item_id = create_item(session, TAXONOMY, draft).id
+        key = create_key(session, "desk", "publisher", utcnow())[1]
+        session.commit()
+    sent = web.post(
+        f"/api/items/{item_id}/test-send",
+        json={"email": "desk@ngo.example"},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert sent.status_code == 202
+    [copy] = wait_for_mail(pipeline, "desk@ngo.example")
+    links = _click_links(copy)
+    assert links
+    landed = {web.get(_path(link)).headers.get("location") for link in links}
+    assert {"https://data.ngo.example/2026?x=1&y=2", ITEM_URL} <= landed
+    with pipeline.session() as session:
+        assert session.scalars(select(ClickSeen)).all() == []  # a test copy counts nothing

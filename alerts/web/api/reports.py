@@ -69,7 +69,7 @@ def _cell(value: str) -> str:
 
 @router.get(
     "/{item_id}/report.csv",
-    response_class=PlainTextResponse,
+    response_model=None,
     responses={**NOT_FOUND, 200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
 )
 def report_csv(item_id: Id, db: Db, rt: Rt, _: Reader) -> PlainTextResponse:
