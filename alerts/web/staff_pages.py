@@ -11,6 +11,7 @@ from sqlalchemy import select
 from alerts.core.models import Item, utcnow
 from alerts.delivery.matching import reach
 from alerts.delivery.progress import counts_for_item, counts_for_items
+from alerts.engagement.report import comparison
 from alerts.items import drafts
 from alerts.items.drafts import ITEM_KINDS, InvalidItem
 from alerts.staff.keys import allowed, authenticate
@@ -124,6 +125,7 @@ def items_list(request: Request) -> Response:
     with _runtime(request).sessions() as session:
         items = session.scalars(select(Item).order_by(Item.id.desc()).limit(100)).all()
         counts = counts_for_items(session, [i.id for i in items])
+        compared = comparison(session)
         rows = [
             {
                 "id": i.id,
@@ -136,7 +138,7 @@ def items_list(request: Request) -> Response:
             }
             for i in items
         ]
-    return _render(request, "items.html", staff=staff, items=rows)
+    return _render(request, "items.html", staff=staff, items=rows, compared=compared)
 
 
 @router.get("/items/new", response_class=HTMLResponse)
