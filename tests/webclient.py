@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import time
 from email.message import EmailMessage
@@ -64,3 +65,26 @@ def link(message: EmailMessage, kind: str) -> str:
     match = re.search(rf"https?://[^/\s]+/{kind}/\S+", text_of(message))
     assert match, f"no /{kind}/ link in:\n{text_of(message)}"
     return match.group(0)
+
+
+# A link through the click endpoint (ALERTS_TRACK_CLICKS, on by default in the stacks).
+_TRACKED = re.compile(r"https?://[^\s\"'<>]+/c/[A-Za-z0-9._-]+")
+
+
+def untracked(stack: Stack, content: str, *, in_html: bool = False) -> str:
+    """``content`` with every tracked link replaced by where the click endpoint sends it.
+
+    Tests of what an email links to read the targets this way: the endpoint's own 302,
+    so a link that would lead somewhere else fails them as it would a reader.
+    """
+    from alerts.web import create_app
+
+    with TestClient(create_app(stack.app), base_url=stack.settings.base_url) as client:
+
+        def target(found: re.Match[str]) -> str:
+            answer = client.get(path(found.group(0)), follow_redirects=False)
+            assert answer.status_code == 302, (found.group(0), answer.status_code)
+            location = str(answer.headers["location"])
+            return html.escape(location) if in_html else location
+
+        return _TRACKED.sub(target, content)
