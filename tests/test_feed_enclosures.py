@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from PIL import Image
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from typer.testing import CliRunner
 
 from alerts.cli.root import app as alerts_app
@@ -388,3 +388,33 @@ def _topic_map(tmp_path: Path) -> str:
     path = tmp_path / "map.json"
     path.write_text('{"categories": {"Mexico": {"countries": ["MX"]}}}')
     return str(path)
+
+
+def test_a_transaction_that_does_not_commit_leaves_no_photo_behind(
+    store: Store, server: FeedServer, photos: LeadPhotos
+) -> None:
+    """The photo is stored, then the database refuses the item: the files go with the row.
+
+    A trigger stands in for whatever may fail after the photo is written (a constraint,
+    a lost connection); each of the poll's attempts stores the photo again and loses it.
+    """
+    with store.sessions() as session:
+        session.execute(
+            text(
+                "CREATE TRIGGER refuse_items BEFORE INSERT ON items "
+                "BEGIN SELECT RAISE(ABORT, 'items are refused'); END"
+            )
+        )
+        session.commit()
+    photo_url = server.serve("/photos/border.jpg", gps_jpeg(800, 600), "image/jpeg")
+    feed_url = server.serve("/feed.rss", rss(media_content(photo_url)), "application/xml")
+    register(store.sessions, feed_url)
+
+    with only_the_feed(feed_url) as client:
+        summary = poll_once(store, client, photos)
+
+    [result] = summary["results"]
+    assert result["status"] == "failed" and "items are refused" in (result["error"] or "")
+    assert store.items() == [] and media_rows(store) == []
+    assert stored_dirs(photos) == []  # neither the photo's folder nor a half-written one
+    assert len(server.requests("/photos/border.jpg")) == 1  # downloaded once, stored in each try
