@@ -33,6 +33,8 @@ from alerts.feeds.ingest import poll_all
 from alerts.feeds.lead_photos import LeadPhotos, PhotoFailed, download
 from alerts.feeds.parse import parse_feed
 from alerts.items.fan_out_rule import fan_out_due
+from tests.conftest import Stack
+from tests.factories import journalist
 from tests.test_feeds import TAXONOMY, FeedServer, Store, register
 from tests.test_media_files import SERIAL, gps_jpeg
 
@@ -418,3 +420,37 @@ def test_a_transaction_that_does_not_commit_leaves_no_photo_behind(
     assert store.items() == [] and media_rows(store) == []
     assert stored_dirs(photos) == []  # neither the photo's folder nor a half-written one
     assert len(server.requests("/photos/border.jpg")) == 1  # downloaded once, stored in each try
+
+
+# --- on the real pipeline (SQLite and PostgreSQL) ---------------------------------------------
+
+
+def test_a_feed_entrys_photo_is_in_the_alert_the_journalist_gets(
+    pipeline: Stack, server: FeedServer
+) -> None:
+    runtime = pipeline.app.runtime
+    with runtime.sessions() as session:
+        journalist(session, "border-desk@example.net", (["MX"], []))
+        session.commit()
+    photo_url = server.serve("/photos/border.jpg", gps_jpeg(), "image/jpeg")
+    feed_url = server.serve("/feed.rss", rss(media_content(photo_url)), "application/xml")
+    register(runtime.sessions, feed_url)
+
+    with only_the_feed(feed_url) as client:
+        summary = poll_all(
+            runtime.sessions, runtime.taxonomy, client, utcnow(), LeadPhotos.of(runtime.settings)
+        )
+
+    [item_id] = summary["results"][0]["published"]
+    pipeline.wait_for_item(item_id)
+    with runtime.sessions() as session:
+        item = session.get(Item, item_id)
+        assert item is not None and item.image is not None
+        media_id = item.image["media_id"]
+    [message] = pipeline.received()
+    parsed = message.parsed()
+    html, plain = parsed.get_body(("html",)), parsed.get_body(("plain",))
+    assert html is not None and plain is not None
+    assert f"/{media_id}/email.jpg" in html.get_content()
+    assert f'alt="{DESCRIPTION}"' in html.get_content()
+    assert f"[Photo: {DESCRIPTION} — {CREDIT}]" in " ".join(plain.get_content().split())
