@@ -190,13 +190,8 @@ def store_entries(
         try:
             draft = _draft(feed, entry, resolution)
             if entry.image is not None and photos is not None:
-                photo = lead_photos.store(
-                    session, photos, entry.image, (downloads or {}).get(entry.key)
-                )
-                if isinstance(photo, StoredPhoto):
-                    if stored is not None:
-                        stored.append(photo.media.id)
-                    draft = draft.model_copy(update={"image": photo.ref})
+                got = (downloads or {}).get(entry.key)
+                draft, photo = lead_photos.attach(session, photos, entry.image, got, draft, stored)
             item = create_item(session, taxonomy, draft)
         except InvalidItem as exc:
             if isinstance(photo, StoredPhoto) and photos is not None:
@@ -388,7 +383,14 @@ def _store(
         try:
             return _store_once(
                 session_factory,
-                *(taxonomy, feed_id, topic_map, fetched, parsed, now, photos, downloads),
+                taxonomy,
+                feed_id,
+                topic_map,
+                fetched,
+                parsed,
+                now,
+                photos,
+                downloads,
             )
         except IntegrityError:
             if attempt == STORE_ATTEMPTS:

@@ -28,6 +28,7 @@ from alerts.core.models import Media
 from alerts.core.settings import Settings
 from alerts.feeds.enclosures import EntryImage
 from alerts.feeds.guard import AddressRefused
+from alerts.items.drafts import ItemDraft
 from alerts.items.rich_fields import ImageRef
 from alerts.media.refusal import MediaRefused
 from alerts.media.store import add_media
@@ -128,6 +129,23 @@ def store(
         return str(exc).rstrip(".")
     ref = ImageRef(media_id=media.id, alt=image.alt, caption=image.caption, credit=image.credit)
     return StoredPhoto(ref, media)
+
+
+def attach(
+    session: Session,
+    photos: LeadPhotos,
+    image: EntryImage,
+    downloaded: bytes | str | None,
+    draft: ItemDraft,
+    stored: list[str] | None,
+) -> tuple[ItemDraft, StoredPhoto | str]:
+    """The draft with its photo stored (its id noted in ``stored``), or as it was and why."""
+    photo = store(session, photos, image, downloaded)
+    if isinstance(photo, str):
+        return draft, photo
+    if stored is not None:
+        stored.append(photo.media.id)
+    return draft.model_copy(update={"image": photo.ref}), photo
 
 
 def unstore(session: Session, photos: LeadPhotos, stored: StoredPhoto) -> None:
