@@ -35,6 +35,7 @@ from alerts.feeds.parse import parse_feed
 from alerts.items.fan_out_rule import fan_out_due
 from tests.conftest import Stack
 from tests.factories import journalist
+from tests.test_feed_guard import Redirector
 from tests.test_feeds import TAXONOMY, FeedServer, Store, register
 from tests.test_media_files import SERIAL, gps_jpeg
 
@@ -454,3 +455,22 @@ def test_a_feed_entrys_photo_is_in_the_alert_the_journalist_gets(
     assert f"/{media_id}/email.jpg" in html.get_content()
     assert f'alt="{DESCRIPTION}"' in html.get_content()
     assert f"[Photo: {DESCRIPTION} — {CREDIT}]" in " ".join(plain.get_content().split())
+
+
+def test_a_photo_redirected_to_an_internal_address_is_refused_at_that_hop(
+    store: Store, server: FeedServer, photos: LeadPhotos
+) -> None:
+    """The photo's first server is let through; the one it redirects to is not."""
+    other = FeedServer()
+    redirector = Redirector(other.serve("/photo.jpg", gps_jpeg(800, 600), "image/jpeg"))
+    try:
+        feed_url = server.serve("/feed.rss", rss(media_content(redirector.url)), "text/xml")
+        register(store.sessions, feed_url)
+        allowed = frozenset({("127.0.0.1", _port(feed_url)), ("127.0.0.1", redirector.port)})
+        with make_client(timeout=5, policy=AddressPolicy(allowed=allowed)) as client:
+            summary = poll_once(store, client, photos)
+        assert other.requests("/photo.jpg") == []
+    finally:
+        redirector.stop()
+        other.stop()
+    _assert_draft_with_reason(store, summary, photos, "address refused: 127.0.0.1 is not a public")
