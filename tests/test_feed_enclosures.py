@@ -474,3 +474,15 @@ def test_a_photo_redirected_to_an_internal_address_is_refused_at_that_hop(
         redirector.stop()
         other.stop()
     _assert_draft_with_reason(store, summary, photos, "address refused: 127.0.0.1 is not a public")
+
+
+def test_a_feed_with_a_doctype_still_gives_its_photo_from_feedparsers_reading() -> None:
+    """The XML is not read here when it declares a DOCTYPE: feedparser's URLs are used."""
+    body = rss(media_content("https://ngo.example/p.jpg")).replace(
+        b"<rss ", b'<!DOCTYPE rss [<!ENTITY who "NGO">]>\n<rss ', 1
+    )
+    [entry] = parse_feed(Fetched(False, "https://ngo.example/feed.rss", body)).entries
+    assert entry.image is not None
+    assert entry.image.url == "https://ngo.example/p.jpg"
+    # Only the words feedparser keeps apart: the credit; the title is the alt text.
+    assert (entry.image.alt, entry.image.credit) == ("Families wait at the border", CREDIT)

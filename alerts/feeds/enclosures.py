@@ -9,6 +9,7 @@ tolerated), the URLs feedparser found are used, with the entry's title as alt.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 MEDIA = "{http://search.yahoo.com/mrss/}"
 ATOM = "{http://www.w3.org/2005/Atom}"
 _TEXT_TYPES = frozenset({"html", "text/html"})
+_DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ def images_by_position(content: bytes) -> list[ImageTags | None] | None:
     A DOCTYPE is never parsed by this reader: entity expansion is feedparser's
     business, and a feed with one falls back to what feedparser found.
     """
-    if b"<!DOCTYPE" in content[:4096].upper():
+    if _DOCTYPE.search(content):
         return None
     try:
         root = ET.fromstring(content)
