@@ -18,6 +18,7 @@ from alerts.feeds.credentials import hide_credentials
 from alerts.feeds.fetch import make_client
 from alerts.feeds.guard import AddressPolicy
 from alerts.feeds.ingest import add_feed, poll_all
+from alerts.feeds.lead_photos import LeadPhotos
 from alerts.feeds.topic_map import FeedError, TopicMap
 
 if TYPE_CHECKING:
@@ -143,7 +144,8 @@ def poll(as_json: Annotated[bool, AS_JSON] = False) -> None:
     runtime = _runtime()
     try:
         with make_client(policy=_policy(runtime)) as client:
-            summary = poll_all(runtime.sessions, runtime.taxonomy, client, utcnow())
+            photos = LeadPhotos.of(runtime.settings)
+            summary = poll_all(runtime.sessions, runtime.taxonomy, client, utcnow(), photos)
     except (OperationalError, ProgrammingError) as exc:
         _schema_hint(exc)
     if as_json:

@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     # Feeds may reach loopback, private, link-local and other internal addresses only
     # when this is set: a feed URL must not become a way into the house's network.
     feeds_allow_private: bool = False
+    # The whole download of a feed entry's lead photo (a slow server must not hold a poll).
+    feed_image_timeout_seconds: float = Field(default=20.0, gt=0)
     # How often the beat plans the digests that have come due (embargoes lift on the
     # schedule poll, with scheduled items).
     digest_poll_seconds: float = Field(default=60.0, gt=0)

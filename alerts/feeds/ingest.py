@@ -22,9 +22,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from alerts.core.models import Feed
+from alerts.core.models import Feed, Item
 from alerts.core.taxonomy import Taxonomy
+from alerts.feeds import lead_photos
 from alerts.feeds.credentials import hide_credentials
+from alerts.feeds.enclosures import EntryImage
 from alerts.feeds.fetch import FeedSnapshot, Fetched, PollFailed, fetch
 from alerts.feeds.guard import (
     PUBLIC_ONLY,
@@ -32,6 +34,7 @@ from alerts.feeds.guard import (
     AddressRefused,
     check_url,
 )
+from alerts.feeds.lead_photos import LeadPhotos, StoredPhoto
 from alerts.feeds.parse import FeedEntry, ParsedFeed, parse_feed
 from alerts.feeds.topic_map import FeedError, InvalidTopicMap, Resolution, TopicMap
 from alerts.items.drafts import (
@@ -130,6 +133,8 @@ class PollResult:
     problems: list[str] = field(default_factory=list)
     unmapped: set[str] = field(default_factory=set)
     error: str | None = None
+    # Entries kept as drafts because their lead photo could not be stored, and why.
+    photo_problems: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def created(self) -> list[int]:
@@ -147,6 +152,7 @@ class PollResult:
             "problems": self.problems,
             "unmapped": sorted(self.unmapped),
             "error": self.error,
+            "photo_problems": self.photo_problems,
         }
 
 
@@ -157,12 +163,20 @@ def store_entries(
     topic_map: TopicMap,
     parsed: ParsedFeed,
     now: datetime,
+    photos: LeadPhotos | None = None,
+    downloads: Mapping[str, bytes | str] | None = None,
+    stored: list[str] | None = None,
 ) -> PollResult:
     """Create an item for each entry not stored before (not committed).
 
     An entry whose categories map to a topic or a country is published (the
     session hook fans it out after commit); any other is left as a draft for
     staff. Either way its external id means no later poll creates it again.
+
+    With ``photos``, an entry's lead photo (its bytes in ``downloads``, by entry
+    key) is stored with it; the ids of photos stored go into ``stored``, so a
+    transaction that does not commit can remove their files. An entry whose photo
+    could not be had stays a draft, the reason in ``photo_problems``.
     """
     result = PollResult(feed.id, feed.url, problems=list(parsed.problems))
     result.skipped = len(parsed.problems)
@@ -172,17 +186,38 @@ def store_entries(
             continue
         resolution = topic_map.resolve(entry.categories)
         result.unmapped.update(resolution.unmapped)
+        photo: StoredPhoto | str | None = None
         try:
-            item = create_item(session, taxonomy, _draft(feed, entry, resolution))
+            draft = _draft(feed, entry, resolution)
+            if entry.image is not None and photos is not None:
+                got = (downloads or {}).get(entry.key)
+                draft, photo = lead_photos.attach(session, photos, entry.image, got, draft, stored)
+            item = create_item(session, taxonomy, draft)
         except InvalidItem as exc:
+            if isinstance(photo, StoredPhoto) and photos is not None:
+                lead_photos.unstore(session, photos, photo)
             result.problems.append(f"{entry.key!r}: {exc}; skipped")
             result.skipped += 1
             continue
-        if resolution.publishable:
+        publishable = resolution.publishable and not isinstance(photo, str)
+        if publishable:
             publish_item(session, item, now)
         session.flush()  # the id, and the unique external id checked now rather than at commit
-        (result.published if resolution.publishable else result.drafted).append(item.id)
+        (result.published if publishable else result.drafted).append(item.id)
+        if isinstance(photo, str):
+            _photo_problem(result, feed.id, entry, item.id, photo)
     return result
+
+
+def _photo_problem(
+    result: PollResult, feed_id: int, entry: FeedEntry, item_id: int, reason: str
+) -> None:
+    # The reason names no photo URL: a feed's URLs may carry credentials or tokens.
+    result.photo_problems.append({"item_id": item_id, "entry": entry.key, "reason": reason})
+    result.problems.append(
+        f"{entry.key!r}: lead photo not stored ({reason}); left as draft item {item_id}"
+    )
+    log.info("feed %s: item %s left a draft, lead photo: %s", feed_id, item_id, reason)
 
 
 def _draft(feed: Feed, entry: FeedEntry, resolution: Resolution) -> ItemDraft:
@@ -201,12 +236,21 @@ def _draft(feed: Feed, entry: FeedEntry, resolution: Resolution) -> ItemDraft:
 
 
 def poll_all(
-    session_factory: SessionFactory, taxonomy: Taxonomy, client: httpx.Client, now: datetime
+    session_factory: SessionFactory,
+    taxonomy: Taxonomy,
+    client: httpx.Client,
+    now: datetime,
+    photos: LeadPhotos | None = None,
 ) -> dict[str, Any]:
-    """Poll every feed, each in its own transaction; one bad feed never stops the others."""
+    """Poll every feed, each in its own transaction; one bad feed never stops the others.
+
+    Without ``photos`` the entries' lead photos are not fetched (nor kept).
+    """
     with session_factory() as session:
         feed_ids = list(session.scalars(select(Feed.id).order_by(Feed.id)))
-    results = [_poll_guarded(session_factory, taxonomy, client, fid, now) for fid in feed_ids]
+    results = [
+        _poll_guarded(session_factory, taxonomy, client, fid, now, photos) for fid in feed_ids
+    ]
     return summarise(results)
 
 
@@ -232,9 +276,10 @@ def _poll_guarded(
     client: httpx.Client,
     feed_id: int,
     now: datetime,
+    photos: LeadPhotos | None = None,
 ) -> PollResult:
     try:
-        return poll_feed(session_factory, taxonomy, client, feed_id, now)
+        return poll_feed(session_factory, taxonomy, client, feed_id, now, photos)
     except Exception as exc:  # a database hiccup or a parser bug: record it, go on
         log.exception("polling feed %s failed", feed_id)
         message = f"{type(exc).__name__}: {exc}"
@@ -251,8 +296,12 @@ def poll_feed(
     client: httpx.Client,
     feed_id: int,
     now: datetime,
+    photos: LeadPhotos | None = None,
 ) -> PollResult:
-    """Fetch one feed with no session open, then store its new entries in one transaction."""
+    """Fetch one feed with no session open, then store its new entries in one transaction.
+
+    New entries' lead photos are downloaded with no session open either, between the two.
+    """
     snapshot = _snapshot(session_factory, feed_id)
     if snapshot is None:
         return PollResult(feed_id, "", status="failed", error="feed was removed")
@@ -269,7 +318,13 @@ def poll_feed(
     if parsed is None:
         _record_not_modified(session_factory, feed_id, now)
         return PollResult(feed_id, snapshot.url, status="not-modified")
-    result = _store(session_factory, taxonomy, feed_id, topic_map, fetched, parsed, now)
+    downloads: dict[str, bytes | str] = {}
+    if photos is not None:
+        images = _new_images(session_factory, feed_id, parsed)
+        downloads = lead_photos.download_all(client, images, photos)
+    result = _store(
+        session_factory, taxonomy, feed_id, topic_map, fetched, parsed, now, photos, downloads
+    )
     log.info(
         "feed %s: published %s, drafted %s, skipped %s",
         feed_id,
@@ -278,6 +333,19 @@ def poll_feed(
         result.skipped,
     )
     return result
+
+
+def _new_images(
+    session_factory: SessionFactory, feed_id: int, parsed: ParsedFeed
+) -> dict[str, EntryImage]:
+    """The photos of the entries not stored yet, by entry key: only those are downloaded."""
+    named = {e.key: e.image for e in parsed.entries if e.image is not None}
+    if not named:
+        return {}
+    ids = {external_id(feed_id, key): key for key in named}
+    with session_factory() as session:
+        known = set(session.scalars(select(Item.external_id).where(Item.external_id.in_(ids))))
+    return {key: named[key] for ext, key in ids.items() if ext not in known}
 
 
 def _snapshot(session_factory: SessionFactory, feed_id: int) -> FeedSnapshot | None:
@@ -298,6 +366,8 @@ def _store(
     fetched: Fetched,
     parsed: ParsedFeed,
     now: datetime,
+    photos: LeadPhotos | None = None,
+    downloads: Mapping[str, bytes | str] | None = None,
 ) -> PollResult:
     """Store the entries and the new validators together, or nothing.
 
@@ -311,7 +381,17 @@ def _store(
     attempt = 1
     while True:
         try:
-            return _store_once(session_factory, taxonomy, feed_id, topic_map, fetched, parsed, now)
+            return _store_once(
+                session_factory,
+                taxonomy,
+                feed_id,
+                topic_map,
+                fetched,
+                parsed,
+                now,
+                photos,
+                downloads,
+            )
         except IntegrityError:
             if attempt == STORE_ATTEMPTS:
                 raise
@@ -327,16 +407,26 @@ def _store_once(
     fetched: Fetched,
     parsed: ParsedFeed,
     now: datetime,
+    photos: LeadPhotos | None = None,
+    downloads: Mapping[str, bytes | str] | None = None,
 ) -> PollResult:
-    with session_factory() as session:  # closing it rolls back whatever did not commit
-        feed = session.get(Feed, feed_id)
-        if feed is None:
-            return PollResult(feed_id, fetched.url, status="failed", error="feed was removed")
-        result = store_entries(session, taxonomy, feed, topic_map, parsed, now)
-        feed.etag, feed.last_modified = fetched.etag, fetched.last_modified
-        feed.last_polled_at, feed.last_error = now, None
-        session.commit()
-        return result
+    stored: list[str] = []  # photos written to the media folder by this transaction
+    try:
+        with session_factory() as session:  # closing it rolls back whatever did not commit
+            feed = session.get(Feed, feed_id)
+            if feed is None:
+                return PollResult(feed_id, fetched.url, status="failed", error="feed was removed")
+            result = store_entries(
+                session, taxonomy, feed, topic_map, parsed, now, photos, downloads, stored
+            )
+            feed.etag, feed.last_modified = fetched.etag, fetched.last_modified
+            feed.last_polled_at, feed.last_error = now, None
+            session.commit()
+            return result
+    except BaseException:
+        if photos is not None:  # their rows rolled back: their files go too
+            lead_photos.discard(photos, stored)
+        raise
 
 
 def _record_not_modified(session_factory: SessionFactory, feed_id: int, now: datetime) -> None:

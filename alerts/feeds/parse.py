@@ -10,9 +10,17 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
+from alerts.feeds.enclosures import (
+    EntryImage,
+    ImageTags,
+    images_by_position,
+    tags_from_feedparser,
+)
 from alerts.feeds.fetch import Fetched, PollFailed
 
 TITLE_MAX = 500  # Item.title
+# The lead photo's words: ImageRef's limits (items/rich_fields.py).
+ALT_MAX, CAPTION_MAX, CREDIT_MAX = 300, 500, 200
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _BLOCK_TAGS = frozenset(
     {
@@ -83,6 +91,7 @@ class FeedEntry:
     body: str
     link: str | None
     categories: tuple[tuple[str, ...], ...]  # each category's names
+    image: EntryImage | None = None  # the lead photo it names, not yet downloaded
 
 
 @dataclass(frozen=True)
@@ -102,9 +111,13 @@ def parse_feed(fetched: Fetched) -> ParsedFeed:
         raise PollFailed(f"not an RSS or Atom feed ({reason})")
     entries: list[FeedEntry] = []
     problems: list[str] = []
+    images = images_by_position(fetched.content)
+    if images is not None and len(images) != len(parsed.entries):
+        images = None  # the two readers disagree on the entries: trust feedparser's
     # Feeds list the newest first; storing oldest first keeps item ids in date order.
     for position, raw in reversed(list(enumerate(parsed.entries, start=1))):
-        entry = _entry(raw, fetched.url)
+        tags = images[position - 1] if images is not None else tags_from_feedparser(raw)
+        entry = _entry(raw, fetched.url, tags)
         if isinstance(entry, str):
             problems.append(f"entry {position}: {entry}; skipped")
         else:
@@ -112,7 +125,7 @@ def parse_feed(fetched: Fetched) -> ParsedFeed:
     return ParsedFeed(entries, problems)
 
 
-def _entry(raw: Any, base_url: str) -> FeedEntry | str:
+def _entry(raw: Any, base_url: str, tags: ImageTags | None = None) -> FeedEntry | str:
     """A FeedEntry, or why the entry cannot become an item."""
     link = _absolute_link(raw.get("link"), base_url)
     key = str(raw.get("id") or raw.get("link") or "").strip()
@@ -133,7 +146,30 @@ def _entry(raw: Any, base_url: str) -> FeedEntry | str:
         body="" if body == summary else body,
         link=link,
         categories=tuple(_categories(raw)),
+        image=_image(tags, base_url, title),
     )
+
+
+def _image(tags: ImageTags | None, base_url: str, title: str) -> EntryImage | None:
+    """The photo with an absolute URL; alt from the media's words, else the entry's title."""
+    if tags is None:
+        return None
+    url = _absolute_link(tags.url, base_url)
+    if url is None:
+        return None
+    words = tags.description
+    description = html_to_text(words) if tags.description_is_html else _paragraphs(words)
+    title_words = " ".join(tags.title.split())
+    return EntryImage(
+        url=url,
+        alt=_cut(" ".join(description.split()) or title_words or title, ALT_MAX),
+        caption=_cut(description, CAPTION_MAX),
+        credit=_cut(" ".join(tags.credit.split()), CREDIT_MAX),
+    )
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _absolute_link(link: object, base_url: str) -> str | None:

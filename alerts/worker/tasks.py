@@ -21,6 +21,7 @@ from alerts.digests import runs as digests
 from alerts.feeds.fetch import make_client
 from alerts.feeds.guard import AddressPolicy
 from alerts.feeds.ingest import poll_all
+from alerts.feeds.lead_photos import LeadPhotos
 from alerts.items.embargoes import lift_due
 from alerts.items.lifecycle import publish_due
 from alerts.mail.smtp import SmtpTransport
@@ -211,7 +212,8 @@ def _poll_feeds(app: AlertsCelery) -> dict[str, Any]:
     policy = AddressPolicy(allow_private=runtime.settings.feeds_allow_private)
     with make_client(policy=policy) as client:
         # runtime.sessions: its after-commit hook enqueues each published item's fan-out.
-        return poll_all(runtime.sessions, runtime.taxonomy, client, utcnow())
+        photos = LeadPhotos.of(runtime.settings)
+        return poll_all(runtime.sessions, runtime.taxonomy, client, utcnow(), photos)
 
 
 @shared_task(name=RETENTION, bind=True)
