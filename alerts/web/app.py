@@ -27,6 +27,7 @@ from alerts.web import (
     preferences,
     public,
     staff_actions,
+    staff_compose,
     staff_pages,
 )
 from alerts.web.api_gate import ApiKeyGate
@@ -158,6 +159,7 @@ def create_app(celery: AlertsCelery, limits: SignUpLimits | None = None) -> Fast
     app.include_router(api.router)
     app.include_router(staff_pages.router)
     app.include_router(staff_actions.router)
+    app.include_router(staff_compose.router)
     app.include_router(ops.router)
     app.include_router(media.router)
     app.include_router(api_docs.router)
