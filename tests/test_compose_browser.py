@@ -11,7 +11,7 @@ import io
 import re
 
 from PIL import Image
-from playwright.sync_api import Browser, ViewportSize, expect
+from playwright.sync_api import Browser, FilePayload, ViewportSize, expect
 
 from alerts.core.models import Item, utcnow
 from alerts.staff.keys import create_key
@@ -75,9 +75,8 @@ def test_compose_with_photo_and_report_preview_as_typed_publish_and_read_the_ema
     expect(page.locator("#reach")).to_have_text("Would reach 4 journalist(s) now.")
 
     # The photo is uploaded as it is chosen; without alt text the page says what is missing.
-    page.set_input_files(
-        "#photo", files=[{"name": "protest.jpg", "mimeType": "image/jpeg", "buffer": jpeg()}]
-    )
+    photo_file: FilePayload = {"name": "protest.jpg", "mimeType": "image/jpeg", "buffer": jpeg()}
+    page.set_input_files("#photo", files=[photo_file])
     expect(page.locator("#photo-thumb")).to_be_visible(timeout=15_000)
     expect(page.locator("#errors")).to_contain_text("Describe the photo in the alt text")
     expect(page.get_by_label("Alt text (required with a photo)")).to_have_attribute(
@@ -91,10 +90,9 @@ def test_compose_with_photo_and_report_preview_as_typed_publish_and_read_the_ema
     expect(preview.locator("img[alt='Reporters hold their cameras up']")).to_be_visible()
 
     page.get_by_label("Name of the new document, as the email shows it").fill("Full report")
-    page.set_input_files(
-        "#document",
-        files=[{"name": "report.pdf", "mimeType": "application/pdf", "buffer": small_pdf()}],
-    )
+    pdf = small_pdf()
+    report: FilePayload = {"name": "report.pdf", "mimeType": "application/pdf", "buffer": pdf}
+    page.set_input_files("#document", files=[report])
     expect(page.locator("#attachment_title_1")).to_have_value("Full report", timeout=15_000)
     expect(preview.get_by_role("link", name=re.compile("Full report"))).to_be_visible()
     page.get_by_label("Notes to editors").fill("Interviews on request.")
