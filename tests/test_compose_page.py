@@ -118,10 +118,15 @@ def test_the_preview_needs_the_session_form_token_and_stores_no_file_without_it(
     assert _count(pipeline, Media) == 0
 
 
-def test_kinds_are_shown_by_their_labels(client: TestClient) -> None:
+def test_kinds_are_shown_by_their_labels_in_the_language_of_the_page(client: TestClient) -> None:
     page = client.get("/staff/items/new").text
     assert '<option value="press_release" selected>Press release</option>' in page
     assert '<option value="report">Report</option>' in page
+    spanish = client.get("/staff/items/new", headers={"Accept-Language": "es-MX,es;q=0.9"}).text
+    assert '<html lang="es">' in spanish
+    assert '<option value="report">Informe</option>' in spanish
+    assert '<label for="title">Título</label>' in spanish
+    assert client.get("/staff/items/new?lang=es").text.count("Buscar un país o región") == 1
 
 
 def test_a_photo_without_alt_text_is_refused_on_the_page_then_kept_for_the_next_try(

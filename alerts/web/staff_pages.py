@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
+from alerts.core.i18n import negotiate
 from alerts.core.models import Item, utcnow
 from alerts.delivery.matching import reach
 from alerts.delivery.progress import counts_for_item, counts_for_items
@@ -54,8 +55,10 @@ def _render(request: Request, template: str, status: int = 200, **context: Any) 
         if isinstance(staff, Staff) and staff.session_id
         else None
     )
+    # The browser's language (or ?lang=): what is translated (the compose form, kinds) follows.
+    language = negotiate(request.headers.get("accept-language"), request.query_params.get("lang"))
     return pages.render(
-        request, f"staff/{template}", "en", status=status, csrf_token=token, **context
+        request, f"staff/{template}", language, status=status, csrf_token=token, **context
     )
 
 
