@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from alerts.core.models import Item, Media, utcnow
 from alerts.staff.keys import create_key
 from alerts.web import create_app
+from alerts.web.compose_form import LISTS, RawCompose, contact_line, draft_fields
 from alerts.web.ratelimit import SignUpLimits
 from tests.conftest import Stack
 from tests.factories import journalist
@@ -227,3 +228,22 @@ def test_a_bad_contact_is_refused_with_a_message_linked_to_the_field(
     assert [e["field"] for e in errors] == ["contacts"]
     assert "not an email address" in errors[0]["message"]
     assert _count(pipeline, Item) == 0
+
+
+def test_a_stored_contact_reads_back_into_the_same_contact() -> None:
+    # An item's contacts from the API keep their languages and time zone through the form.
+    stored = {
+        "name": "Ana Ruiz",
+        "role": "",
+        "email": "ana@ngo.example",
+        "phone": "",
+        "languages": ["es", "en"],
+        "timezone": "America/Mexico_City",
+    }
+    line = contact_line(stored)
+    assert line == "Ana Ruiz; ; ana@ngo.example; ; es, en; America/Mexico_City"
+    raw = RawCompose({"title": "t", "contacts": line + "\nLuis Paz"}, {n: [] for n in LISTS}, {})
+    assert draft_fields(raw)["contacts"] == [
+        stored,
+        {"name": "Luis Paz", "role": "", "email": "", "phone": "", "languages": [], "timezone": ""},
+    ]

@@ -137,16 +137,29 @@ def store_uploads(session: Session, settings: Settings, raw: RawCompose) -> list
     return errors
 
 
-def _contacts(text: str) -> list[dict[str, str]] | None:
-    """One contact a line, "name; role; email; phone"; nothing typed: the newsroom's."""
-    rows = []
+_CONTACT_PARTS = ("name", "role", "email", "phone", "languages", "timezone")
+
+
+def _contacts(text: str) -> list[dict[str, Any]] | None:
+    """One contact a line, "name; role; email; phone; languages; time zone" (languages
+    comma-separated; the last parts may be left out); nothing typed: the newsroom's."""
+    rows: list[dict[str, Any]] = []
     for line in text.splitlines():
         parts = [p.strip() for p in line.split(";")]
         if not any(parts):
             continue
-        parts += [""] * (4 - len(parts))
-        rows.append(dict(zip(("name", "role", "email", "phone"), parts[:4], strict=True)))
+        parts += [""] * (len(_CONTACT_PARTS) - len(parts))
+        row: dict[str, Any] = dict(zip(_CONTACT_PARTS, parts[:6], strict=True))
+        row["languages"] = [code.strip() for code in row["languages"].split(",") if code.strip()]
+        rows.append(row)
     return rows or None
+
+
+def contact_line(contact: dict[str, Any]) -> str:
+    """A stored contact as the line that reads back into the same contact."""
+    parts = [str(contact.get(name) or "") for name in _CONTACT_PARTS[:4]]
+    parts += [", ".join(contact.get("languages") or []), str(contact.get("timezone") or "")]
+    return "; ".join(parts).rstrip("; ")
 
 
 def _countries(raw: RawCompose) -> list[str]:
@@ -277,12 +290,5 @@ def rich_view(session: Session, settings: Settings, fields: dict[str, Any]) -> d
         "photo": photo,
         "documents": documents,
         "notes": fields.get("notes") or "",
-        "contacts": "\n".join(
-            "; ".join(
-                p
-                for p in (c.get("name"), c.get("role"), c.get("email"), c.get("phone"))
-                if isinstance(p, str)
-            ).rstrip("; ")
-            for c in contacts
-        ),
+        "contacts": "\n".join(contact_line(c) for c in contacts),
     }
