@@ -99,6 +99,11 @@ def test_the_preview_button_without_javascript_shows_the_same_preview_on_the_pag
     assert srcdoc, "no preview in the page"
     assert "Mexico: reporters at risk" in html.unescape(srcdoc.group(1))
     assert "Would reach <strong>3</strong> journalist(s) now" in page.text
+    # Still no script but the page's own; images from the media store too (it may be a CDN).
+    policy = page.headers["content-security-policy"]
+    assert "script-src" not in policy and "default-src 'self'" in policy
+    media = pipeline.settings.media_base_url.rsplit("/", 1)[0]
+    assert f"img-src 'self' data: {media};" in policy
     # The form keeps what was typed, and the preview saved nothing.
     assert 'value="Mexico: reporters at risk"' in page.text
     assert '<option value="MX" selected>' in page.text

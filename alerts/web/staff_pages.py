@@ -18,6 +18,7 @@ from alerts.mail.rendering import KIND_LABELS
 from alerts.staff.keys import allowed, authenticate
 from alerts.web.api.deps import Id, Staff
 from alerts.web.compose_form import rich_view
+from alerts.web.compose_preview import page_policy
 from alerts.web.csrf import COOKIE as CSRF_COOKIE
 from alerts.web.csrf import FIELD
 from alerts.web.state import pages as _pages
@@ -57,9 +58,12 @@ def _render(request: Request, template: str, status: int = 200, **context: Any) 
     )
     # The browser's language (or ?lang=): what is translated (the compose form, kinds) follows.
     language = negotiate(request.headers.get("accept-language"), request.query_params.get("lang"))
-    return pages.render(
+    response = pages.render(
         request, f"staff/{template}", language, status=status, csrf_token=token, **context
     )
+    if template == "item.html":
+        response.headers["Content-Security-Policy"] = page_policy(_runtime(request).settings)
+    return response
 
 
 def _back(request: Request, item_id: int | None = None, note: str = "") -> RedirectResponse:
