@@ -98,6 +98,8 @@ def test_compose_with_photo_and_report_preview_as_typed_publish_and_read_the_ema
     page.get_by_label("Notes to editors").fill("Interviews on request.")
     page.get_by_label("Media contacts").fill("Ana Ruiz; Press officer; ana@ngo.example")
     expect(preview.locator("body")).to_contain_text("Interviews on request.", timeout=10_000)
+    # The whole form fits a phone: nothing wider than the screen.
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     shots.take("compose-phone-light")
     page.emulate_media(color_scheme="dark")
     shots.take("compose-phone-dark")
