@@ -69,9 +69,10 @@ from alerts.worker.app import AlertsCelery, create_celery
 
 HOST = "127.0.0.1"
 PG_ADMIN_URL = f"postgresql://postgres@{HOST}:5432/test"
-DB_NAME = "alerts_bench"
+# Overridable, so two benchmarks on one machine do not drop each other's database.
+DB_NAME = os.environ.get("BENCH_DB_NAME", "alerts_bench")
 PG_URL = f"postgresql+psycopg://postgres@{HOST}:5432/{DB_NAME}"
-BROKER_URL = f"redis://{HOST}:6379/14"
+BROKER_URL = os.environ.get("BENCH_REDIS_URL", f"redis://{HOST}:6379/14")
 
 ITEM_COUNTRIES = ["MX"]
 ITEM_TOPICS = ["enforced-disappearances", "torture"]
@@ -318,13 +319,21 @@ def delivery_counts(sessions: sessionmaker[Session], item_id: int) -> dict[str, 
         return counts_for_item(session, item_id)
 
 
-def create_published_item(app: AlertsCelery) -> tuple[int, float, float]:
+# With --track-clicks, both runs' item carries these too: five links in all to rewrite.
+LINKS = (
+    "Read [the full report](https://example.org/reports/2026/mexico.pdf), "
+    "[the testimonies](https://example.org/reports/2026/testimonies) and "
+    "[our earlier statement](https://example.org/news/2025/statement)."
+)
+
+
+def create_published_item(app: AlertsCelery, body: str = BODY) -> tuple[int, float, float]:
     """Publish the item; (id, monotonic and wall time when the publish call returned)."""
     runtime = app.runtime
     draft = ItemDraft(
         title="Mexico: authorities must find the disappeared students",
         summary="A benchmark press release, long enough to look like a real one.",
-        body=BODY,
+        body=body,
         url="https://example.org/news/2026/mexico-disappeared",
         countries=ITEM_COUNTRIES,
         topics=ITEM_TOPICS,
@@ -350,6 +359,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
         "ALERTS_BATCH_SIZE": str(settings.batch_size),
         "ALERTS_FAN_OUT_SLICE": str(settings.fan_out_slice),
         "ALERTS_SMTP_MESSAGES_PER_CONNECTION": str(settings.smtp_messages_per_connection),
+        "ALERTS_TRACK_CLICKS": settings.track_clicks,
     }
     if settings.dkim_selector and settings.dkim_private_key_file:
         env["ALERTS_DKIM_SELECTOR"] = settings.dkim_selector
@@ -614,6 +624,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="time only the fan-out (match + delivery rows), in this process",
     )
     parser.add_argument("--dkim", action="store_true", help="sign every message (2048-bit RSA)")
+    parser.add_argument(
+        "--track-clicks",
+        action="store_true",
+        help="run the pipeline twice, click tracking off then on (aggregate); report the ratio",
+    )
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per phase (600)")
     parser.add_argument("--keep-db", action="store_true", help=f"keep the {DB_NAME} database")
     parser.add_argument("--json", action="store_true", help="also print the results as JSON")
@@ -675,6 +690,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         if args.fan_out_only:
             results |= fan_out_only(app, args.slice)
+        elif args.track_clicks:
+            results |= tracking_on_and_off(app, sink, args, matched, log_path)
         else:
             results |= end_to_end(app, sink, args, matched, log_path)
         report(results)
@@ -737,8 +754,31 @@ def fan_out_only(app: AlertsCelery, size: int) -> dict[str, Any]:
     }
 
 
-def end_to_end(
+def tracking_on_and_off(
     app: AlertsCelery, sink: SmtpSink, args: argparse.Namespace, matched: int, log_path: Path
+) -> dict[str, Any]:
+    """The same send twice in one run (same machine load, as near as can be): links
+    straight to their targets, then every link through /c/TOKEN."""
+    settings = app.runtime.settings
+    found: dict[str, Any] = {}
+    for mode in ("off", "aggregate"):
+        settings.track_clicks = mode
+        print(f"click tracking: {mode}", flush=True)
+        phase = end_to_end(app, sink, args, matched, log_path, f"{BODY}\n\n{LINKS}")
+        found |= {f"{mode}_{key}": value for key, value in phase.items()}
+    found["tracking_on_off_ratio"] = round(
+        found["aggregate_pipeline_emails_per_second"] / found["off_pipeline_emails_per_second"], 3
+    )
+    return found
+
+
+def end_to_end(
+    app: AlertsCelery,
+    sink: SmtpSink,
+    args: argparse.Namespace,
+    matched: int,
+    log_path: Path,
+    body: str = BODY,
 ) -> dict[str, Any]:
     settings = app.runtime.settings
     worker = start_worker(settings, args.concurrency, log_path)
@@ -746,7 +786,7 @@ def end_to_end(
         wait_until_ready(app, worker, 60.0, log_path)
         print(f"worker ready (concurrency {args.concurrency}); smtp-sink on {sink.port}")
         sink.reset()
-        item_id, t0, wall0 = create_published_item(app)
+        item_id, t0, wall0 = create_published_item(app, body)
         print(f"published item {item_id}; waiting for {matched} emails", flush=True)
 
         def alive() -> None:

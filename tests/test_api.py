@@ -332,8 +332,8 @@ def test_journalists_import_search_export_erase(
     exported = api.get("/api/journalists/export", headers=auth)
     assert exported.headers["content-type"].startswith("text/csv")
     lines = exported.text.strip().splitlines()
-    assert lines[0] == "email,name,outlet,countries,topics,cadence"
-    assert "ana@diario.example,Ana,El Diario,MX;US,asylum,immediate" in lines
+    assert lines[0] == "email,name,outlet,countries,topics,cadence,language,timezone"
+    assert "ana@diario.example,Ana,El Diario,MX;US,asylum,immediate,en,UTC" in lines
     again = api.post("/api/journalists/import", content=exported.text, headers=auth).json()
     assert again["subscriptions_added"] == 0  # the export is re-importable as it is
 

@@ -240,3 +240,75 @@ def test_the_export_is_safe_to_open_in_a_spreadsheet(api: Api) -> None:
     with api.sessions() as session:
         names = set(session.scalars(select(Journalist.name)))
     assert evil in names and "@amy" in names
+
+
+def test_language_and_timezone_columns_import_and_export(api: Api) -> None:
+    with api.sessions() as session:
+        known = journalist(session, "known@example.net", ([], []))
+        known.language, known.timezone = "es", "America/Mexico_City"
+        session.commit()
+    wide = "email,name,outlet,countries,topics,cadence,language,timezone\n"
+    status, summary = api.post(
+        wide
+        + "ana@example.net,Ana,,MX,,,ES,Europe/Madrid\n"  # a language code in capitals
+        + "bo@example.net,Bo,,,,,,\n"  # empty cells: the defaults
+        + "known@example.net,,,,,,,\n"  # empty cells keep what a journalist has
+    )
+    assert status == 200, summary
+    with api.sessions() as session:
+        people = {j.email: (j.language, j.timezone) for j in session.scalars(select(Journalist))}
+    assert people == {
+        "ana@example.net": ("es", "Europe/Madrid"),
+        "bo@example.net": ("en", "UTC"),
+        "known@example.net": ("es", "America/Mexico_City"),
+    }
+    # The columns in another order, and a file from before them, still import.
+    assert (
+        api.post(
+            "timezone,email,name,outlet,countries,topics,cadence\n"
+            "Asia/Tokyo,known@example.net,,,,,\n"
+        )[0]
+        == 200
+    )
+    assert api.post(HEADER + "ana@example.net,,,,,\n")[0] == 200
+    with api.sessions() as session:
+        people = {j.email: (j.language, j.timezone) for j in session.scalars(select(Journalist))}
+    assert people["known@example.net"] == ("es", "Asia/Tokyo")
+    assert people["ana@example.net"] == ("es", "Europe/Madrid")
+
+    exported = api.client.get("/api/journalists/export", headers=api.auth)
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert {(r["email"], r["language"], r["timezone"]) for r in rows} == {
+        ("ana@example.net", "es", "Europe/Madrid"),
+        ("bo@example.net", "en", "UTC"),
+        ("known@example.net", "es", "Asia/Tokyo"),
+    }
+    again = api.post(exported.text)[1]
+    assert again["subscriptions_added"] == 0, again
+
+
+def test_a_bad_language_or_timezone_is_a_row_error_and_nothing_is_written(api: Api) -> None:
+    with api.sessions() as session:
+        journalist(session, "kept@example.net", ([], []))
+        session.commit()
+    wide = "email,name,outlet,countries,topics,cadence,language,timezone\n"
+    status, payload = api.post(
+        wide
+        + "good@example.net,Good,,,,,es,Europe/Paris\n"
+        + "kept@example.net,,,,,,xx,UTC\n"
+        + "zone@example.net,,,,,,en,Mars/Olympus\n"
+        + f"long@example.net,,,,,,en,{'Z' * 100}\n"
+    )
+    assert status == 422, payload
+    problems = _problems(payload)
+    assert [(p["line"], p["column"]) for p in problems] == [
+        (3, "language"),
+        (4, "timezone"),
+        (5, "timezone"),
+    ]
+    assert "unknown language 'xx'" in str(problems[0]["message"])
+    assert "Mars/Olympus" in str(problems[1]["message"])
+    assert "longer than 64 characters" in str(problems[2]["message"])
+    with api.sessions() as session:
+        people = {j.email: (j.language, j.timezone) for j in session.scalars(select(Journalist))}
+    assert people == {"kept@example.net": ("en", "UTC")}

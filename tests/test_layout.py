@@ -29,6 +29,7 @@ DOMAIN = (
     "feeds",
     "bounces",
     "newsroom",
+    "engagement",
 )
 ADAPTERS = ("alerts.web", "alerts.cli", "alerts.worker", "alerts.dev")
 SMTP = "alerts.mail.smtp"

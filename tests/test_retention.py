@@ -77,6 +77,7 @@ def test_retention(tmp_path: Path) -> None:
     assert result == {
         "deliveries_deleted": 5,
         "digests_deleted": 1,
+        "clicks_deleted": 0,
         "addresses_forgotten": 1,
         "staff_sessions_deleted": 0,
     }
@@ -98,6 +99,7 @@ def test_retention(tmp_path: Path) -> None:
     assert retention.run(sessions, now, timedelta(days=365), timedelta(days=28), HASHER) == {
         "deliveries_deleted": 0,
         "digests_deleted": 0,
+        "clicks_deleted": 0,
         "addresses_forgotten": 0,
         "staff_sessions_deleted": 0,
     }

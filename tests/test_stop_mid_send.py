@@ -200,7 +200,19 @@ def _read_response(conn: socket.socket) -> tuple[int, dict[str, object]]:
     while chunk := conn.recv(65536):
         data += chunk
     head, _, body = data.partition(b"\r\n\r\n")
-    return int(head.split()[1]), json.loads(body)
+    assert head.startswith(b"HTTP/1.1 "), data[:500]
+    try:
+        return int(head.split()[1]), json.loads(body)
+    except ValueError:
+        raise AssertionError(data[:500]) from None
+
+
+def _served(port: int) -> None:
+    """One whole request on a connection of its own: by the time it is answered, the
+    server's one event loop has taken in what reached it earlier on the others."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+        conn.sendall(f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+        assert conn.recv(65536).startswith(b"HTTP/1.1 200")
 
 
 def test_serve_stopped_mid_import(slow: Stack, tmp_path: Path) -> None:
@@ -237,7 +249,10 @@ def test_serve_stopped_mid_import(slow: Stack, tmp_path: Path) -> None:
     gone = socket.create_connection(("127.0.0.1", port), timeout=30)
     for conn, body in ((done, finished), (gone, abandoned)):
         conn.sendall(_request(key, len(body), port) + body[: len(body) // 2])
-    time.sleep(0.5)  # both requests are now being read by the server
+    # Both requests are now being read by the server: a sleep alone was not enough
+    # on a loaded machine (the stop came before the server had read the headers).
+    time.sleep(0.5)
+    _served(port)
     os.killpg(proc.pid, signal.SIGTERM)
     time.sleep(0.5)  # the server is shutting down, with both bodies half read
     gone.close()

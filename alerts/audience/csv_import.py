@@ -44,6 +44,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from alerts.audience.csv_rows import CsvRows, ImportRow
 from alerts.core.db import upsert_insert
@@ -80,6 +81,9 @@ ROWS = _temp(
     # Sorted codes joined by ";" ("" means any): comparable as strings.
     Column("countries", String, nullable=False),
     Column("topics", String, nullable=False),
+    # "" when the file has no such column or leaves the cell empty.
+    Column("language", String, nullable=False),
+    Column("timezone", String, nullable=False),
 )
 PEOPLE = _temp(  # one per address: the first row that names it
     "csv_import_people",
@@ -178,6 +182,8 @@ def _staged(row: ImportRow, hasher: Callable[[str], str] | None) -> dict[str, An
         "cadence": row.cadence,
         "countries": ";".join(row.countries),
         "topics": ";".join(row.topics),
+        "language": row.language,
+        "timezone": row.timezone,
     }
 
 
@@ -272,6 +278,8 @@ def _write(session: Session, postgres: bool, now: Any) -> ImportSummary:
         .values(
             name=case((ROWS.c.name != "", ROWS.c.name), else_=JOURNALISTS.c.name),
             outlet=case((ROWS.c.outlet != "", ROWS.c.outlet), else_=JOURNALISTS.c.outlet),
+            language=case((ROWS.c.language != "", ROWS.c.language), else_=JOURNALISTS.c.language),
+            timezone=case((ROWS.c.timezone != "", ROWS.c.timezone), else_=JOURNALISTS.c.timezone),
             confirmed_at=case((pending, now), else_=JOURNALISTS.c.confirmed_at),
             status=case((pending, JournalistStatus.ACTIVE.value), else_=JOURNALISTS.c.status),
             # New subscriptions or a confirmation may bring a digest: the planner looks again.
@@ -280,16 +288,27 @@ def _write(session: Session, postgres: bool, now: Any) -> ImportSummary:
     )
     # Counted, not taken from rowcount: psycopg reports -1 for this INSERT … SELECT.
     summary.journalists_created = _count(PEOPLE, PEOPLE.c.journalist_id.is_(None), session)
-    # The model's other defaults (language, time zone, digest time) are rendered
-    # into the statement by SQLAlchemy.
+
+    # The model's other defaults (digest time and day) are rendered into the
+    # statement by SQLAlchemy; an empty language or zone cell takes the model's.
+    def given(column: str) -> Any:
+        default = JOURNALISTS.c[column].default
+        assert isinstance(default, ScalarElementColumnDefault)
+        return case((ROWS.c[column] != "", ROWS.c[column]), else_=literal(default.arg))
+
     session.execute(
         upsert_insert(session)(JOURNALISTS)
         .from_select(
-            ["email", "name", "outlet", "status", "created_at", "confirmed_at"],
+            [
+                *("email", "name", "outlet", "language", "timezone"),
+                *("status", "created_at", "confirmed_at"),
+            ],
             select(
                 PEOPLE.c.email,
                 ROWS.c.name,
                 ROWS.c.outlet,
+                given("language"),
+                given("timezone"),
                 literal(JournalistStatus.ACTIVE.value),
                 now,
                 now,

@@ -15,10 +15,16 @@ from dataclasses import dataclass
 from typing import IO
 
 from alerts.audience.subscriptions import InvalidAddress, normalise_email
+from alerts.core.i18n import LANGUAGES
 from alerts.core.models import Cadence, Journalist
 from alerts.core.taxonomy import Taxonomy, TaxonomyError, countries, regions
+from alerts.digests.schedule import InvalidSchedule, check_zone
 
 CSV_COLUMNS = ("email", "name", "outlet", "countries", "topics", "cadence")
+# Later additions: a file without them still imports (an empty or absent cell
+# keeps what a known journalist has, and the model's default for a new one).
+OPTIONAL_COLUMNS = ("language", "timezone")
+EXPORT_COLUMNS = (*CSV_COLUMNS, *OPTIONAL_COLUMNS)
 
 # Enough to fix a file in one go; a file that is wrong on every row should not
 # answer with a hundred thousand messages.
@@ -74,6 +80,8 @@ class ImportRow:
     cadence: str
     countries: tuple[str, ...]  # sorted; empty means any
     topics: tuple[str, ...]
+    language: str = ""  # "" keeps the journalist's (or the default)
+    timezone: str = ""
 
 
 def export_cell(value: str) -> str:
@@ -115,6 +123,8 @@ class CsvRows:
         self._max["countries"] = sum(len(c) + 1 for c in [*countries(), *regions()])
         self._max["topics"] = sum(len(t) + 1 for t in taxonomy.topics)
         self._max["cadence"] = max(len(c) for c in Cadence)
+        self._max["language"] = _length("language")
+        self._max["timezone"] = _length("timezone")
 
     @property
     def failed(self) -> bool:
@@ -178,7 +188,7 @@ class CsvRows:
             if doubled:
                 self._problem(1, None, f"column(s) named twice: {', '.join(doubled)}")
             return
-        index = {c: header.index(c) for c in CSV_COLUMNS}
+        index = {c: header.index(c) for c in EXPORT_COLUMNS if c in header}
         end = reader.line_num
         while True:
             start = end + 1
@@ -236,6 +246,19 @@ class CsvRows:
             self._problem(
                 line, "cadence", f"unknown cadence {cadence!r} (one of {', '.join(Cadence)})"
             )
+        language = values.get("language", "").lower()
+        if language and language not in LANGUAGES:
+            self._problem(
+                line,
+                "language",
+                f"unknown language {language!r} (one of {', '.join(LANGUAGES)})",
+            )
+        zone = values.get("timezone", "")
+        if zone:
+            try:
+                zone = check_zone(zone)
+            except InvalidSchedule as exc:
+                self._problem(line, "timezone", str(exc))
         if email is None or countries_ is None or topics is None or self.total > before:
             return None
         return ImportRow(
@@ -246,4 +269,6 @@ class CsvRows:
             cadence,
             tuple(sorted(countries_)),
             tuple(sorted(topics)),
+            language,
+            zone,
         )

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from alerts.audience.subscriptions import SubscriptionSpec, add_subscription, spec_of
 from alerts.core.models import (
+    ClickEvent,
     Delivery,
     DeliveryStatus,
     Item,
@@ -43,7 +44,7 @@ from alerts.digests.schedule import (
 # Suppressions with this prefix were the journalist's own choice: confirming a
 # new subscription lifts them. Bounces and complaints are never lifted here.
 UNSUBSCRIBED_REASON = "unsubscribed"
-LANGUAGES = ("en", "es")
+LANGUAGES = ("en", "es", "fr")
 
 
 class Notice(StrEnum):
@@ -311,6 +312,12 @@ def export(session: Session, journalist: Journalist) -> dict[str, Any]:
         select(UnsubscribeEvent).where(UnsubscribeEvent.journalist_id == journalist.id)
     ).all()
     suppression = session.get(Suppression, journalist.email) if journalist.email else None
+    clicks = session.execute(
+        select(ClickEvent, Item.title)
+        .join(Item, Item.id == ClickEvent.item_id)
+        .where(ClickEvent.journalist_id == journalist.id)
+        .order_by(ClickEvent.id)
+    ).all()
     return {
         "journalist": {
             "email": journalist.email,
@@ -346,6 +353,11 @@ def export(session: Session, journalist: Journalist) -> dict[str, Any]:
             for d, title in deliveries
         ],
         "unsubscribes": [{"method": e.method, "at": when(e.created_at)} for e in events],
+        # Kept only when ALERTS_TRACK_CLICKS=individual: which link of which alert, when.
+        "clicks": [
+            {"item": title, "link": c.number, "kind": c.kind, "at": when(c.created_at)}
+            for c, title in clicks
+        ],
         "suppression": (
             {"reason": suppression.reason, "since": when(suppression.created_at)}
             if suppression
@@ -379,6 +391,7 @@ def erase(
                 Suppression(email=hashed, reason=f"{UNSUBSCRIBED_REASON} (erased)", created_at=now)
             )
     _cancel_pending(session, journalist_id, "cancelled: journalist erased")
+    session.execute(delete(ClickEvent).where(ClickEvent.journalist_id == journalist_id))
     journalist.subscriptions.clear()
     journalist.email = None
     journalist.name = ""

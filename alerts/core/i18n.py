@@ -13,7 +13,18 @@ from babel.messages.pofile import read_po
 from babel.support import Translations
 
 DEFAULT_LANGUAGE = "en"
-LANGUAGES = {"en": "English", "es": "Español"}
+LANGUAGES = {"en": "English", "es": "Español", "fr": "Français"}
+
+
+# Scripts written right to left. A release may be in any language, whatever
+# catalogues the frame has, so the direction is decided from its tag alone.
+RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur", "ps", "yi", "dv", "ckb", "sd", "ug"})
+
+
+def direction(language: str) -> str:
+    """``rtl`` for a right-to-left language (``ar``, ``fa-IR``, ``he_IL``), else ``ltr``."""
+    primary = language.replace("_", "-").split("-")[0].lower()
+    return "rtl" if primary in RTL_LANGUAGES else "ltr"
 
 
 def N_(message: str) -> str:

@@ -40,6 +40,9 @@ class _Metrics:
             "Deliveries created per fan-out",
             buckets=(1, 10, 100, 1_000, 10_000, 100_000, 1_000_000),
         )
+        self.clicks = Counter(
+            "alerts_clicks_total", "Click-through link clicks counted, human or machine", ["kind"]
+        )
         self.publish_to_send = Histogram(
             "alerts_publish_to_send_seconds",
             "From an item's publication to each accepted send",
@@ -98,6 +101,11 @@ def record_digest(cadence: str, outcome: Outcome) -> None:
     _metrics.digests.labels(cadence, _kind(outcome), _reason(outcome)).inc()
     if outcome.reply.startswith("connection:"):
         _metrics.smtp_connection_errors.inc()
+
+
+def record_click(kind: str) -> None:
+    if _metrics is not None:
+        _metrics.clicks.labels(kind).inc()
 
 
 def record_fan_out(size: int) -> None:

@@ -594,3 +594,60 @@ def _look_again_at_owner(_mapper: Any, connection: Connection, target: Subscript
 
 for _change in ("after_insert", "after_update", "after_delete"):
     event.listen(Subscription, _change, _look_again_at_owner)
+
+
+class ClickLink(Base):
+    """The links of an item's email in one language, numbered in document order, as first
+    sent: a click token names (item, language, number) and the target comes from here."""
+
+    __tablename__ = "click_links"
+
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+    language: Mapped[str] = mapped_column(String(16), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+
+
+class ClickCount(Base):
+    """Aggregate click counters: per item, kind (human or machine) and dimension
+    (``all``, ``link``, ``country``, ``topic``, ``outlet``, ``hour``) with its value."""
+
+    __tablename__ = "click_counts"
+
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200), primary_key=True)
+    clicks: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ClickSeen(Base):
+    """A keyed hash of (item, delivery, link, kind): counts a person once without
+    keeping who they are. Deleted with the delivery record (retention)."""
+
+    __tablename__ = "click_seen"
+
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+    mark: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class ClickEvent(Base):
+    """Who clicked what (ALERTS_TRACK_CLICKS=individual only); erased with the journalist."""
+
+    __tablename__ = "click_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    journalist_id: Mapped[int] = mapped_column(
+        ForeignKey("journalists.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -163,6 +163,8 @@ class Runtime:
             language,
             zone,
             self.rich_content([item])[item.id],
+            track_clicks=self.settings.track_clicks != "off",
+            track_opens=self.settings.track_opens == "on",
         )
         with self._render_lock:
             self._rendered[key] = rendered

@@ -129,6 +129,13 @@ class Settings(BaseSettings):
     # address the per-client rate limit counts by sending the header itself.
     trusted_proxies: str = ""
 
+    # Click-through links: off (links go straight to their targets), aggregate (counts
+    # only; nothing stored names a journalist) or individual (who clicked what, shown
+    # to staff, in the journalist's export, erased with them). Opens: a pixel, off by
+    # default (mail apps prefetch images, so opens are unreliable).
+    track_clicks: str = Field(default="aggregate", pattern="^(off|aggregate|individual)$")
+    track_opens: str = Field(default="off", pattern="^(on|off)$")
+
     # Operators' endpoints. With a token, /metrics and /readyz answer only
     # `Authorization: Bearer <token>` (Prometheus' `authorization` scrape setting).
     metrics_token: SecretStr | None = None

@@ -25,6 +25,7 @@ from alerts.delivery import store as delivery
 from alerts.delivery.outcome import Outcome, RetryPolicy, Transport, Verdict
 from alerts.delivery.sending import MAX_CONSECUTIVE_CONNECTION_ERRORS, RELAY_PAUSED, send_batch
 from alerts.delivery.throttle import RelayThrottle
+from alerts.engagement import links as click_links
 from alerts.mail.rendering import Recipient, RenderedItem, Sender, needs_zone
 
 log = logging.getLogger(__name__)
@@ -146,6 +147,9 @@ def send_deliveries(
             key: mail.rendered(by_id[key[0]], key[1], key[2])
             for key in {version(c) for c in claimed}
         }
+        for (item_id, language, _), item in rendered.items():
+            # The click-through targets, as this email carries them (written once).
+            click_links.remember(session, item_id, language, item.links)
         originals = delivery.original_message_ids(session, list(by_id.values()), claimed)
         published_at = {i.id: i.published_at for i in by_id.values() if i.published_at}
         paused_until, relay_failures = breaker.state(session, rules.relay, utcnow())

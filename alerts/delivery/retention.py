@@ -11,7 +11,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts.core.models import Delivery, Digest, Journalist, JournalistStatus, Suppression
+from alerts.core.models import (
+    ClickEvent,
+    ClickSeen,
+    Delivery,
+    Digest,
+    Journalist,
+    JournalistStatus,
+    Suppression,
+)
 from alerts.staff import sessions as staff_sessions
 
 BATCH = 2_000
@@ -32,6 +40,15 @@ def delete_old_deliveries(
                 return total
             session.execute(delete(Delivery).where(Delivery.id.in_(ids)))
         total += len(ids)
+
+
+def delete_old_clicks(sessions: sessionmaker[Session], before: datetime) -> int:
+    """Click records follow the deliveries': seen marks and individual clicks go with them
+    (the aggregate counters hold nobody and stay with the item)."""
+    with sessions() as session, session.begin():
+        seen = session.execute(delete(ClickSeen).where(ClickSeen.created_at < before))
+        events = session.execute(delete(ClickEvent).where(ClickEvent.created_at < before))
+    return int(seen.rowcount or 0) + int(events.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def delete_old_digests(sessions: sessionmaker[Session], before: datetime) -> int:
@@ -98,6 +115,7 @@ def run(
     return {
         "deliveries_deleted": delete_old_deliveries(sessions, now - keep_deliveries),
         "digests_deleted": delete_old_digests(sessions, now - keep_deliveries),
+        "clicks_deleted": delete_old_clicks(sessions, now - keep_deliveries),
         "addresses_forgotten": forget_unsubscribed(sessions, now - forget_after, hasher, now),
         "staff_sessions_deleted": delete_dead_staff_sessions(sessions, now),
     }

@@ -16,9 +16,11 @@ from zoneinfo import ZoneInfo
 import css_inline
 from babel.dates import format_date
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from markupsafe import escape
+from markupsafe import Markup, escape
 
-from alerts.core.i18n import N_, translations
+from alerts.core.click_tokens import ClickSigner
+from alerts.core.embargo_links import EmbargoLinks
+from alerts.core.i18n import N_, direction, translations
 from alerts.core.models import NOTICE_KINDS, Item, ItemStatus, NoticeKind, utcnow
 from alerts.core.taxonomy import Taxonomy, localised_countries
 from alerts.mail.dkim import DkimKey
@@ -28,6 +30,7 @@ from alerts.mail.rich_blocks import PLAIN, RichContent, photo_line, rich_context
 # One wire policy (CRLF) for every message: the skeleton's. Account emails take it from here.
 from alerts.mail.skeleton import WIRE_POLICY as WIRE_POLICY
 from alerts.mail.skeleton import MessageSkeleton, address_line, header_line, qp_encode
+from alerts.mail.tracked_links import rewrite
 
 # Quoted-printable keeps the bodies readable to humans and content filters alike.
 UTF8_QP = Charset("utf-8")
@@ -69,7 +72,14 @@ def make_environment(custom_dir: Path | None = None, language: str = "en") -> En
     # For text that arrives as data (labels, page titles): translated, not formatted,
     # and escaped like any other value (``_`` returns markup-safe strings).
     env.globals["t"] = translations(language).gettext
+    env.globals["direction"] = direction
+    env.globals["dir_attr"] = dir_attr
     return env
+
+
+def dir_attr(language: str) -> Markup:
+    """`` dir="rtl"`` for a right-to-left language; nothing where ``ltr`` is inherited."""
+    return Markup(' dir="rtl"') if direction(language) == "rtl" else Markup("")
 
 
 def header_safe(value: str) -> str:
@@ -132,18 +142,48 @@ class RenderedItem:
     The markers carry a random nonce so that no text in an item can forge one.
     """
 
-    def __init__(self, item_id: int, subject: str, text: str, html: str, nonce: str) -> None:
+    def __init__(
+        self,
+        item_id: int,
+        subject: str,
+        text: str,
+        html: str,
+        nonce: str,
+        links: tuple[str, ...] = (),
+        clicks: ClickSigner | None = None,
+        language: str = "en",
+        opens: bool = False,
+    ) -> None:
         self.item_id = item_id
         self.subject = subject
         self._text = text
         self._html = html
-        self._pattern = re.compile(rf"@@{nonce}\.({'|'.join(FIELDS)})@@")
+        self._pattern = re.compile(rf"@@{nonce}\.({'|'.join(FIELDS)}|c[0-9]+)@@")
+        # Click-through links: the targets by number (1 first), and what fills them in.
+        self.links = links
+        self.language = language
+        self._clicks = clicks
+        # Slot c0 is the open-tracking image's, when there is one.
+        self._click_prefixes = [
+            (f"c{n}", ClickSigner.prefix(item_id, language, n))
+            for n in range(0 if opens else 1, len(links) + 1)
+        ]
         # Wire-format skeletons by (subject, sender): a copy with another subject
         # (the [TEST] send) gets its own.
         self._skeletons: dict[tuple[str, Sender], MessageSkeleton] = {}
 
+    def click_values(self, delivery_id: int) -> dict[str, str]:
+        """Each link's per-recipient token part (ASCII digits, letters, ``-_.``: no
+        escaping, and the same in the text and the HTML)."""
+        clicks = self._clicks
+        if clicks is None:
+            return {}
+        return {slot: clicks.suffix(prefix, delivery_id) for slot, prefix in self._click_prefixes}
+
     def bodies(self, recipient: Recipient) -> tuple[str, str]:
-        values = {f: getattr(recipient, f) for f in FIELDS}
+        values = {f: getattr(recipient, f) for f in FIELDS} | self.click_values(
+            recipient.delivery_id
+        )
         text = self._pattern.sub(lambda m: values[m.group(1)], self._text)
         html = self._pattern.sub(lambda m: str(escape(values[m.group(1)])), self._html)
         return text, html
@@ -249,7 +289,7 @@ def _notice_context(item: Item, zone: str, language: str) -> tuple[str, dict[str
     }
 
 
-def web_url(item: Item, base_url: str, language: str) -> str | None:
+def web_url(item: Item, base_url: str, language: str, secret: str | None = None) -> str | None:
     """The item's newsroom page, in the reader's language; the same for every reader of
     one language, so it is part of the skeleton. A notice has no page of its own.
 
@@ -258,7 +298,11 @@ def web_url(item: Item, base_url: str, language: str) -> str | None:
     """
     if item.kind in NOTICE_KINDS:
         return None
-    return f"{base_url.rstrip('/')}/news/{item.id}?lang={language}"
+    url = f"{base_url.rstrip('/')}/news/{item.id}?lang={language}"
+    if secret is not None and item.status == ItemStatus.EMBARGOED and item.embargo_until:
+        # Before the lift only this signed link opens the page (see embargo_links).
+        url += f"&t={EmbargoLinks(secret).sign(item.id, item.embargo_until)}"
+    return url
 
 
 def render_item(
@@ -270,9 +314,15 @@ def render_item(
     language: str = "en",
     zone: str = "UTC",
     rich: RichContent = PLAIN,
+    track_clicks: bool = False,
+    track_opens: bool = False,
 ) -> RenderedItem:
     """The item's email in ``language``; ``zone``: the reader's, for the times it names;
-    ``rich``: its photo, documents, notes and contacts, read once with the item."""
+    ``rich``: its photo, documents, notes and contacts, read once with the item.
+
+    ``track_clicks``: every http(s) link goes through ``BASE_URL/c/TOKEN`` (tracked_links).
+    ``track_opens``: a 1x1 image at ``BASE_URL/o/TOKEN`` (off by default: unreliable).
+    """
     nonce = secrets.token_hex(8)
     subject = header_safe(item.title)
     embargo = None
@@ -285,7 +335,11 @@ def render_item(
         subject = f"{embargo}: {subject}"
     context = {
         "item": item_context(item, taxonomy, language, rich)
-        | {"embargo": embargo, "notice": notice, "web_url": web_url(item, base_url, language)},
+        | {
+            "embargo": embargo,
+            "notice": notice,
+            "web_url": web_url(item, base_url, language, sender.secret),
+        },
         "recipient": {f: f"@@{nonce}.{f}@@" for f in FIELDS},
         "press": {"name": parseaddr(sender.from_address)[0], "reply_to": sender.reply_to},
         "base_url": base_url,
@@ -294,7 +348,27 @@ def render_item(
     template = "email/notice" if notice else "email/item"
     text = env.get_template(f"{template}.txt").render(context)
     html = css_inline.inline(env.get_template(f"{template}.html").render(context))
-    return RenderedItem(item.id, header_safe(subject), text, html, nonce)
+    if not track_clicks and not track_opens:
+        return RenderedItem(item.id, header_safe(subject), text, html, nonce)
+    links: tuple[str, ...] = ()
+    if track_clicks:
+        text, html, links = rewrite(text, html, base_url, item.id, language, f"@@{nonce}.c%d@@")
+    if track_opens:
+        html = _with_open_image(html, base_url, item.id, language, nonce)
+    clicks = ClickSigner(sender.secret)
+    return RenderedItem(
+        item.id, header_safe(subject), text, html, nonce, links, clicks, language, track_opens
+    )
+
+
+def _with_open_image(html: str, base_url: str, item_id: int, language: str, nonce: str) -> str:
+    prefix = ClickSigner.prefix(item_id, language, 0)
+    image = (
+        f'<img src="{base_url.rstrip("/")}/o/{prefix}@@{nonce}.c0@@" width="1" height="1" '
+        'alt="" style="display:block;border:0;width:1px;height:1px">'
+    )
+    at = html.rfind("</body>")
+    return html + image if at < 0 else html[:at] + image + html[at:]
 
 
 def build_message(
@@ -313,6 +387,8 @@ def build_message(
         "unsubscribe_url": qp_encode(escape(recipient.unsubscribe_url)),
         "preferences_url": qp_encode(escape(recipient.preferences_url)),
     }
+    for slot, value in rendered.click_values(recipient.delivery_id).items():
+        text_values[slot] = html_values[slot] = value.encode("ascii")
     headers = [
         address_line("To", header_safe(recipient.name), recipient.email),
         header_line("Date", formatdate(usegmt=True)),

@@ -20,6 +20,7 @@ from alerts.mail.rendering import default_templates_dir
 from alerts.web import (
     api,
     api_docs,
+    clicks,
     fresh_link,
     media,
     newsroom,
@@ -29,6 +30,7 @@ from alerts.web import (
     staff_actions,
     staff_compose,
     staff_pages,
+    staff_report,
 )
 from alerts.web.api_gate import ApiKeyGate
 from alerts.web.body_limit import BodyLimit
@@ -163,6 +165,8 @@ def create_app(celery: AlertsCelery, limits: SignUpLimits | None = None) -> Fast
     app.include_router(ops.router)
     app.include_router(media.router)
     app.include_router(api_docs.router)
+    app.include_router(clicks.router)
+    app.include_router(staff_report.router)
     app.mount(api_docs.ASSETS, api_docs.assets(), name="api-docs-assets")
     app.mount(
         "/static", StaticFiles(directory=default_templates_dir() / "web" / "static"), name="static"

@@ -16,13 +16,15 @@ from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 from starlette.exceptions import HTTPException
 
+from alerts.core.embargo_links import EmbargoLinks
 from alerts.core.i18n import N_, negotiate, translations
-from alerts.core.models import Item
+from alerts.core.models import Item, ItemStatus, utcnow
 from alerts.mail.rendering import KIND_LABELS
 from alerts.mail.rich_blocks import load_rich
 from alerts.newsroom.atom import BuiltFeed, FeedLinks, build_feed
 from alerts.newsroom.filters import FilterError, NewsFilter, parse_filter, parse_page
 from alerts.newsroom.listing import feed_items, release_page
+from alerts.newsroom.preview import find_preview
 from alerts.newsroom.release import Release, find_release
 from alerts.newsroom.slugs import release_path, slugify
 from alerts.web.newsroom_view import item_view, json_ld, open_graph, release_extras
@@ -168,8 +170,13 @@ def release(request: Request, ref: str) -> Response:
     item_id, slug = reference
     language = _language(request)
     runtime = _runtime(request)
+    token = request.query_params.get("t")
     with runtime.sessions() as session:
         found = find_release(session, item_id)
+        if found is None and token:
+            found = find_preview(
+                session, item_id, token, EmbargoLinks(runtime.settings.secret), utcnow()
+            )
         if found is None:
             raise _not_found()
         if slug != slugify(found.item.title):
@@ -184,7 +191,13 @@ def release(request: Request, ref: str) -> Response:
             load_rich(session, [found.item], runtime.settings.media_base_url)[found.item.id],
             language,
         )
-    return _pages(request).render(request, "news/release.html", language, **context)
+    page = _pages(request).render(request, "news/release.html", language, **context)
+    if context["embargo"]:
+        # The address carries the token: kept out of shared caches and of the
+        # Referer sent to any site the page links to.
+        page.headers["Cache-Control"] = "private, no-store"
+        page.headers["Referrer-Policy"] = "no-referrer"
+    return page
 
 
 def _release_context(request: Request, found: Release, language: str) -> dict[str, Any]:
@@ -194,14 +207,22 @@ def _release_context(request: Request, found: Release, language: str) -> dict[st
     canonical = base + release_path(item.id, item.title)
     view = item_view(item, runtime.taxonomy, language)
     press = _pages(request).press_name
+    embargo = ""
+    if item.status == ItemStatus.EMBARGOED and item.embargo_until is not None:
+        when = (
+            f"{_date(item.embargo_until, language)}, {item.embargo_until.astimezone(UTC):%H:%M} UTC"
+        )
+        embargo = translations(language).gettext("EMBARGOED UNTIL %(when)s") % {"when": when}
     return {
+        "embargo": embargo,
         "release": view,
         "withdrawn": found.withdrawn,
         "withdrawn_on": _date(item.updated_at, language) if found.withdrawn else "",
         "corrects": _link(request, found.corrects, language),
         "corrections": [_link(request, c, language) for c in found.corrections],
         "canonical": canonical,
-        "open_graph": open_graph(item, canonical, press),
+        # Nothing for link previews to pick up while the release is under embargo.
+        "open_graph": [] if embargo else open_graph(item, canonical, press),
         "json_ld": Markup(json_ld(item, canonical, press)),
         "subscribe_url": f"{_pages(request).root}/subscribe{_subscribe_query(item)}",
     }

@@ -38,6 +38,8 @@ class Pages:
             "weekdays": WEEKDAYS,
             "topic_names": dict(taxonomy.topics),
             "csrf_field": FIELD,
+            # How the links in alerts are counted (ALERTS_TRACK_CLICKS): pages say so.
+            "click_tracking": settings.track_clicks,
             # Optional parts of pages (templates are strict about undefined names).
             "link": None,
             "link_text": "",

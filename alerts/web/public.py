@@ -29,6 +29,7 @@ from alerts.core.tokens import InvalidToken, Purpose
 from alerts.digests import runs as digests
 from alerts.digests.schedule import InvalidSchedule, check_zone
 from alerts.web.csrf import COOKIE, FIELD
+from alerts.web.recent_view import recent_views
 from alerts.web.state import celery as _celery
 from alerts.web.state import pages as _pages
 from alerts.web.state import runtime as _runtime
@@ -156,7 +157,10 @@ def subscribe_form(request: Request) -> Response:
         "cadence": "immediate",
         "timezone": "",
     } | prefill(request.query_params, _runtime(request).taxonomy)
-    return _pages(request).render(request, "subscribe.html", language, form=blank, errors=[])
+    recent = recent_views(request, blank["countries"], blank["topics"], language)
+    return _pages(request).render(
+        request, "subscribe.html", language, form=blank, errors=[], recent=recent
+    )
 
 
 @router.post("/subscribe", response_class=HTMLResponse)

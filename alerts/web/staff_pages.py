@@ -12,6 +12,7 @@ from alerts.core.i18n import negotiate
 from alerts.core.models import Item, utcnow
 from alerts.delivery.matching import reach
 from alerts.delivery.progress import counts_for_item, counts_for_items
+from alerts.engagement.report import comparison
 from alerts.items import rich_fields
 from alerts.items.drafts import ITEM_KINDS
 from alerts.mail.rendering import KIND_LABELS
@@ -133,6 +134,7 @@ def items_list(request: Request) -> Response:
     with _runtime(request).sessions() as session:
         items = session.scalars(select(Item).order_by(Item.id.desc()).limit(100)).all()
         counts = counts_for_items(session, [i.id for i in items])
+        compared = comparison(session)
         rows = [
             {
                 "id": i.id,
@@ -145,7 +147,7 @@ def items_list(request: Request) -> Response:
             }
             for i in items
         ]
-    return _render(request, "items.html", staff=staff, items=rows)
+    return _render(request, "items.html", staff=staff, items=rows, compared=compared)
 
 
 @router.get("/items/new", response_class=HTMLResponse)

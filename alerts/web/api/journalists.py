@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from alerts.audience import membership
 from alerts.audience.csv_import import ImportSummary, import_journalists
-from alerts.audience.csv_rows import CSV_COLUMNS, ImportFailed, export_cell
+from alerts.audience.csv_rows import EXPORT_COLUMNS, ImportFailed, export_cell
 from alerts.core.models import Journalist, utcnow
 from alerts.core.runtime import Runtime
 from alerts.items import embargoes
@@ -144,7 +144,7 @@ def export_csv(db: Db, _: Annotated[Staff, Depends(require("journalists:read"))]
     """
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(EXPORT_COLUMNS)
     journalists = db.scalars(
         select(Journalist)
         .where(Journalist.status == "active")
@@ -154,7 +154,8 @@ def export_csv(db: Db, _: Annotated[Staff, Depends(require("journalists:read"))]
     for j in journalists:
         for s in j.subscriptions:
             cells = [j.email or "", j.name, j.outlet, ";".join(s.countries), ";".join(s.topics)]
-            writer.writerow([export_cell(cell) for cell in [*cells, s.cadence]])
+            cells += [s.cadence, j.language, j.timezone]
+            writer.writerow([export_cell(cell) for cell in cells])
     return Response(
         out.getvalue(),
         media_type="text/csv",

@@ -1,0 +1,1 @@
+"""What a release achieved: click-through links, machine clicks told apart, per-item reports."""
