@@ -28,6 +28,7 @@ from alerts.web import (
     preferences,
     public,
     staff_actions,
+    staff_compose,
     staff_pages,
     staff_report,
 )
@@ -160,6 +161,7 @@ def create_app(celery: AlertsCelery, limits: SignUpLimits | None = None) -> Fast
     app.include_router(api.router)
     app.include_router(staff_pages.router)
     app.include_router(staff_actions.router)
+    app.include_router(staff_compose.router)
     app.include_router(ops.router)
     app.include_router(media.router)
     app.include_router(api_docs.router)

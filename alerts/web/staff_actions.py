@@ -10,10 +10,10 @@ from fastapi.responses import Response
 
 from alerts.audience.subscriptions import InvalidAddress, normalise_email
 from alerts.core.models import Item, utcnow
-from alerts.items import corrections, drafts, embargoes, lifecycle
+from alerts.items import corrections, embargoes, lifecycle
 from alerts.items.drafts import InvalidItem
 from alerts.web.api.deps import Id
-from alerts.web.staff_pages import Csrf, ItemForm, Text, _back, _staff, signed_in
+from alerts.web.staff_pages import Csrf, Text, _back, _staff, signed_in
 from alerts.web.state import runtime as _runtime
 from alerts.worker.app import AlertsCelery
 
@@ -39,21 +39,6 @@ def _act(
     if isinstance(result, Item):
         return _back(request, result.id, note)
     return _back(request, item_id, note)
-
-
-@router.post("/items/{item_id}/draft")
-@signed_in
-def save_draft(
-    request: Request, item_id: Id, fields: ItemForm, csrf_token: Csrf = None
-) -> Response:
-    taxonomy = _runtime(request).taxonomy
-    return _act(
-        request,
-        item_id,
-        csrf_token,
-        "saved",
-        lambda s, item: drafts.update_draft(s, taxonomy, item, fields),
-    )
 
 
 @router.post("/items/{item_id}/publish")

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
+from alerts.core.i18n import negotiate
 from alerts.core.models import Item, utcnow
 from alerts.delivery.matching import reach
 from alerts.delivery.progress import counts_for_item, counts_for_items
 from alerts.engagement.report import comparison
-from alerts.items import drafts
-from alerts.items.drafts import ITEM_KINDS, InvalidItem
+from alerts.items import rich_fields
+from alerts.items.drafts import ITEM_KINDS
+from alerts.mail.rendering import KIND_LABELS
 from alerts.staff.keys import allowed, authenticate
 from alerts.web.api.deps import Id, Staff
+from alerts.web.compose_form import rich_view
+from alerts.web.compose_preview import page_policy
 from alerts.web.csrf import COOKIE as CSRF_COOKIE
 from alerts.web.csrf import FIELD
 from alerts.web.state import pages as _pages
@@ -53,9 +57,14 @@ def _render(request: Request, template: str, status: int = 200, **context: Any) 
         if isinstance(staff, Staff) and staff.session_id
         else None
     )
-    return pages.render(
-        request, f"staff/{template}", "en", status=status, csrf_token=token, **context
+    # The browser's language (or ?lang=): what is translated (the compose form, kinds) follows.
+    language = negotiate(request.headers.get("accept-language"), request.query_params.get("lang"))
+    response = pages.render(
+        request, f"staff/{template}", language, status=status, csrf_token=token, **context
     )
+    if template == "item.html":
+        response.headers["Content-Security-Policy"] = page_policy(_runtime(request).settings)
+    return response
 
 
 def _back(request: Request, item_id: int | None = None, note: str = "") -> RedirectResponse:
@@ -160,14 +169,23 @@ def new_item(request: Request) -> Response:
         "publish_at": None,
         "published_at": None,
         "corrects_id": None,
+        "image": None,
+        "attachments": [],
+        "notes": None,
+        "contacts": None,
     }
+    with _runtime(request).sessions() as session:
+        rich = rich_view(session, _runtime(request).settings, blank)
     return _render(
         request,
         "item.html",
         staff=staff,
         item=blank,
+        rich=rich,
         kinds=ITEM_KINDS,
+        kind_labels=KIND_LABELS,
         errors=[],
+        preview_html=None,
         reach=None,
         counts={},
         note="",
@@ -175,67 +193,6 @@ def new_item(request: Request) -> Response:
 
 
 Text = Annotated[str, Form(max_length=100_000)]
-
-
-def item_form(
-    title: Text = "",
-    summary: Text = "",
-    body: Text = "",
-    url: Text = "",
-    kind: Text = "press_release",
-    language: Text = "en",
-    campaign: Text = "",
-    countries: Annotated[list[str] | None, Form()] = None,
-    topics: Annotated[list[str] | None, Form()] = None,
-) -> dict[str, Any]:
-    """The compose form's fields, in the shape ``publishing.parse_draft`` takes."""
-    return {
-        "title": title,
-        "summary": summary,
-        "body": body,
-        "url": url or None,
-        "kind": kind,
-        "language": language or "en",
-        "campaign": campaign or None,
-        "countries": countries or [],
-        "topics": topics or [],
-    }
-
-
-ItemForm = Annotated[dict[str, Any], Depends(item_form)]
-
-
-@router.post("/items", response_class=HTMLResponse)
-@signed_in
-def create(request: Request, fields: ItemForm, csrf_token: Csrf = None) -> Response:
-    staff = _staff(request, "items:write", csrf_token, check_csrf=True)
-    runtime = _runtime(request)
-    try:
-        with runtime.sessions() as session:
-            item = drafts.create_item(session, runtime.taxonomy, drafts.parse_draft(fields))
-            session.commit()
-            item_id = item.id
-    except (InvalidItem, ValueError) as exc:
-        return _render(
-            request,
-            "item.html",
-            status=422,
-            staff=staff,
-            item=fields
-            | {
-                "id": None,
-                "status": "draft",
-                "publish_at": None,
-                "published_at": None,
-                "corrects_id": None,
-            },
-            kinds=ITEM_KINDS,
-            errors=[str(exc)],
-            reach=None,
-            counts={},
-            note="",
-        )
-    return _back(request, item_id, "saved")
 
 
 @router.get("/items/{item_id}", response_class=HTMLResponse)
@@ -263,6 +220,7 @@ def show(request: Request, item_id: Id, note: str = "") -> Response:
             "embargo_until": item.embargo_until,
             "corrects_id": item.corrects_id,
         }
+        rich = rich_view(session, _runtime(request).settings, rich_fields.of_item(item))
         estimate = reach(session, item.id, item.countries, item.topics)
         counts = counts_for_item(session, item_id)
     return _render(
@@ -270,8 +228,11 @@ def show(request: Request, item_id: Id, note: str = "") -> Response:
         "item.html",
         staff=staff,
         item=view,
+        rich=rich,
         kinds=ITEM_KINDS,
+        kind_labels=KIND_LABELS,
         errors=[],
+        preview_html=None,
         reach=estimate,
         counts=counts,
         note=note,

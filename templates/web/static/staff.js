@@ -1,35 +1,8 @@
-// Staff pages: live preview while composing a draft, and live delivery progress.
+// Staff pages: live delivery progress (the compose page's preview is compose.js).
 (function () {
   "use strict";
   var form = document.getElementById("compose");
-  var preview = document.getElementById("preview");
-  var reach = document.getElementById("reach");
-  var root = (preview && preview.getAttribute("src").split("/api/")[0]) || "";
-
-  function refreshPreview(itemId) {
-    if (preview) preview.src = root + "/api/items/" + itemId + "/preview?format=html&t=" + Date.now();
-    if (reach) {
-      fetch(root + "/api/items/" + itemId + "/reach", { credentials: "same-origin" })
-        .then(function (r) { return r.ok ? r.json() : null; })
-        .then(function (data) {
-          if (data) reach.textContent = "Would reach " + data.total + " journalist(s) now.";
-        });
-    }
-  }
-
-  if (form && form.dataset.item) {
-    var timer = null;
-    var itemId = form.dataset.item;
-    form.addEventListener("input", function () {
-      clearTimeout(timer);
-      timer = setTimeout(function () {
-        // Save the draft through the same CSRF-protected form endpoint, then re-render.
-        fetch(form.action, { method: "POST", body: new FormData(form), credentials: "same-origin",
-                             redirect: "manual" })
-          .then(function () { refreshPreview(itemId); });
-      }, 600);
-    });
-  }
+  var root = form ? form.dataset.preview.split("/staff/")[0] : "";
 
   var progress = document.getElementById("progress");
   if (progress) {

@@ -1,0 +1,83 @@
+"""The email of a draft not saved yet, as journalists would get it, and its reach.
+
+The draft goes through the very code that saves it (``drafts.create_item`` or
+``update_draft``), is flushed so the matching SQL sees its countries and
+topics, then rendered by ``mail.rendering`` and built into the wire message by
+``build_message``, like a delivery; the transaction is then rolled back, so a
+preview never writes an item, and nothing is fanned out (only a commit does).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email import message_from_bytes, policy
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy.orm import Session
+
+from alerts.core.models import Item
+from alerts.core.runtime import Runtime
+from alerts.core.settings import Settings
+from alerts.delivery.matching import reach
+from alerts.items import drafts
+from alerts.mail.rendering import build_message, render_item
+
+
+@dataclass(frozen=True)
+class Preview:
+    html: str
+    reach: dict[str, Any]
+
+
+def page_policy(settings: Settings) -> str:
+    """The compose page's Content-Security-Policy: the app's, plus images from the media
+    store, which may be another host (a CDN): the thumbnail and the preview's photo."""
+    media = urlsplit(settings.media_base_url)
+    return (
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; "
+        f"img-src 'self' data: {media.scheme}://{media.netloc}; "
+        "form-action 'self'; frame-ancestors 'none'"
+    )
+
+
+def sample_html(runtime: Runtime, item: Item) -> str:
+    """The HTML part of the item's email for a sample recipient (the bytes sent, decoded).
+
+    Rendered afresh, not through the runtime's cache: an unsaved draft has no
+    version of its own to cache under."""
+    rendered = render_item(
+        runtime.templates_for(item.language),
+        item,
+        runtime.taxonomy,
+        runtime.sender,
+        runtime.settings.base_url,
+        item.language,
+        "UTC",
+        runtime.rich_content([item])[item.id],
+    )
+    recipient = runtime.recipient(0, 0, "journalist@example.org", "Sample Journalist")
+    raw = build_message(rendered, recipient, runtime.sender)
+    message = message_from_bytes(raw, policy=policy.default)
+    part = message.get_body(("html",))
+    return str(part.get_content()) if part is not None else ""
+
+
+def preview(
+    session: Session, runtime: Runtime, fields: dict[str, Any], item_id: int | None
+) -> Preview:
+    """``InvalidItem`` when the draft could not be saved either; nothing is ever kept."""
+    try:
+        draft = drafts.parse_draft(fields)
+        if item_id is None:
+            item = drafts.create_item(session, runtime.taxonomy, draft)
+        else:
+            found = session.get(Item, item_id)
+            if found is None:
+                raise drafts.InvalidItem(f"no item {item_id}")
+            item = drafts.update_draft(session, runtime.taxonomy, found, fields)
+        session.flush()
+        estimate = reach(session, item.id, item.countries, item.topics)
+        return Preview(sample_html(runtime, item), estimate)
+    finally:
+        session.rollback()

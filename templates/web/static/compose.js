@@ -1,0 +1,189 @@
+// The compose page: the email as journalists would get it, and its reach, redrawn while
+// staff type (nothing is saved: /staff/compose/preview renders the unsaved form). A photo
+// or document chosen is sent once; the ids it gets stand in for the file afterwards.
+(function () {
+  "use strict";
+  var form = document.getElementById("compose");
+  if (!form || form.querySelector("fieldset[disabled]")) return;
+  var preview = document.getElementById("preview");
+  var reach = document.getElementById("reach");
+  var status = document.getElementById("preview-status");
+  var errors = document.getElementById("errors");
+  var timer = null;
+  var latest = 0;
+
+  function hidden(name, value) {
+    var input = document.createElement("input");
+    input.type = "hidden";
+    input.name = name;
+    input.value = value;
+    return input;
+  }
+
+  function clearErrors() {
+    Array.prototype.forEach.call(form.querySelectorAll(".js-error"), function (p) {
+      var field = document.getElementById(p.dataset.for);
+      if (field) {
+        field.removeAttribute("aria-invalid");
+        var ids = (field.getAttribute("aria-describedby") || "").split(" ").filter(function (id) {
+          return id && id !== p.id;
+        });
+        if (ids.length) field.setAttribute("aria-describedby", ids.join(" "));
+        else field.removeAttribute("aria-describedby");
+      }
+      p.remove();
+    });
+  }
+
+  function showErrors(list) {
+    clearErrors();
+    errors.textContent = "";
+    if (!list.length) return;
+    var intro = document.createElement("p");
+    intro.className = "error";
+    intro.textContent = "The preview cannot be shown: " + list.length + " problem(s).";
+    var ul = document.createElement("ul");
+    ul.className = "error";
+    list.forEach(function (error) {
+      var li = document.createElement("li");
+      var field = error.field && document.getElementById(error.field);
+      if (field) {
+        var link = document.createElement("a");
+        link.href = "#" + error.field;
+        link.textContent = error.message;
+        li.appendChild(link);
+        if (!document.getElementById(error.field + "-error")) {
+          var p = document.createElement("p");
+          p.className = "error js-error";
+          p.id = error.field + "-error";
+          p.dataset.for = error.field;
+          p.textContent = error.message;
+          field.insertAdjacentElement("afterend", p);
+          var described = field.getAttribute("aria-describedby");
+          field.setAttribute("aria-describedby", (described ? described + " " : "") + p.id);
+          field.setAttribute("aria-invalid", "true");
+        }
+      } else {
+        li.textContent = error.message;
+      }
+      ul.appendChild(li);
+    });
+    errors.appendChild(intro);
+    errors.appendChild(ul);
+  }
+
+  function keepPhoto(image) {
+    var id = form.querySelector("input[name=image_media_id]");
+    if (!id) {
+      id = hidden("image_media_id", "");
+      form.querySelector("#photo").insertAdjacentElement("beforebegin", id);
+    }
+    id.value = image.media_id;
+    var thumb = document.getElementById("photo-thumb");
+    if (!thumb && image.thumb) {
+      thumb = document.createElement("img");
+      thumb.id = "photo-thumb";
+      thumb.width = 200;
+      id.insertAdjacentElement("afterend", thumb);
+    }
+    if (thumb) {
+      thumb.src = image.thumb;
+      thumb.alt = "The photo now chosen: " + image.alt;
+    }
+  }
+
+  function keepDocuments(list) {
+    var box = document.getElementById("documents");
+    var known = {};
+    Array.prototype.forEach.call(box.querySelectorAll("input[name=attachment_id]"), function (i) {
+      known[i.value] = true;
+    });
+    list.forEach(function (doc) {
+      if (known[doc.media_id]) return;
+      var n = box.querySelectorAll(".document").length + 1;
+      var row = document.createElement("div");
+      row.className = "document";
+      row.appendChild(hidden("attachment_id", doc.media_id));
+      var label = document.createElement("label");
+      label.htmlFor = "attachment_title_" + n;
+      label.textContent = "Name of document " + n + (doc.label ? " (" + doc.label + ")" : "");
+      var title = document.createElement("input");
+      title.type = "text";
+      title.id = "attachment_title_" + n;
+      title.name = "attachment_title";
+      title.maxLength = 200;
+      title.value = doc.title;
+      row.appendChild(label);
+      row.appendChild(title);
+      box.appendChild(row);
+    });
+    document.getElementById("document_title").value = "";
+  }
+
+  function refresh(withFiles) {
+    var body = new FormData(form);
+    if (!withFiles) {
+      body.delete("photo");
+      body.delete("document");
+    }
+    var asked = ++latest;
+    status.textContent = withFiles ? "Uploading and updating the preview\u2026" : "Updating the preview\u2026";
+    fetch(form.dataset.preview, {
+      method: "POST",
+      body: body,
+      credentials: "same-origin",
+      headers: { Accept: "application/json" },
+    })
+      .then(function (r) {
+        return r.headers.get("content-type").indexOf("application/json") === 0
+          ? r.json()
+          : { errors: [{ field: "", message: "The preview failed (" + r.status + "): reload the page." }] };
+      })
+      .then(function (data) {
+        if (withFiles) {
+          if (data.image) keepPhoto(data.image);
+          if (data.attachments) keepDocuments(data.attachments);
+          var failed = {};
+          (data.errors || []).forEach(function (e) { failed[e.field] = true; });
+          // A stored file is now an id; one refused stays chosen, so staff see which.
+          if (!failed.photo) form.querySelector("#photo").value = "";
+          if (!failed.document) form.querySelector("#document").value = "";
+        }
+        if (asked !== latest) return; // an older answer arriving late
+        showErrors(data.errors || []);
+        if (data.html) {
+          preview.removeAttribute("src");
+          preview.srcdoc = data.html;
+          status.textContent = "The preview shows the form as typed; it is not saved yet.";
+        } else {
+          status.textContent = "The preview is not up to date: see the problems above the form.";
+        }
+        if (data.reach) {
+          reach.textContent = "";
+          reach.appendChild(document.createTextNode("Would reach "));
+          var strong = document.createElement("strong");
+          strong.textContent = data.reach.total;
+          reach.appendChild(strong);
+          reach.appendChild(document.createTextNode(" journalist(s) now."));
+        }
+      })
+      .catch(function () {
+        status.textContent = "The preview could not be updated (no connection?).";
+      });
+  }
+
+  form.addEventListener("input", function (event) {
+    if (event.target.type === "file") return;
+    clearTimeout(timer);
+    timer = setTimeout(function () { refresh(false); }, 400);
+  });
+  form.addEventListener("change", function (event) {
+    if (event.target.type === "file") {
+      clearTimeout(timer);
+      refresh(true);
+    } else if (event.target.tagName === "SELECT" || event.target.type === "checkbox") {
+      clearTimeout(timer);
+      timer = setTimeout(function () { refresh(false); }, 150);
+    }
+  });
+})();
