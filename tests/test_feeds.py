@@ -33,7 +33,8 @@ from alerts.core.taxonomy import Taxonomy
 from alerts.dev.sink import free_port
 from alerts.feeds.fetch import make_client
 from alerts.feeds.guard import AddressPolicy
-from alerts.feeds.ingest import PollResult, add_feed, external_id, poll_all, poll_feed
+from alerts.feeds.ingest import PollResult, external_id, poll_all, poll_feed
+from alerts.feeds.registry import add_feed
 from alerts.feeds.topic_map import InvalidTopicMap, TopicMap
 from alerts.items.drafts import ItemDraft, create_item
 from alerts.items.fan_out_rule import fan_out_due

@@ -17,8 +17,9 @@ from alerts.core.models import Feed, utcnow
 from alerts.feeds.credentials import hide_credentials
 from alerts.feeds.fetch import make_client
 from alerts.feeds.guard import AddressPolicy
-from alerts.feeds.ingest import add_feed, poll_all
+from alerts.feeds.ingest import poll_all
 from alerts.feeds.lead_photos import LeadPhotos
+from alerts.feeds.registry import add_feed
 from alerts.feeds.topic_map import FeedError, TopicMap
 
 if TYPE_CHECKING:
