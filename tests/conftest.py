@@ -14,9 +14,9 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -71,6 +71,9 @@ class Stack:
     env: dict[str, str]
     controller: Controller
     worker_args: tuple[str, ...] = ()
+    # What else holds state about rows a reset deletes (a long-lived web app's caches):
+    # SQLite hands the same ids out again after it, to different rows.
+    on_reset: list[Callable[[], None]] = field(default_factory=list)
 
     def stop_worker(self) -> None:
         """Warm shutdown of the worker and its pool; the whole process group if it lingers."""
@@ -148,6 +151,8 @@ class Stack:
                     raise
                 time.sleep(0.5)
         self.sink.clear()
+        for forget in self.on_reset:
+            forget()
 
 
 def _start_worker(
@@ -281,6 +286,8 @@ def live_server(stack: Stack) -> Iterator[str]:
     base = stack.settings.base_url
     port = int(base.rsplit(":", 1)[1])
     app = create_app(stack.app, SignUpLimits("memory://", "100/hour", "1000/hour"))
+    # The click endpoint caches link tables by item id, which a reset gives out again.
+    stack.on_reset.append(lambda: setattr(app.state, "click_desk", None))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
