@@ -345,6 +345,8 @@ def _assert_draft_with_reason(
 ) -> None:
     [item] = store.items()
     assert item.status == ItemStatus.DRAFT and item.image is None  # mapped, yet not published
+    # The reason is kept on the draft itself, for staff (tests/test_feed_import_problem.py).
+    assert item.import_problem is not None and reason in item.import_problem
     assert store.enqueued == []
     [result] = summary["results"]
     assert result["published"] == [] and result["drafted"] == [item.id]

@@ -143,7 +143,11 @@ def _view(record: dict[str, Any]) -> Group:
     head.add_row("language", cell(record["language"]))
     head.add_row("countries", cell(", ".join(record["countries"]) or "—"))
     head.add_row("topics", cell(", ".join(record["topics"]) or "—"))
-    for label, key in (("url", "url"), ("external id", "external_id")):
+    for label, key in (
+        ("url", "url"),
+        ("external id", "external_id"),
+        ("import problem", "import_problem"),
+    ):
         if record[key]:
             head.add_row(label, cell(record[key]))
     if record["corrects_id"] is not None:

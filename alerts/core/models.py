@@ -159,6 +159,9 @@ class Item(Base):
     attachments: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     notes: Mapped[str | None] = mapped_column(Text)
     contacts: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # Why an imported entry was left a draft (its feed's lead photo could not be had), for
+    # staff; cleared once they set a photo or publish. English, as the feed poller words it.
+    import_problem: Mapped[str | None] = mapped_column(String(1000))
 
     country_rows: Mapped[list[ItemCountry]] = relationship(
         cascade="all, delete-orphan", lazy="selectin"

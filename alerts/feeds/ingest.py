@@ -46,6 +46,7 @@ SessionFactory = Callable[[], Session]
 
 
 ERROR_MAX = 1000  # Feed.last_error
+IMPORT_PROBLEM_MAX = 1000  # Item.import_problem
 
 
 # Another poller storing the same entry first costs one rerun of the (in-memory) feed.
@@ -141,6 +142,7 @@ def store_entries(
         session.flush()  # the id, and the unique external id checked now rather than at commit
         (result.published if publishable else result.drafted).append(item.id)
         if isinstance(photo, str):
+            item.import_problem = f"lead photo not stored: {photo}"[:IMPORT_PROBLEM_MAX]
             _photo_problem(result, feed.id, entry, item.id, photo)
     return result
 

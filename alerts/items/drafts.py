@@ -165,6 +165,8 @@ def update_draft(session: Session, taxonomy: Taxonomy, item: Item, changes: dict
     draft = parse_draft(current | changes)
     countries, topics = checked_codes(taxonomy, draft)
     rich_fields.apply(item, checked_media(session, draft))
+    if draft.image is not None:  # a photo set by staff answers the import's problem
+        item.import_problem = None
     for name in ("title", "summary", "body", "url", "kind", "language", "campaign", "external_id"):
         setattr(item, name, getattr(draft, name))
     if set(item.countries) != countries:

@@ -36,6 +36,7 @@ def embargo(session: Session, item: Item, until: datetime, now: datetime) -> Ite
     item.embargo_until = _future(until, now)
     item.status = ItemStatus.EMBARGOED
     item.publish_at = None
+    item.import_problem = None  # it goes out as it is: as good as published
     item.updated_at = now
     return item
 

@@ -37,6 +37,7 @@ def publish_item(session: Session, item: Item, now: datetime | None = None) -> I
     item.status = ItemStatus.PUBLISHED
     item.published_at = now or utcnow()
     item.publish_at = None
+    item.import_problem = None  # staff (or a mapped poll) chose to send it as it is
     return item
 
 

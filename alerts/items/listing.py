@@ -116,4 +116,5 @@ def fields_of(item: Item) -> dict[str, Any]:
         "publish_at": item.publish_at,
         "embargo_until": item.embargo_until,
         "published_at": item.published_at,
+        "import_problem": item.import_problem,
     }

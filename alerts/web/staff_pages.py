@@ -219,6 +219,7 @@ def show(request: Request, item_id: Id, note: str = "") -> Response:
             "published_at": item.published_at,
             "embargo_until": item.embargo_until,
             "corrects_id": item.corrects_id,
+            "import_problem": item.import_problem,
         }
         rich = rich_view(session, _runtime(request).settings, rich_fields.of_item(item))
         estimate = reach(session, item.id, item.countries, item.topics)

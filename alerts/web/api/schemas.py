@@ -92,6 +92,11 @@ class ItemOut(BaseModel):
     attachments: list[AttachmentRef] = Field(description=ATTACHMENTS)
     notes: str | None = Field(description=NOTES)
     contacts: list[Contact] | None = Field(description=CONTACTS)
+    import_problem: str | None = Field(
+        None,
+        description="Why a feed entry was left a draft (its lead photo could not be had); "
+        "null once staff set a photo or publish.",
+    )
 
     @classmethod
     def of(cls, item: Item) -> ItemOut:
@@ -122,6 +127,7 @@ class ItemOut(BaseModel):
                 if item.contacts is not None
                 else None
             ),
+            import_problem=item.import_problem,
         )
 
 
