@@ -102,8 +102,10 @@ def test_the_preview_button_without_javascript_shows_the_same_preview_on_the_pag
     # Still no script but the page's own; images from the media store too (it may be a CDN).
     policy = page.headers["content-security-policy"]
     assert "script-src" not in policy and "default-src 'self'" in policy
-    media = pipeline.settings.media_base_url.rsplit("/", 1)[0]
-    assert f"img-src 'self' data: {media};" in policy
+    # Here the media store is the app's own host, which 'self' covers (a CDN's origin is
+    # added: tests/test_media_csp.py).
+    assert pipeline.settings.media_base_url.startswith(pipeline.settings.base_url)
+    assert "img-src 'self' data:;" in policy
     # The form keeps what was typed, and the preview saved nothing.
     assert 'value="Mexico: reporters at risk"' in page.text
     assert '<option value="MX" selected>' in page.text

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from email.utils import parseaddr
@@ -167,6 +168,15 @@ class Settings(BaseSettings):
             raise ValueError(f"base URL must be http(s)://host[/path], got {value!r}")
         return value.rstrip("/")
 
+    @field_validator("media_base_url")
+    @classmethod
+    def _check_media_base_url(cls, value: str) -> str:
+        # Its origin goes into every page's Content-Security-Policy: nothing but a plain
+        # scheme, host and port may reach that header.
+        if value:
+            media_origin(value)
+        return value.rstrip("/")
+
     @field_validator("metrics_token", mode="before")
     @classmethod
     def _empty_token_is_none(cls, value: object) -> object:
@@ -208,6 +218,36 @@ class Settings(BaseSettings):
     @property
     def from_domain(self) -> str:
         return parseaddr(self.from_address)[1].rsplit("@", 1)[1].lower()
+
+
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_HOST = re.compile(rf"^(?:{_LABEL}\.)*{_LABEL}$")
+
+
+def media_origin(url: str) -> str:
+    """``scheme://host[:port]`` of a media base URL, or ValueError saying what is wrong."""
+    problem = f"media base URL must be http(s)://host[:port][/path], got {url!r}"
+    if any(c.isspace() or c in ";,'\"" for c in url):
+        raise ValueError(problem)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(problem) from exc
+    host = parts.hostname or ""
+    if parts.scheme not in {"http", "https"} or parts.username or parts.password:
+        raise ValueError(problem)
+    if parts.query or parts.fragment:
+        raise ValueError(problem)
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        if not _HOST.match(host):
+            raise ValueError(problem) from None
+        shown = host
+    else:
+        shown = f"[{ip.compressed}]" if ip.version == 6 else ip.compressed
+    return f"{parts.scheme}://{shown}" + (f":{port}" if port is not None else "")
 
 
 def _split(value: str) -> list[str]:

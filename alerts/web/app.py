@@ -34,6 +34,7 @@ from alerts.web import (
 )
 from alerts.web.api_gate import ApiKeyGate
 from alerts.web.body_limit import BodyLimit
+from alerts.web.csp import app_policy
 from alerts.web.csrf import Csrf
 from alerts.web.pages import Pages
 from alerts.web.ratelimit import SignUpLimits
@@ -49,7 +50,8 @@ def body_limit(path: str) -> int:
     return MAX_IMPORT_BYTES if path.endswith("/import") else MAX_BODY_BYTES
 
 
-# Token URLs must not leak through Referer headers, caches or frames.
+# Token URLs must not leak through Referer headers, caches or frames. The policy here
+# is the app's own files only; create_app adds the media host's images (alerts/web/csp.py).
 SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
@@ -94,13 +96,14 @@ def create_app(celery: AlertsCelery, limits: SignUpLimits | None = None) -> Fast
     )
 
     hsts = settings.base_url.startswith("https://")
+    headers = SECURITY_HEADERS | {"Content-Security-Policy": app_policy(settings)}
 
     @app.middleware("http")
     async def security_headers(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
+        for name, value in headers.items():
             response.headers.setdefault(name, value)
         if hsts:  # browsers that saw the https site once never fall back to http
             response.headers.setdefault(

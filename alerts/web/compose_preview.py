@@ -12,13 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
 from alerts.core.models import Item
 from alerts.core.runtime import Runtime
-from alerts.core.settings import Settings
 from alerts.delivery.matching import reach
 from alerts.items import drafts
 from alerts.mail.rendering import build_message, render_item
@@ -28,17 +26,6 @@ from alerts.mail.rendering import build_message, render_item
 class Preview:
     html: str
     reach: dict[str, Any]
-
-
-def page_policy(settings: Settings) -> str:
-    """The compose page's Content-Security-Policy: the app's, plus images from the media
-    store, which may be another host (a CDN): the thumbnail and the preview's photo."""
-    media = urlsplit(settings.media_base_url)
-    return (
-        "default-src 'self'; style-src 'self' 'unsafe-inline'; "
-        f"img-src 'self' data: {media.scheme}://{media.netloc}; "
-        "form-action 'self'; frame-ancestors 'none'"
-    )
 
 
 def sample_html(runtime: Runtime, item: Item) -> str:

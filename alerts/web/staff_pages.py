@@ -19,7 +19,7 @@ from alerts.mail.rendering import KIND_LABELS
 from alerts.staff.keys import allowed, authenticate
 from alerts.web.api.deps import Id, Staff
 from alerts.web.compose_form import rich_view
-from alerts.web.compose_preview import page_policy
+from alerts.web.csp import compose_policy
 from alerts.web.csrf import COOKIE as CSRF_COOKIE
 from alerts.web.csrf import FIELD
 from alerts.web.state import pages as _pages
@@ -63,7 +63,7 @@ def _render(request: Request, template: str, status: int = 200, **context: Any) 
         request, f"staff/{template}", language, status=status, csrf_token=token, **context
     )
     if template == "item.html":
-        response.headers["Content-Security-Policy"] = page_policy(_runtime(request).settings)
+        response.headers["Content-Security-Policy"] = compose_policy(_runtime(request).settings)
     return response
 
 

@@ -6,7 +6,6 @@ from datetime import datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
@@ -22,6 +21,7 @@ from alerts.items import corrections, drafts, embargoes, lifecycle
 from alerts.mail.rendering import build_message
 from alerts.web.api import schemas
 from alerts.web.api.deps import Id, Staff, celery, field_error, require, runtime, session
+from alerts.web.csp import preview_policy
 from alerts.worker.app import AlertsCelery
 
 router = APIRouter(prefix="/items", tags=["items"])
@@ -171,12 +171,10 @@ def preview(
     if format == "html":
         # Shown inside staff pages: it must not run anything or reach out, except
         # for the release's own photo in the media store.
-        media = urlsplit(rt.settings.media_base_url)
         return HTMLResponse(
             content,
             headers={
-                "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-                f"img-src data: {media.scheme}://{media.netloc}; frame-ancestors 'self'",
+                "Content-Security-Policy": preview_policy(rt.settings),
                 "X-Frame-Options": "SAMEORIGIN",
             },
         )
