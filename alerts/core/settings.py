@@ -15,6 +15,7 @@ from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import limits
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -121,6 +122,10 @@ class Settings(BaseSettings):
     # Public pages.
     subscribe_limit_per_address: str = "3/hour"
     subscribe_limit_per_client: str = "20/hour"
+    # The click endpoint (/c/TOKEN): a person opening a link again and again stays far
+    # below the first; a client (one address) opening thousands of links a minute, not.
+    click_limit_per_token: str = "20/minute"
+    click_limit_per_client: str = "600/minute"
     # A preferences link opens the journalist's data: it expires after this many
     # days (every email carries a fresh one). Unsubscribe links never expire.
     preferences_link_days: int = Field(default=90, ge=1)
@@ -167,6 +172,20 @@ class Settings(BaseSettings):
         if parts.scheme not in {"http", "https"} or not parts.netloc:
             raise ValueError(f"base URL must be http(s)://host[/path], got {value!r}")
         return value.rstrip("/")
+
+    @field_validator(
+        "subscribe_limit_per_address",
+        "subscribe_limit_per_client",
+        "click_limit_per_token",
+        "click_limit_per_client",
+    )
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        try:
+            limits.parse(value)
+        except ValueError as exc:
+            raise ValueError(f"a rate limit like '20/minute', got {value!r}") from exc
+        return value
 
     @field_validator("media_base_url")
     @classmethod

@@ -34,6 +34,7 @@ from alerts.web import (
 )
 from alerts.web.api_gate import ApiKeyGate
 from alerts.web.body_limit import BodyLimit
+from alerts.web.click_limits import ClickLimits
 from alerts.web.csp import app_policy
 from alerts.web.csrf import Csrf
 from alerts.web.pages import Pages
@@ -61,7 +62,11 @@ SECURITY_HEADERS = {
 }
 
 
-def create_app(celery: AlertsCelery, limits: SignUpLimits | None = None) -> FastAPI:
+def create_app(
+    celery: AlertsCelery,
+    limits: SignUpLimits | None = None,
+    click_limits: ClickLimits | None = None,
+) -> FastAPI:
     runtime = celery.runtime
     settings = runtime.settings
     app = FastAPI(
@@ -81,6 +86,8 @@ def create_app(celery: AlertsCelery, limits: SignUpLimits | None = None) -> Fast
         settings.subscribe_limit_per_address,
         settings.subscribe_limit_per_client,
     )
+
+    app.state.click_limits = click_limits or ClickLimits.of(settings)
 
     root = urlsplit(settings.base_url).path.rstrip("/")
     app.state.staff_sessions = StaffSessions(runtime, csrf.secure_cookie, root or "/")

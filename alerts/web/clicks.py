@@ -27,6 +27,7 @@ from alerts.engagement import links
 from alerts.engagement.machines import first_look
 from alerts.engagement.recording import Marks, record, record_open
 from alerts.mail.rendering import web_url
+from alerts.web.click_limits import ClickLimits
 from alerts.web.state import pages as _pages
 from alerts.web.state import runtime as _runtime
 
@@ -130,6 +131,14 @@ def desk(request: Request) -> ClickDesk:
     return found
 
 
+def click_limits(request: Request) -> ClickLimits:
+    found: ClickLimits | None = getattr(request.app.state, "click_limits", None)
+    if found is None:
+        found = ClickLimits.of(_runtime(request).settings)
+        request.app.state.click_limits = found
+    return found
+
+
 def _refused(request: Request, status: int, title: str, text: str) -> HTMLResponse:
     language = negotiate(request.headers.get("accept-language"), request.query_params.get("lang"))
     return _pages(request).render(
@@ -156,6 +165,17 @@ async def click(token: str, request: Request, background: BackgroundTasks) -> Re
             N_("This link is not valid"),
             N_("Links in our emails must be used exactly as they were sent."),
         )
+    client = request.client.host if request.client else "unknown"
+    wait = await run_in_threadpool(click_limits(request).wait, token, client)
+    if wait is not None:
+        refused = _refused(
+            request,
+            429,
+            N_("Too many requests"),
+            N_("Please wait a while before trying again."),
+        )
+        refused.headers["Retry-After"] = str(wait)
+        return refused
     target = await run_in_threadpool(_target, clicks, parsed, False)
     if target is None:
         # A miss is never taken from the cache: the table cached may predate the one
