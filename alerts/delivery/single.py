@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.audience.membership import Notice
 from alerts.core import metrics
+from alerts.core.click_tokens import ClickSigner
 from alerts.core.models import Item, Journalist, JournalistStatus, utcnow
 from alerts.core.runtime import Runtime
 from alerts.core.tokens import Purpose
@@ -25,6 +27,8 @@ from alerts.delivery.outcome import Outcome, RetryPolicy, Transport, Verdict
 from alerts.delivery.sending import RELAY_PAUSED
 from alerts.digests import runs as digests
 from alerts.digests.email import render_digest
+from alerts.digests.links import DigestLinks
+from alerts.engagement import links as click_links
 from alerts.mail.account_emails import build_notice
 from alerts.mail.rendering import build_message
 
@@ -108,6 +112,26 @@ def send_test(
     return outcome
 
 
+def _digest_links(
+    sessions: sessionmaker[Session], mail: Runtime, claimed: digests.ClaimedDigest
+) -> DigestLinks | None:
+    """Each item's link table in the digest's language (stored now if it was not), so
+    its links are the item's own numbered links; None when clicks are not tracked."""
+    if mail.settings.track_clicks == "off":
+        return None
+    language = claimed.language
+
+    def render(item: Item) -> Callable[[], tuple[str, ...]]:
+        return lambda: mail.rendered(item, language).links
+
+    with sessions() as session, session.begin():
+        tables = {
+            item.id: click_links.ensure(session, item.id, language, render(item))
+            for item in claimed.items
+        }
+    return DigestLinks(tables, claimed.item_deliveries, ClickSigner(mail.settings.secret))
+
+
 def send_digest(
     digest_id: int,
     sessions: sessionmaker[Session],
@@ -135,6 +159,7 @@ def send_digest(
                 mail.sender,
                 mail.settings.base_url,
                 mail.rich_content(claimed.items),
+                _digest_links(sessions, mail, claimed),
             )
             recipient = mail.recipient(
                 claimed.delivery_id,

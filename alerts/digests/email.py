@@ -19,6 +19,7 @@ from jinja2 import Environment
 from alerts.core.i18n import N_, translations
 from alerts.core.models import Cadence, Item
 from alerts.core.taxonomy import Taxonomy, localised_countries
+from alerts.digests.links import DigestLinks, track
 from alerts.digests.runs import ClaimedDigest
 from alerts.mail.rendering import (
     FIELDS,
@@ -97,8 +98,10 @@ def render_digest(
     sender: Sender,
     base_url: str,
     rich: Mapping[int, RichContent] | None = None,
+    links: DigestLinks | None = None,
 ) -> RenderedItem:
-    """``rich``: each item's photo (a thumbnail here) and the rest, by item id."""
+    """``rich``: each item's photo (a thumbnail here) and the rest, by item id;
+    ``links``: when clicks are tracked, each item's link table and delivery."""
     language = claimed.language
     rich = rich or {}
     nonce = secrets.token_hex(8)
@@ -132,5 +135,7 @@ def render_digest(
     }
     text = env.get_template("email/digest.txt").render(context)
     html = css_inline.inline(env.get_template("email/digest.html").render(context))
+    if links is not None:  # the digest is one journalist's: its tokens are filled in now
+        text, html = track(text, html, base_url, language, links)
     # Item id 0: a digest is no one item; its Message-ID is passed in when it is built.
     return RenderedItem(0, header_safe(title), text, html, nonce)

@@ -9,7 +9,7 @@ running it twice, or in two workers at once, changes nothing the second time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -52,6 +52,8 @@ class ClaimedDigest:
     topics: frozenset[str]
     # The first of its delivery rows: the return path names it, so a bounce finds it.
     delivery_id: int
+    # Each item's delivery row: its click tokens name it (digests/links.py).
+    item_deliveries: dict[int, int] = field(default_factory=dict)
 
 
 def _cancel(session: Session, digest_id: int, reason: str) -> None:
@@ -156,6 +158,7 @@ def claim(
         countries=frozenset(countries),
         topics=frozenset(topics),
         delivery_id=rows[0][0],
+        item_deliveries={item.id: delivery_id for delivery_id, item in rows},
     )
 
 

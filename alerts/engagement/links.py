@@ -7,6 +7,8 @@ change; the row is written once (later renders change nothing).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -41,3 +43,15 @@ def targets(session: Session, item_id: int, language: str) -> dict[int, str]:
         )
     ).all()
     return {number: url for number, url in rows}
+
+
+def ensure(
+    session: Session, item_id: int, language: str, render: Callable[[], tuple[str, ...]]
+) -> tuple[str, ...]:
+    """The item's stored targets in order; rendered and stored first if it has none yet
+    (an item that goes out in a digest before, or without, its alert in this language)."""
+    stored = targets(session, item_id, language)
+    if not stored:
+        remember(session, item_id, language, render())
+        stored = targets(session, item_id, language)  # another worker's, if it won
+    return tuple(stored[n] for n in sorted(stored))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html as html_lib
 import re
+from collections.abc import Callable
 
 from alerts.core.click_tokens import ClickSigner
 
@@ -37,25 +38,38 @@ def rewrite(
     """
     links: dict[str, int] = {}
 
-    def number(url: str) -> int:
-        return links.setdefault(url, len(links) + 1)
-
     def tracked(url: str) -> str:
-        n = number(url)
+        n = links.setdefault(url, len(links) + 1)
         return f"{base_url.rstrip('/')}/c/{ClickSigner.prefix(item_id, language, n)}{slot % n}"
+
+    new_text, new_html = substitute(text, html, tracked)
+    return new_text, new_html, tuple(links)
+
+
+def substitute(text: str, html: str, tracked: Callable[[str], str | None]) -> tuple[str, str]:
+    """Every http(s) link of both parts replaced by ``tracked(url)``, or left if None.
+
+    The HTML is done first, so numbers handed out in order follow the HTML's order.
+    """
 
     def in_html(match: re.Match[str]) -> str:
         url = html_lib.unescape(match.group(2))
+        replaced = tracked(url)
+        if replaced is None:
+            return match.group(0)
         quote = match.group(1)
-        return f"href={quote}{html_lib.escape(tracked(url))}{quote}"
+        return f"href={quote}{html_lib.escape(replaced)}{quote}"
 
     new_html = _HREF.sub(in_html, html)
     out: list[str] = []
     last = 0
     for match in _TEXT_URL.finditer(text):
         url, end = _text_url(match)
+        replaced = tracked(url)
+        if replaced is None:
+            continue
         out.append(text[last : match.start()])
-        out.append(tracked(url))
+        out.append(replaced)
         last = end
     out.append(text[last:])
-    return "".join(out), new_html, tuple(links)
+    return "".join(out), new_html
