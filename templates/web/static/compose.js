@@ -11,6 +11,18 @@
   var errors = document.getElementById("errors");
   var timer = null;
   var latest = 0;
+  // The page's words, in its language (templates/web/staff/_compose_strings.html).
+  var words = {};
+  try {
+    words = JSON.parse(document.getElementById("compose-strings").textContent);
+  } catch (e) { /* no block: the keys show, and the form still works */ }
+  function t(key, values) {
+    var text = words[key] || key;
+    Object.keys(values || {}).forEach(function (name) {
+      text = text.split("{" + name + "}").join(values[name]);
+    });
+    return text;
+  }
 
   function hidden(name, value) {
     var input = document.createElement("input");
@@ -41,7 +53,7 @@
     if (!list.length) return;
     var intro = document.createElement("p");
     intro.className = "error";
-    intro.textContent = "The preview cannot be shown: " + list.length + " problem(s).";
+    intro.textContent = t("problems", { count: list.length });
     var ul = document.createElement("ul");
     ul.className = "error";
     list.forEach(function (error) {
@@ -88,7 +100,7 @@
     }
     if (thumb) {
       thumb.src = image.thumb;
-      thumb.alt = "The photo now chosen: " + image.alt;
+      thumb.alt = t("photo_chosen", { alt: image.alt });
     }
   }
 
@@ -106,7 +118,7 @@
       row.appendChild(hidden("attachment_id", doc.media_id));
       var label = document.createElement("label");
       label.htmlFor = "attachment_title_" + n;
-      label.textContent = "Name of document " + n + (doc.label ? " (" + doc.label + ")" : "");
+      label.textContent = t("document_name", { n: n }) + (doc.label ? " (" + doc.label + ")" : "");
       var title = document.createElement("input");
       title.type = "text";
       title.id = "attachment_title_" + n;
@@ -127,7 +139,7 @@
       body.delete("document");
     }
     var asked = ++latest;
-    status.textContent = withFiles ? "Uploading and updating the preview\u2026" : "Updating the preview\u2026";
+    status.textContent = t(withFiles ? "uploading" : "updating");
     fetch(form.dataset.preview, {
       method: "POST",
       body: body,
@@ -137,7 +149,7 @@
       .then(function (r) {
         return r.headers.get("content-type").indexOf("application/json") === 0
           ? r.json()
-          : { errors: [{ field: "", message: "The preview failed (" + r.status + "): reload the page." }] };
+          : { errors: [{ field: "", message: t("failed", { status: r.status }) }] };
       })
       .then(function (data) {
         if (withFiles) {
@@ -154,21 +166,23 @@
         if (data.html) {
           preview.removeAttribute("src");
           preview.srcdoc = data.html;
-          status.textContent = "The preview shows the form as typed; it is not saved yet.";
+          status.textContent = t("shown");
         } else {
-          status.textContent = "The preview is not up to date: see the problems above the form.";
+          status.textContent = t("stale");
         }
         if (data.reach) {
+          // The number in bold, wherever the language puts it in the sentence.
+          var around = t("reach").split("{count}");
           reach.textContent = "";
-          reach.appendChild(document.createTextNode("Would reach "));
+          reach.appendChild(document.createTextNode(around[0]));
           var strong = document.createElement("strong");
           strong.textContent = data.reach.total;
           reach.appendChild(strong);
-          reach.appendChild(document.createTextNode(" journalist(s) now."));
+          reach.appendChild(document.createTextNode(around.slice(1).join("")));
         }
       })
       .catch(function () {
-        status.textContent = "The preview could not be updated (no connection?).";
+        status.textContent = t("offline");
       });
   }
 

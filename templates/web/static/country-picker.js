@@ -10,9 +10,20 @@
   var countries = document.getElementById("countries");
   var regions = document.getElementById("regions");
   var selects = [countries, regions];
+  // The page's words, in its language (templates/web/staff/_compose_strings.html).
+  var words = {};
+  try {
+    words = JSON.parse(document.getElementById("compose-strings").textContent);
+  } catch (e) { /* no block: the keys show, and the form still works */ }
+  function t(key, values) {
+    var text = words[key] || key;
+    Object.keys(values || {}).forEach(function (name) {
+      text = text.split("{" + name + "}").join(values[name]);
+    });
+    return text;
+  }
   picker.querySelector(".picker-search").hidden = false;
-  document.getElementById("countries-hint").textContent =
-    "Choose the countries the item is about: search, or click a country to add or remove it.";
+  document.getElementById("countries-hint").textContent = t("countries_hint");
 
   function changed(select) {
     select.dispatchEvent(new Event("change", { bubbles: true }));
@@ -27,9 +38,10 @@
         var button = document.createElement("button");
         button.type = "button";
         button.className = "secondary";
-        var name = option.textContent + (select === regions ? " (the whole region)" : "");
+        var name =
+          select === regions ? t("whole_region", { name: option.textContent }) : option.textContent;
         button.textContent = name + " \u00d7";
-        button.setAttribute("aria-label", "Remove " + name);
+        button.setAttribute("aria-label", t("remove", { name: name }));
         button.addEventListener("click", function () {
           option.selected = false;
           changed(select);
@@ -41,16 +53,21 @@
     });
     if (!chosen.firstChild) {
       var none = document.createElement("li");
-      none.textContent = "none yet";
+      none.textContent = t("none_yet");
       chosen.appendChild(none);
     }
   }
 
+  // "mex" finds "México": accents count for nothing in a search (as in picker.js).
+  function folded(text) {
+    return text.normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
+  }
+
   function filter() {
-    var words = search.value.trim().toLowerCase();
+    var words = folded(search.value.trim());
     selects.forEach(function (select) {
       Array.prototype.forEach.call(select.options, function (option) {
-        var text = (option.textContent + " " + option.value).toLowerCase();
+        var text = folded(option.textContent + " " + option.value);
         option.hidden = words !== "" && text.indexOf(words) === -1;
       });
     });
