@@ -10,7 +10,8 @@ the poll's transaction, so an item never points at a photo that was not kept,
 and a photo is never kept for an item that was not stored.
 
 Any failure leaves the entry a draft (never published) with the reason in the
-poll's result, for staff to fix the photo by hand.
+poll's result and on the item (``Item.import_problem``), for staff to fix the
+photo by hand.
 """
 
 from __future__ import annotations
