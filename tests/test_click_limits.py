@@ -7,6 +7,8 @@ limits the settings give by default unless a test sets its own.
 
 from __future__ import annotations
 
+import socket
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -89,3 +91,26 @@ def test_clicks_still_redirect_when_the_limits_store_is_down(pipeline: Stack) ->
     with _client(pipeline, down) as client:
         for _ in range(3):
             assert client.get(_path(link), headers={"User-Agent": BROWSER}).status_code == 302
+
+
+def test_a_limits_store_that_never_answers_does_not_hold_the_redirect(pipeline: Stack) -> None:
+    """A Redis that takes the connection and says nothing (a hung server, a full network):
+    the click goes through once the store's short timeout passes."""
+    _, mails = _send(pipeline, ("ana@news.example", "Diario"))
+    [link, *_] = _click_links(mails["ana@news.example"])
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # accepted by the kernel, never read nor answered
+    port = silent.getsockname()[1]
+    answers: list[int] = []
+    try:
+        hung = ClickLimits(f"redis://127.0.0.1:{port}/0", "1/minute", "1/minute")
+        with _client(pipeline, hung) as client:
+            asking = threading.Thread(
+                target=lambda: answers.append(client.get(_path(link)).status_code), daemon=True
+            )
+            asking.start()
+            asking.join(timeout=60)  # no speed asserted: only that it does not wait forever
+    finally:
+        silent.close()
+    assert answers == [302]

@@ -24,10 +24,20 @@ from alerts.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# A Redis store that stops answering must not hold a redirect: a quarter of a second,
+# then the click goes through unlimited.
+STORE_TIMEOUT_SECONDS = 0.25
+
 
 class ClickLimits:
     def __init__(self, storage_uri: str, per_token: str, per_client: str) -> None:
-        self._limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
+        options: dict[str, float] = {}
+        if storage_uri.startswith(("redis://", "rediss://")):
+            options = {
+                "socket_timeout": STORE_TIMEOUT_SECONDS,
+                "socket_connect_timeout": STORE_TIMEOUT_SECONDS,
+            }
+        self._limiter = MovingWindowRateLimiter(storage_from_string(storage_uri, **options))
         self._per_token: RateLimitItem = parse(per_token)
         self._per_client: RateLimitItem = parse(per_client)
 
