@@ -1,6 +1,6 @@
 """items.import_problem: why a feed entry was left a draft (its lead photo could not be had)
 
-Revision ID: 0013_import_problem
+Revision ID: 0013
 Revises: 0012
 Create Date: 2026-12-02 04:15:00.000000
 """
@@ -10,8 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013_import_problem"
-# MERGE: re-chain after other 0013 migrations (0012_clicks.py's revision id is "0012")
+revision: str = "0013"
 down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
