@@ -23,6 +23,7 @@ rows of one run, not runs on different days.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -195,20 +196,20 @@ def seed(database_url: str, count: int) -> dict[str, int]:
 
 
 @contextmanager
-def postgres(keep: bool) -> Iterator[str]:
+def postgres(keep: bool, name: str = DB_NAME) -> Iterator[str]:
     import psycopg
 
     def admin(statement: str) -> None:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as connection:
             connection.execute(statement)
 
-    admin(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-    admin(f'CREATE DATABASE "{DB_NAME}"')
+    admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin(f'CREATE DATABASE "{name}"')
     try:
-        yield PG_URL
+        yield PG_URL.replace(DB_NAME, name)
     finally:
         if not keep:
-            admin(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+            admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # --------------------------------------------------------------------------- the server
@@ -230,7 +231,8 @@ def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes, d
 
 
 @contextmanager
-def serve(database_url: str, data_dir: Path) -> Iterator[tuple[str, int]]:
+def serve(database_url: str, data_dir: Path, tree: Path | None = None) -> Iterator[tuple[str, int]]:
+    """``tree``: another checkout whose ``alerts`` package the server runs (``--baseline``)."""
     port = _free_port()
     base = f"http://{HOST}:{port}"
     env = os.environ | {
@@ -241,8 +243,10 @@ def serve(database_url: str, data_dir: Path) -> Iterator[tuple[str, int]]:
         # serve builds the Celery app but sends nothing here: a local broker file will do.
         "ALERTS_BROKER_URL": f"sqla+sqlite:///{data_dir / 'broker.db'}",
     }
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree)
     alerts = str(Path(sys.executable).with_name("alerts"))
-    log = (data_dir / "serve.log").open("wb")
+    log = (data_dir / f"serve-{port}.log").open("wb")
     process = subprocess.Popen(
         [alerts, "serve", "--host", HOST, "--port", str(port)],
         env=env,
@@ -253,7 +257,7 @@ def serve(database_url: str, data_dir: Path) -> Iterator[tuple[str, int]]:
         deadline = time.monotonic() + 60
         while True:
             if process.poll() is not None:
-                raise BenchFailed(f"alerts serve exited: see {data_dir / 'serve.log'}")
+                raise BenchFailed(f"alerts serve exited: see {log.name}")
             try:
                 if _get(f"{base}/healthz")[0] == 200:
                     break
@@ -322,77 +326,101 @@ def profiled(pid: int, out: Path | None, seconds: int) -> Iterator[None]:
         recorder.wait(timeout=seconds + 30)
 
 
-def measure(setup: str, base: str, pid: int, args: argparse.Namespace) -> list[Row]:
+def measure(setup: str, servers: dict[str, tuple[str, int]], args: argparse.Namespace) -> list[Row]:
+    """Page by page, each server in turn (``--baseline``): the same load on both."""
     rows = []
-    wanted = set(args.pages.split(",")) if args.pages else None
     for name, path in PAGES:
-        if wanted is not None and name not in wanted:
-            continue
-        url = base + path
-        status, body, headers = _get(url)
-        if status != 200:
-            raise BenchFailed(f"{path}: HTTP {status}")
-        pages = [(name, path, "")]
-        if name == "feed":
-            # What a feed reader's poll costs once it holds the ETag.
-            pages.append(("feed, 304", path, f"If-None-Match: {headers['etag']}"))
-        for label, page_path, header in pages:
-            # A few requests first: the server's caches and the database's pages warm.
-            for _ in range(5):
-                _get(url, dict([header.split(": ", 1)]) if header else None)
-            out = None
-            if args.profile is not None:
-                args.profile.mkdir(parents=True, exist_ok=True)
-                slug = "".join(c if c.isalnum() else "-" for c in label)
-                out = args.profile / f"{setup}-{slug}.txt"
-            with profiled(pid, out, args.duration):
-                top = wrk(url, args.connections, args.duration, 0, header)
-            pace = round(1000 * args.connections / args.rate)
-            paced = wrk(url, args.connections, args.duration, pace, header)
-            rows.append(
-                Row(
-                    setup=setup,
-                    page=label,
-                    path=page_path,
-                    bytes=0 if header else len(body),
-                    max_rps=top["requests"] / (top["duration_us"] / 1e6),
-                    max_p99_ms=top["p99_us"] / 1000,
-                    paced_rps=paced["requests"] / (paced["duration_us"] / 1e6),
-                    p50_ms=paced["p50_us"] / 1000,
-                    p99_ms=paced["p99_us"] / 1000,
-                    errors=top["errors"]
-                    + top["status_errors"]
-                    + paced["errors"]
-                    + paced["status_errors"],
-                )
+        for version, (base, pid) in servers.items():
+            if args.pages and name not in args.pages.split(","):
+                continue
+            label = setup if version == "current" else f"{setup} (baseline)"
+            rows += _measure_page(label, name, path, base, pid, args)
+    return rows
+
+
+def _measure_page(
+    setup: str, name: str, path: str, base: str, pid: int, args: argparse.Namespace
+) -> list[Row]:
+    rows = []
+    url = base + path
+    status, body, headers = _get(url)
+    if status != 200:
+        raise BenchFailed(f"{path}: HTTP {status}")
+    pages = [(name, path, "")]
+    if name == "feed":
+        # What a feed reader's poll costs once it holds the ETag.
+        pages.append(("feed, 304", path, f"If-None-Match: {headers['etag']}"))
+    for label, page_path, header in pages:
+        # A few requests first: the server's caches and the database's pages warm.
+        for _ in range(5):
+            _get(url, dict([header.split(": ", 1)]) if header else None)
+        out = None
+        if args.profile is not None:
+            args.profile.mkdir(parents=True, exist_ok=True)
+            slug = "".join(c if c.isalnum() else "-" for c in label)
+            out = args.profile / f"{setup}-{slug}.txt"
+        with profiled(pid, out, args.duration):
+            top = wrk(url, args.connections, args.duration, 0, header)
+        pace = round(1000 * args.connections / args.rate)
+        paced = wrk(url, args.connections, args.duration, pace, header)
+        rows.append(
+            Row(
+                setup=setup,
+                page=label,
+                path=page_path,
+                bytes=0 if header else len(body),
+                max_rps=top["requests"] / (top["duration_us"] / 1e6),
+                max_p99_ms=top["p99_us"] / 1000,
+                paced_rps=paced["requests"] / (paced["duration_us"] / 1e6),
+                p50_ms=paced["p50_us"] / 1000,
+                p99_ms=paced["p99_us"] / 1000,
+                errors=top["errors"]
+                + top["status_errors"]
+                + paced["errors"]
+                + paced["status_errors"],
             )
-            print(f"  {setup:8} {label:15} done", file=sys.stderr, flush=True)
+        )
+        print(f"  {setup:8} {label:15} done", file=sys.stderr, flush=True)
     return rows
 
 
 def run_setup(setup: str, args: argparse.Namespace) -> list[Row]:
-    with tempfile.TemporaryDirectory(prefix="bench-news-") as tmp:
-        data_dir = Path(tmp)
-        if setup == "sqlite":
-            database = f"sqlite:///{data_dir / 'alerts.db'}"
-            return _seed_and_measure(setup, database, data_dir, args)
-        with postgres(args.keep_db) as database:
-            return _seed_and_measure(setup, database, data_dir, args)
+    with contextlib.ExitStack() as stack:
+        data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-news-")))
+        databases = {}
+        for version in ("current", "baseline") if args.baseline else ("current",):
+            if setup == "sqlite":
+                databases[version] = f"sqlite:///{data_dir / f'{version}.db'}"
+            else:
+                name = DB_NAME if version == "current" else f"{DB_NAME}_baseline"
+                databases[version] = stack.enter_context(postgres(args.keep_db, name))
+        started = time.perf_counter()
+        seeded = seed(databases["current"], args.items)
+        if args.baseline:
+            # Migrated and seeded by the baseline's own code: its schema, the same rows.
+            _seed_with(args.baseline, databases["baseline"], args.items)
+        print(
+            f"{setup}: {seeded['items']} items seeded ({seeded['hidden']} drafts or embargoed)"
+            f" in {time.perf_counter() - started:.1f} s",
+            file=sys.stderr,
+            flush=True,
+        )
+        servers = {"current": stack.enter_context(serve(databases["current"], data_dir))}
+        if args.baseline:
+            servers["baseline"] = stack.enter_context(
+                serve(databases["baseline"], data_dir, args.baseline)
+            )
+        return measure(setup, servers, args)
 
 
-def _seed_and_measure(
-    setup: str, database: str, data_dir: Path, args: argparse.Namespace
-) -> list[Row]:
-    started = time.perf_counter()
-    seeded = seed(database, args.items)
-    print(
-        f"{setup}: {seeded['items']} items seeded ({seeded['hidden']} drafts or embargoed) "
-        f"in {time.perf_counter() - started:.1f} s",
-        file=sys.stderr,
-        flush=True,
+def _seed_with(tree: Path, database_url: str, count: int) -> None:
+    env = os.environ | {"PYTHONPATH": str(tree)}
+    subprocess.run(
+        [sys.executable, __file__, "--seed-only", database_url, "--items", str(count)],
+        env=env,
+        check=True,
+        cwd=tree,
     )
-    with serve(database, data_dir) as (base, pid):
-        return measure(setup, base, pid, args)
 
 
 def table(rows: list[Row], args: argparse.Namespace) -> str:
@@ -423,7 +451,19 @@ def main(argv: list[str] | None = None) -> int:
         "--profile", type=Path, help="write py-spy's collapsed stacks of each max run here"
     )
     parser.add_argument("--pages", help="only these pages (comma-separated names, e.g. feed)")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="a checkout to compare with in the same run (e.g. `git worktree add /tmp/b main`):"
+        " its own schema and code, the same rows, each page driven on both in turn",
+    )
+    parser.add_argument("--seed-only", metavar="DATABASE_URL", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.seed_only:
+        seed(args.seed_only, args.items)
+        return 0
+    if args.baseline is not None:
+        args.baseline = args.baseline.resolve()
     setups = [args.only] if args.only else ["sqlite", "postgres"]
     rows: list[Row] = []
     try:

@@ -9,7 +9,7 @@
     var params = new URLSearchParams();
     form.querySelectorAll("select[name=countries] option").forEach(function (option) {
       if (option.selected) {
-        params.append(option.hasAttribute("data-region") ? "region" : "country", option.value);
+        params.append(option.parentNode.hasAttribute("data-regions") ? "region" : "country", option.value);
       }
     });
     form.querySelectorAll("input[name=topics]").forEach(function (box) {
