@@ -150,7 +150,7 @@ def test_hidden_items_never_match(pipeline: Stack, web: TestClient) -> None:
 def test_the_forms_show_it_without_javascript(pipeline: Stack, web: TestClient) -> None:
     form = web.get("/subscribe?countries=CL").text
     recent = form[form.index('id="new-recent"') :]
-    recent = recent[: recent.index("</div>")]
+    recent = recent[: recent.index("</section>")]
     assert "Recently this would have sent you:" in recent and "Chile torture" in recent
     # The box is there for the script even when nothing is chosen, and says nothing.
     blank = web.get("/subscribe").text

@@ -21,6 +21,7 @@
   function draw(box, items, chosen) {
     var level = box.getAttribute("data-recent-level") || "2";
     box.replaceChildren();
+    box.removeAttribute("aria-labelledby");
     if (items.length) {
       var heading = document.createElement("h" + level);
       heading.id = box.id + "-heading";
@@ -40,6 +41,7 @@
         list.appendChild(row);
       });
       box.append(heading, list);
+      box.setAttribute("aria-labelledby", heading.id);
     } else if (chosen) {
       var none = document.createElement("p");
       none.className = "hint";
