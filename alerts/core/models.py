@@ -132,7 +132,7 @@ class DeliveryStatus(StrEnum):
 class Item(Base):
     __tablename__ = "items"
     # The newsroom's newest-first lists and its count of visible items (migration 0013).
-    __table_args__ = (Index("ix_items_newest", "published_at", "id", "status", "kind"),)
+    __table_args__ = (Index("ix_items_newest", "status", "published_at", "id", "kind"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     external_id: Mapped[str | None] = mapped_column(String(200), unique=True)

@@ -7,8 +7,9 @@ Create Date: 2026-12-02 04:20:00.000000
 Measured with bench/newsroom.py (docs/performance.md): without them every
 /news page and feed sorted all 20,000 items to show the newest 20 or 50, and a
 country or topic filter read the whole of item_countries and item_topics.
-``ix_items_newest`` also holds status and kind, so counting the visible items
-reads the index alone.
+``ix_items_newest`` leads with the status, so that SQLite without statistics
+prefers it to ``ix_items_status`` (it then also gives the order), and holds the
+kind, so counting the visible items reads the index alone.
 """
 
 from collections.abc import Sequence
@@ -23,7 +24,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_items_newest", "items", ["published_at", "id", "status", "kind"])
+    op.create_index("ix_items_newest", "items", ["status", "published_at", "id", "kind"])
     op.create_index("ix_item_countries_country", "item_countries", ["country", "item_id"])
     op.create_index("ix_item_topics_topic", "item_topics", ["topic", "item_id"])
 
