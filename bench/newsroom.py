@@ -104,6 +104,7 @@ class Row:
     path: str
     bytes: int
     max_rps: float
+    cpu_ms: float  # the server process's CPU time per request in the flat-out run
     max_p99_ms: float
     paced_rps: float
     p50_ms: float
@@ -338,6 +339,13 @@ def measure(setup: str, servers: dict[str, tuple[str, int]], args: argparse.Name
     return rows
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system time of a process so far (/proc): what a request costs whatever else
+    the machine is doing, where req/s and latency depend on the other load."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _measure_page(
     setup: str, name: str, path: str, base: str, pid: int, args: argparse.Namespace
 ) -> list[Row]:
@@ -359,8 +367,10 @@ def _measure_page(
             args.profile.mkdir(parents=True, exist_ok=True)
             slug = "".join(c if c.isalnum() else "-" for c in label)
             out = args.profile / f"{setup}-{slug}.txt"
+        cpu_before = _cpu_seconds(pid)
         with profiled(pid, out, args.duration):
             top = wrk(url, args.connections, args.duration, 0, header)
+        cpu = _cpu_seconds(pid) - cpu_before
         pace = round(1000 * args.connections / args.rate)
         paced = wrk(url, args.connections, args.duration, pace, header)
         rows.append(
@@ -370,6 +380,7 @@ def _measure_page(
                 path=page_path,
                 bytes=0 if header else len(body),
                 max_rps=top["requests"] / (top["duration_us"] / 1e6),
+                cpu_ms=1000 * cpu / max(1, top["requests"]),
                 max_p99_ms=top["p99_us"] / 1000,
                 paced_rps=paced["requests"] / (paced["duration_us"] / 1e6),
                 p50_ms=paced["p50_us"] / 1000,
@@ -425,13 +436,14 @@ def _seed_with(tree: Path, database_url: str, count: int) -> None:
 
 def table(rows: list[Row], args: argparse.Namespace) -> str:
     lines = [
-        f"| set-up | page | max req/s ({args.connections} conn.) | p99 at max | "
+        f"| set-up | page | max req/s ({args.connections} conn.) | server CPU/req | p99 at max | "
         f"req/s paced | p50 at ~{args.rate:g}/s | p99 at ~{args.rate:g}/s | errors |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
             f"| {r.setup} | `{r.path}`{' (304)' if '304' in r.page else ''} | {r.max_rps:.0f} | "
+            f"{r.cpu_ms:.1f} ms | "
             f"{r.max_p99_ms:.1f} ms | {r.paced_rps:.0f} | {r.p50_ms:.1f} ms | "
             f"{r.p99_ms:.1f} ms | {r.errors} |"
         )
