@@ -131,6 +131,8 @@ class DeliveryStatus(StrEnum):
 
 class Item(Base):
     __tablename__ = "items"
+    # The newsroom's newest-first lists and its count of visible items (migration 0013).
+    __table_args__ = (Index("ix_items_newest", "status", "published_at", "id", "kind"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
@@ -181,6 +183,7 @@ class Item(Base):
 
 class ItemCountry(Base):
     __tablename__ = "item_countries"
+    __table_args__ = (Index("ix_item_countries_country", "country", "item_id"),)
 
     item_id: Mapped[int] = mapped_column(
         ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
@@ -190,6 +193,7 @@ class ItemCountry(Base):
 
 class ItemTopic(Base):
     __tablename__ = "item_topics"
+    __table_args__ = (Index("ix_item_topics_topic", "topic", "item_id"),)
 
     item_id: Mapped[int] = mapped_column(
         ForeignKey("items.id", ondelete="CASCADE"), primary_key=True

@@ -7,6 +7,7 @@ so neither a page size nor a "next" link can hint at an item under embargo.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from math import ceil
 from typing import Any
 
@@ -88,3 +89,11 @@ def feed_items(session: Session, news: NewsFilter) -> list[Item]:
     """The newest visible items for a feed: the latest ``FEED_SIZE``."""
     statement = _newest_first(select(Item).where(*_conditions(session, news)))
     return list(session.scalars(statement.limit(FEED_SIZE)).all())
+
+
+def newest_since(session: Session, news: NewsFilter, since: datetime, count: int) -> list[Item]:
+    """The newest ``count`` visible items of a filter published at or after ``since``."""
+    statement = _newest_first(
+        select(Item).where(*_conditions(session, news), Item.published_at >= since)
+    )
+    return list(session.scalars(statement.limit(count)).all())

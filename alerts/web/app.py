@@ -27,6 +27,7 @@ from alerts.web import (
     ops,
     preferences,
     public,
+    recent_view,
     staff_actions,
     staff_compose,
     staff_pages,
@@ -165,6 +166,8 @@ def create_app(
         return Response(status_code=400)
 
     app.include_router(public.router)
+    # Before /news/{ref}, which would take "matching" for a release's address.
+    app.include_router(recent_view.router)
     app.include_router(newsroom.router)
     app.include_router(preferences.router)
     app.include_router(fresh_link.router)

@@ -21,7 +21,7 @@ from alerts.core.i18n import N_, negotiate, translations
 from alerts.core.models import Item, ItemStatus, utcnow
 from alerts.mail.rendering import KIND_LABELS
 from alerts.mail.rich_blocks import load_rich
-from alerts.newsroom.atom import BuiltFeed, FeedLinks, build_feed
+from alerts.newsroom.atom import FeedLinks, FeedValidators, build_feed, validators
 from alerts.newsroom.filters import FilterError, NewsFilter, parse_filter, parse_page
 from alerts.newsroom.listing import feed_items, release_page
 from alerts.newsroom.preview import find_preview
@@ -119,19 +119,23 @@ def news_feed(request: Request) -> Response:
         title=f"{_pages(request).press_name} · Newsroom",
         author=_pages(request).press_name,
     )
+    topic_names = dict(runtime.taxonomy.topics)
     with runtime.sessions() as session:
-        feed = build_feed(links, feed_items(session, news), dict(runtime.taxonomy.topics))
-    headers = {
-        "ETag": feed.etag,
-        "Last-Modified": format_datetime(feed.updated, usegmt=True),
-        "Cache-Control": REVALIDATE,
-    }
-    if _not_modified(request, feed):
-        return Response(status_code=304, headers=headers)
+        items = feed_items(session, news)
+        checked = validators(links, items, topic_names)
+        headers = {
+            "ETag": checked.etag,
+            "Last-Modified": format_datetime(checked.updated, usegmt=True),
+            "Cache-Control": REVALIDATE,
+        }
+        if _not_modified(request, checked):
+            # Before any entry is written: most polls end here.
+            return Response(status_code=304, headers=headers)
+        feed = build_feed(links, items, topic_names)
     return Response(feed.body, media_type="application/atom+xml; charset=utf-8", headers=headers)
 
 
-def _not_modified(request: Request, feed: BuiltFeed) -> bool:
+def _not_modified(request: Request, feed: FeedValidators) -> bool:
     """RFC 9110 13.1: If-None-Match decides when present; If-Modified-Since otherwise."""
     none_match = request.headers.get("if-none-match")
     if none_match is not None:

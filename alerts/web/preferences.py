@@ -30,6 +30,7 @@ from alerts.web.public import (
     _read_token,
     page_errors,
 )
+from alerts.web.recent_view import recent_views
 from alerts.web.state import pages as _pages
 from alerts.web.state import runtime as _runtime
 
@@ -46,10 +47,8 @@ def _preferences(
     journalist_id = _read_token(request, Purpose.PREFERENCES, token)
     with _runtime(request).sessions() as session:
         journalist = _journalist(session, journalist_id)
-        subscriptions = [
-            {"id": s.id, "countries": s.countries, "topics": s.topics, "cadence": s.cadence}
-            for s in journalist.subscriptions
-        ]
+        chosen = [(s.id, s.countries, s.topics, s.cadence) for s in journalist.subscriptions]
+        page_language = _language(request, journalist.language)
         person = {
             "email": journalist.email,
             "name": journalist.name,
@@ -60,10 +59,21 @@ def _preferences(
             "digest_time": format_minute(journalist.digest_minute),
             "digest_weekday": journalist.digest_weekday,
         }
+    subscriptions = [
+        {
+            "id": sub_id,
+            "countries": places,
+            "topics": topics,
+            "cadence": cadence,
+            # What it would have sent lately, beside its form (shown without JS too).
+            "recent": recent_views(request, places, topics, page_language),
+        }
+        for sub_id, places, topics, cadence in chosen
+    ]
     return _pages(request).render(
         request,
         "preferences.html",
-        _language(request, str(person["language"])),
+        page_language,
         status=status,
         person=person,
         subscriptions=subscriptions,
