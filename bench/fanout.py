@@ -42,13 +42,14 @@ from typing import Any
 
 import psycopg
 import redis
-from sqlalchemy import Engine, insert, text
+from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.core.migrate import upgrade
 from alerts.core.models import (
     Base,
     Cadence,
+    Delivery,
     DeliveryStatus,
     FanOut,
     Item,
@@ -59,7 +60,7 @@ from alerts.core.models import (
 )
 from alerts.core.secret_policy import generate_secret
 from alerts.core.settings import Settings, load_settings
-from alerts.delivery.fanout import fan_out_in_slices
+from alerts.delivery.fanout import fan_out_in_slices, work_through
 from alerts.delivery.progress import counts_for_item
 from alerts.items.drafts import ItemDraft, create_item
 from alerts.items.lifecycle import publish_item
@@ -623,6 +624,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="time only the fan-out (match + delivery rows), in this process",
     )
+    parser.add_argument(
+        "--lanes",
+        type=int,
+        default=int(defaults["fan_out_lanes"].default),
+        help="processes (threads, with --fan-out-only) matching one item's slices at once",
+    )
     parser.add_argument("--dkim", action="store_true", help="sign every message (2048-bit RSA)")
     parser.add_argument(
         "--track-clicks",
@@ -653,6 +660,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "data_dir": data_dir,
             "batch_size": args.batch_size,
             "fan_out_slice": args.slice,
+            "fan_out_lanes": args.lanes,
             "smtp_messages_per_connection": args.per_connection,
             "worker_concurrency": args.concurrency,
         }
@@ -689,7 +697,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "cpus": os.cpu_count(),
         }
         if args.fan_out_only:
-            results |= fan_out_only(app, args.slice)
+            results |= fan_out_only(app, args.slice, args.lanes)
         elif args.track_clicks:
             results |= tracking_on_and_off(app, sink, args, matched, log_path)
         else:
@@ -719,8 +727,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         tmp.cleanup()
 
 
-def fan_out_only(app: AlertsCelery, size: int) -> dict[str, Any]:
-    """Match and write the delivery rows in this process; nothing is queued or sent."""
+def fan_out_only(app: AlertsCelery, size: int, lanes: int) -> dict[str, Any]:
+    """Match and write the delivery rows in this process, ``lanes`` threads working
+    through the plan as the worker processes do; nothing is queued or sent."""
     runtime = app.runtime
     # No fan-out task must run meanwhile: publish through a session without the hook.
     with Session(runtime.engine) as session:
@@ -735,22 +744,49 @@ def fan_out_only(app: AlertsCelery, size: int) -> dict[str, Any]:
         item = publish_item(session, create_item(session, runtime.taxonomy, draft))
         session.commit()
         item_id = item.id
+
+    def now() -> datetime:
+        return datetime.now(UTC)
+
+    counts: list[int] = []
+    helpers: list[threading.Thread] = []
+
+    def lane() -> None:
+        # As a worker process's fan_out_lane task does; the time is in the database.
+        counts.extend(queued for queued, _ in work_through(runtime.sessions, item_id, now, noop))
+
+    def noop(ids: list[int]) -> None:
+        pass
+
+    def start_helpers() -> None:
+        for _ in range(lanes - 1):
+            helpers.append(threading.Thread(target=lane))
+            helpers[-1].start()
+
     t0 = time.monotonic()
     first: float | None = None
-    rows = 0
-    for count in fan_out_in_slices(
-        runtime.sessions, item_id, lambda: datetime.now(UTC), size, lambda ids: None
-    ):
-        rows += count
+    for count in fan_out_in_slices(runtime.sessions, item_id, now, size, noop, start_helpers):
+        counts.append(count)
         if first is None:
             first = time.monotonic() - t0
+    for helper in helpers:
+        helper.join()
     seconds = time.monotonic() - t0
+    rows = sum(counts)
+    with runtime.sessions() as session:
+        recorded = session.get(FanOut, item_id)
+        stored = session.scalar(
+            select(func.count()).select_from(Delivery).where(Delivery.item_id == item_id)
+        )
+    if recorded is None or recorded.matched != rows or stored != rows:
+        raise BenchFailed(f"fan-out: {rows} queued, {stored} stored, record {recorded}")
     return {
         "fan_out_rows": rows,
         "fan_out_seconds": round(seconds, 3),
         "fan_out_first_slice_seconds": round(first or 0.0, 3),
         "fan_out_rows_per_second": round(rows / seconds, 1),
         "fan_out_slice": size,
+        "fan_out_lanes": lanes,
     }
 
 
