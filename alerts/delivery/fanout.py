@@ -8,7 +8,7 @@ process ever holds a million ids at once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -121,7 +121,7 @@ def fan_out_in_slices(
     size: int,
     queue: Callable[[list[int]], None],
     helpers: Callable[[], None] = lambda: None,
-) -> Iterator[int]:
+) -> Generator[int]:
     """Plan the fan-out, then do its slices, committing each and handing its new ids to
     ``queue``; yields the number queued per slice (none once the item is withdrawn).
 
