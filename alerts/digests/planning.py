@@ -9,12 +9,11 @@ two workers at once, changes nothing the second time.
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, exists, func, literal, or_, select, text
+from sqlalchemy import Table, and_, case, exists, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from alerts.core.bulk import among, insert_new
@@ -166,43 +165,30 @@ def _record(session: Session, due: list[Due], now: datetime) -> list[int]:
     )
     if not created:
         return []
-    held = Counter(_reserve_items(session, created, now))
-    # Each one's item count, and "empty" (the period is done, no email) for those
-    # with none, in one statement from the rows the reservation returned: a count
-    # per digest read back from deliveries was two index probes per digest.
-    return _write_counts(session, [(digest_id, held[digest_id]) for digest_id in created])
-
-
-def _write_counts(session: Session, counts: list[tuple[int, int]]) -> list[int]:
-    """Per (digest id, items): its item count, "empty" if none; the ids of those with items.
-
-    On PostgreSQL one ``UPDATE … FROM unnest`` (two array parameters, see core.bulk).
-    """
-    empty = DigestStatus.EMPTY.value
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            text(
-                "UPDATE digests AS d SET items = v.n, "
-                "status = CASE WHEN v.n = 0 THEN :empty ELSE d.status END "
-                "FROM unnest(CAST(:ids AS INTEGER[]), CAST(:ns AS INTEGER[])) AS v(id, n) "
-                "WHERE d.id = v.id"
-            ),
-            {"ids": [i for i, _ in counts], "ns": [n for _, n in counts], "empty": empty},
+    _reserve_items(session, created, now)
+    # The items each holds, counted and written in one statement; those with none are
+    # recorded as empty (the period is done, no email).
+    held = (
+        select(func.count())
+        .where(Delivery.digest_id == Digest.id)
+        .correlate(Digest)
+        .scalar_subquery()
+    )
+    session.execute(
+        update(Digest)
+        .where(among(session, Digest.id, created))
+        .values(
+            items=held,
+            status=case((held == 0, DigestStatus.EMPTY.value), else_=Digest.status),
         )
-    else:
-        session.connection().execute(
-            text(
-                "UPDATE digests SET items = :n, "
-                "status = CASE WHEN :n = 0 THEN :empty ELSE status END WHERE id = :id"
-            ),
-            [{"id": i, "n": n, "empty": empty} for i, n in counts],
-        )
-    return sorted(i for i, n in counts if n)
+        .execution_options(synchronize_session=False)
+    )
+    with_items = select(Digest.id).where(among(session, Digest.id, created), Digest.items > 0)
+    return list(session.scalars(with_items))
 
 
-def _reserve_items(session: Session, digest_ids: list[int], now: datetime) -> list[int]:
-    """One INSERT … SELECT: a pending delivery, tied to its digest, per new matching item;
-    the digest id of each row written.
+def _reserve_items(session: Session, digest_ids: list[int], now: datetime) -> None:
+    """One INSERT … SELECT: a pending delivery, tied to its digest, per new matching item.
 
     ON CONFLICT skips every item the journalist already has a row for: sent
     immediately, in an earlier digest, or in another digest planned just now.
@@ -241,14 +227,10 @@ def _reserve_items(session: Session, digest_ids: list[int], now: datetime) -> li
         )
         .distinct()
     )
-    return list(
-        session.scalars(
-            upsert_insert(session)(Delivery)
-            .from_select(
-                ["item_id", "journalist_id", "status", "attempts", "created_at", "digest_id"],
-                rows,
-            )
-            .on_conflict_do_nothing(index_elements=["item_id", "journalist_id"])
-            .returning(Delivery.digest_id)
+    session.execute(
+        upsert_insert(session)(Delivery)
+        .from_select(
+            ["item_id", "journalist_id", "status", "attempts", "created_at", "digest_id"], rows
         )
+        .on_conflict_do_nothing(index_elements=["item_id", "journalist_id"])
     )
