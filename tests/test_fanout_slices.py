@@ -223,3 +223,20 @@ def test_a_plan_made_under_embargo_is_made_anew_once_it_lifts(
     assert sum(fan_out_in_slices(sessions, item_id, utcnow, 1000, lambda ids: None)) == 2499
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(Delivery)) == 2500
+
+
+def test_an_item_withdrawn_half_way_stops_its_fan_out_and_leaves_no_plan(
+    sessions: sessionmaker[Session],
+) -> None:
+    item_id = _everyone_matches(sessions, 3467)
+    run = fan_out_in_slices(sessions, item_id, utcnow, 1000, lambda ids: None)
+    assert next(run) == 1000
+    with sessions() as session, session.begin():
+        item = session.get(Item, item_id)
+        assert item is not None
+        item.status = ItemStatus.WITHDRAWN
+    assert sum(run) == 0  # nothing more matched
+    with sessions() as session:
+        assert session.get(FanOut, item_id) is None
+        assert session.scalar(select(func.count()).select_from(FanOutSlice)) == 0
+        assert session.scalar(select(func.count()).select_from(Delivery)) == 1000

@@ -66,6 +66,7 @@ def plan_fan_out(session: Session, item_id: int, size: int) -> bool:
     slices.lock(session, slices.PLAN_LOCK, item_id)
     item = _published(session, item_id)
     if item is None:
+        slices.drop_plan(session, item_id)  # withdrawn half-way: nothing more to do
         return False
     verified_only = item.status == ItemStatus.EMBARGOED
     if slices.existing_plan(session, item_id) != verified_only:
@@ -78,15 +79,16 @@ def next_slice(session: Session, item_id: int, now: datetime) -> tuple[list[int]
     """Claim and do one slice of the plan: (its new delivery ids, slices still to do),
     or None when none is free (all done, or being done by others).
 
-    The slice that leaves none to do records the fan-out and drops the plan; an item
-    withdrawn meanwhile drops it unrecorded.
+    The slice that leaves none to do records the fan-out and drops the plan. Of an
+    item withdrawn meanwhile each process drops the slices it claims, unrecorded
+    (only its own: two dropping each other's rows would deadlock).
     """
     part = slices.claim(session, item_id)
     if part is None:
         return None
     if _published(session, item_id) is None:
-        slices.drop_plan(session, item_id)
-        return None
+        slices.drop_slice(session, item_id, part)
+        return [], slices.remaining(session, item_id)
     ids = fan_out_slice(session, item_id, now, (part.first_id, part.last_id))
     left = slices.mark_done(session, item_id, part)
     if left == 0:

@@ -106,6 +106,16 @@ def drop_plan(session: Session, item_id: int) -> None:
     session.execute(delete(FanOutSlice).where(FanOutSlice.item_id == item_id))
 
 
+def drop_slice(session: Session, item_id: int, part: Slice) -> None:
+    """Drop this slice and the done ones: no one else claims those, so no one waits on us."""
+    session.execute(
+        delete(FanOutSlice).where(
+            FanOutSlice.item_id == item_id,
+            (FanOutSlice.first_id == part.first_id) | FanOutSlice.done.is_(True),
+        )
+    )
+
+
 def claim(session: Session, item_id: int) -> Slice | None:
     """The lowest slice still to do that no other transaction holds; held till commit."""
     row = session.execute(
