@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import statistics
 import tempfile
 import time
@@ -31,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy import Engine, event, func, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.core.db import make_engine, make_session_factory
@@ -42,7 +44,8 @@ from alerts.digests.schedule import next_cutoff
 
 HOST = "127.0.0.1"
 PG_ADMIN_URL = f"postgresql://postgres@{HOST}:5432/test"
-DB_NAME = "alerts_bench"
+# Overridable, so two benchmarks on one machine do not drop each other's database.
+DB_NAME = os.environ.get("BENCH_DB_NAME", "alerts_bench")
 PG_URL = f"postgresql+psycopg://postgres@{HOST}:5432/{DB_NAME}"
 
 # The ticks timed, and where the seeded state stands: as if every journalist's latest
@@ -172,6 +175,36 @@ def publish_items(sessions: sessionmaker[Session], count: int) -> None:
             )
 
 
+class StatementClock:
+    """Time spent in the database per kind of statement (its verb and table), for a tick."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.spent: dict[str, list[float]] = {}
+        self.started: list[float] = []
+        self.on = False
+        event.listen(engine, "before_cursor_execute", self._before)
+        event.listen(engine, "after_cursor_execute", self._after)
+
+    def _before(self, *_: Any) -> None:
+        self.started.append(time.perf_counter())
+
+    def _after(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        took = time.perf_counter() - self.started.pop()
+        if self.on:
+            words = re.findall(r"[A-Za-z_]+", statement)[:6]
+            key = " ".join(w for w in words if w.isupper() or "_" in w or w.islower())[:60]
+            entry = self.spent.setdefault(key, [0.0, 0.0])
+            entry[0] += took
+            entry[1] += 1
+
+    def report(self) -> dict[str, str]:
+        return {
+            key: f"{seconds:.2f}s in {int(count)}"
+            for key, (seconds, count) in sorted(self.spent.items(), key=lambda kv: -kv[1][0])
+        }
+
+
 def timed_tick(sessions: sessionmaker[Session], now: datetime) -> tuple[float, int]:
     started = time.perf_counter()
     with sessions() as session, session.begin():
@@ -201,7 +234,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if planned:
                 raise SystemExit(f"{planned} digests planned at 12:01, none expected")
             idle.append(seconds)
+        clock = StatementClock(engine)
+        clock.on = args.statements
         busy, planned = timed_tick(sessions, DUE)
+        clock.on = False
         with sessions() as session:
             recorded = session.scalar(select(func.count()).select_from(Digest)) or 0
             reserved = session.scalar(select(func.count()).select_from(Delivery)) or 0
@@ -228,7 +264,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "digests_recorded": recorded,
             "deliveries_reserved": reserved,
             "tick_after_ms": round(after * 1000, 1),
-        }
+        } | ({"due_tick_statements": clock.report()} if args.statements else {})
     finally:
         engine.dispose()
         if not args.sqlite and not args.keep_db:
@@ -243,6 +279,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--items", type=int, default=2, help="items in each digest (2)")
     parser.add_argument("--repeat", type=int, default=10, help="idle ticks timed (10)")
     parser.add_argument("--sqlite", action="store_true", help="a SQLite file instead of PG")
+    parser.add_argument(
+        "--statements", action="store_true", help="time the due tick's statements by kind"
+    )
     parser.add_argument("--keep-db", action="store_true", help=f"keep the {DB_NAME} database")
     parser.add_argument("--json", action="store_true", help="also print the results as JSON")
     args = parser.parse_args(argv)

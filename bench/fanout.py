@@ -42,13 +42,14 @@ from typing import Any
 
 import psycopg
 import redis
-from sqlalchemy import Engine, insert, text
+from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.core.migrate import upgrade
 from alerts.core.models import (
     Base,
     Cadence,
+    Delivery,
     DeliveryStatus,
     FanOut,
     Item,
@@ -59,7 +60,7 @@ from alerts.core.models import (
 )
 from alerts.core.secret_policy import generate_secret
 from alerts.core.settings import Settings, load_settings
-from alerts.delivery.fanout import fan_out_in_slices
+from alerts.delivery.fanout import fan_out_in_slices, work_through
 from alerts.delivery.progress import counts_for_item
 from alerts.items.drafts import ItemDraft, create_item
 from alerts.items.lifecycle import publish_item
@@ -358,6 +359,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
         "ALERTS_DATA_DIR": str(settings.data_dir),
         "ALERTS_BATCH_SIZE": str(settings.batch_size),
         "ALERTS_FAN_OUT_SLICE": str(settings.fan_out_slice),
+        "ALERTS_FAN_OUT_LANES": str(settings.fan_out_lanes),
         "ALERTS_SMTP_MESSAGES_PER_CONNECTION": str(settings.smtp_messages_per_connection),
         "ALERTS_TRACK_CLICKS": settings.track_clicks,
     }
@@ -623,6 +625,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="time only the fan-out (match + delivery rows), in this process",
     )
+    parser.add_argument(
+        "--lanes",
+        type=lambda v: [int(n) for n in v.split(",")],
+        default=[int(defaults["fan_out_lanes"].default)],
+        help="processes (threads, with --fan-out-only) matching one item's slices at once; "
+        "with --fan-out-only or --fan-out-worker a list (1,2,1,2) runs each in turn",
+    )
+    parser.add_argument(
+        "--fan-out-worker",
+        action="store_true",
+        help="time the fan-out done by a real worker (until its record), with its peak RSS",
+    )
     parser.add_argument("--dkim", action="store_true", help="sign every message (2048-bit RSA)")
     parser.add_argument(
         "--track-clicks",
@@ -635,6 +649,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.journalists < 1 or not 0 < args.share <= 1 or args.concurrency < 1:
         parser.error("--journalists >= 1, 0 < --share <= 1, --concurrency >= 1")
+    if not args.lanes or min(args.lanes) < 1:
+        parser.error("--lanes: one or more numbers >= 1")
     return args
 
 
@@ -653,6 +669,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "data_dir": data_dir,
             "batch_size": args.batch_size,
             "fan_out_slice": args.slice,
+            "fan_out_lanes": args.lanes[0],
             "smtp_messages_per_connection": args.per_connection,
             "worker_concurrency": args.concurrency,
         }
@@ -688,8 +705,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             "broker": settings.broker_url.split(":", 1)[0],
             "cpus": os.cpu_count(),
         }
-        if args.fan_out_only:
-            results |= fan_out_only(app, args.slice)
+        if args.fan_out_only or args.fan_out_worker:
+            for run, lanes in enumerate(args.lanes, 1):
+                if run > 1:
+                    forget_fan_outs(app)
+                    if broker is not None:
+                        broker.flushdb()  # the last run's batches, not sent by its worker
+                settings.fan_out_lanes = lanes
+                if args.fan_out_only:
+                    found = fan_out_only(app, args.slice, lanes)
+                else:
+                    found = fan_out_by_worker(app, args, matched, log_path)
+                print(f"run {run}: {found}", flush=True)
+                results |= {
+                    f"run{run}_{k}" if len(args.lanes) > 1 else k: v for k, v in found.items()
+                }
         elif args.track_clicks:
             results |= tracking_on_and_off(app, sink, args, matched, log_path)
         else:
@@ -719,8 +749,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         tmp.cleanup()
 
 
-def fan_out_only(app: AlertsCelery, size: int) -> dict[str, Any]:
-    """Match and write the delivery rows in this process; nothing is queued or sent."""
+def fan_out_only(app: AlertsCelery, size: int, lanes: int) -> dict[str, Any]:
+    """Match and write the delivery rows in this process, ``lanes`` threads working
+    through the plan as the worker processes do; nothing is queued or sent."""
     runtime = app.runtime
     # No fan-out task must run meanwhile: publish through a session without the hook.
     with Session(runtime.engine) as session:
@@ -735,22 +766,100 @@ def fan_out_only(app: AlertsCelery, size: int) -> dict[str, Any]:
         item = publish_item(session, create_item(session, runtime.taxonomy, draft))
         session.commit()
         item_id = item.id
+
+    def now() -> datetime:
+        return datetime.now(UTC)
+
+    counts: list[int] = []
+    helpers: list[threading.Thread] = []
+
+    def lane() -> None:
+        # As a worker process's fan_out_lane task does; the time is in the database.
+        counts.extend(queued for queued, _ in work_through(runtime.sessions, item_id, now, noop))
+
+    def noop(ids: list[int]) -> None:
+        pass
+
+    def start_helpers() -> None:
+        for _ in range(lanes - 1):
+            helpers.append(threading.Thread(target=lane))
+            helpers[-1].start()
+
     t0 = time.monotonic()
     first: float | None = None
-    rows = 0
-    for count in fan_out_in_slices(
-        runtime.sessions, item_id, lambda: datetime.now(UTC), size, lambda ids: None
-    ):
-        rows += count
+    for count in fan_out_in_slices(runtime.sessions, item_id, now, size, noop, start_helpers):
+        counts.append(count)
         if first is None:
             first = time.monotonic() - t0
+    for helper in helpers:
+        helper.join()
     seconds = time.monotonic() - t0
+    rows = sum(counts)
+    with runtime.sessions() as session:
+        recorded = session.get(FanOut, item_id)
+        stored = session.scalar(
+            select(func.count()).select_from(Delivery).where(Delivery.item_id == item_id)
+        )
+    if recorded is None or recorded.matched != rows or stored != rows:
+        raise BenchFailed(f"fan-out: {rows} queued, {stored} stored, record {recorded}")
     return {
         "fan_out_rows": rows,
         "fan_out_seconds": round(seconds, 3),
         "fan_out_first_slice_seconds": round(first or 0.0, 3),
         "fan_out_rows_per_second": round(rows / seconds, 1),
         "fan_out_slice": size,
+        "fan_out_lanes": lanes,
+    }
+
+
+def forget_fan_outs(app: AlertsCelery) -> None:
+    """Back to no deliveries, so that each run of a series writes into the same table."""
+    with app.runtime.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE deliveries, fan_outs, fan_out_slices CASCADE"))
+        else:
+            for table in ("deliveries", "fan_outs", "fan_out_slices"):
+                conn.execute(text(f"DELETE FROM {table}"))
+
+
+def fan_out_by_worker(
+    app: AlertsCelery, args: argparse.Namespace, matched: int, log_path: Path
+) -> dict[str, Any]:
+    """Publish to a real worker and time its fan-out, to the record the last slice writes.
+
+    Its batches are sent meanwhile (to the sink); the worker is stopped once the
+    fan-out is recorded, and its processes' peak RSS read just before.
+    """
+    settings = app.runtime.settings
+    worker = start_worker(settings, args.concurrency, log_path)
+    try:
+        wait_until_ready(app, worker, 60.0, log_path)
+        item_id, t0, wall0 = create_published_item(app)
+        deadline = t0 + args.timeout
+        while True:
+            if worker.poll() is not None:
+                raise BenchFailed(f"worker exited with {worker.returncode}:\n{tail(log_path)}")
+            with app.runtime.sessions() as session:
+                fan_out = session.get(FanOut, item_id)
+            if fan_out is not None:
+                break
+            if time.monotonic() > deadline:
+                raise BenchFailed(f"no fan-out record after {args.timeout:.0f}s")
+            time.sleep(0.05)
+        rss = peak_rss_mib(worker.pid)
+    finally:
+        stop_worker(worker)
+    if fan_out.matched != matched:
+        raise BenchFailed(f"fan-out recorded {fan_out.matched} of {matched}")
+    seconds = fan_out.last_run_at.timestamp() - wall0
+    return {
+        "fan_out_rows": fan_out.matched,
+        "fan_out_seconds": round(seconds, 3),
+        "fan_out_rows_per_second": round(fan_out.matched / seconds, 1),
+        "fan_out_slice": settings.fan_out_slice,
+        "fan_out_lanes": settings.fan_out_lanes,
+        "worker_peak_rss_mib": round(max(rss.values()), 1),
+        "worker_processes_rss_mib": sorted(round(v, 1) for v in rss.values()),
     }
 
 

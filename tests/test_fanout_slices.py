@@ -15,6 +15,9 @@ from alerts.core.migrate import upgrade
 from alerts.core.models import (
     Delivery,
     FanOut,
+    FanOutSlice,
+    Item,
+    ItemStatus,
     Journalist,
     Subscription,
     SubscriptionCountry,
@@ -145,7 +148,8 @@ def test_with_nobody_subscribed_the_fan_out_is_still_recorded(
     # Otherwise the sweep would take the item for a lost fan-out and run it forever.
     with sessions() as session, session.begin():
         item_id = published_item(session, countries=["MX"])
-    assert list(fan_out_in_slices(sessions, item_id, utcnow, 1000, lambda ids: None)) == []
+    # One empty slice: the plan always has one, whose end records the fan-out.
+    assert list(fan_out_in_slices(sessions, item_id, utcnow, 1000, lambda ids: None)) == [0]
     with sessions() as session:
         fan_out = session.get(FanOut, item_id)
     assert fan_out is not None and fan_out.matched == 0
@@ -170,3 +174,69 @@ def test_a_subscription_edited_during_the_fan_out_still_brings_the_alert(
     with sessions() as session:
         served = set(session.scalars(select(Delivery.journalist_id)))
     assert served == expected
+
+
+def test_a_run_stopped_half_way_is_resumed_where_it_stopped(
+    sessions: sessionmaker[Session],
+) -> None:
+    item_id = _everyone_matches(sessions, 3467)
+    stopped = fan_out_in_slices(sessions, item_id, utcnow, 1000, lambda ids: None)
+    assert [next(stopped), next(stopped)] == [1000, 1000]
+    stopped.close()  # the process died between two slices
+    with sessions() as session:
+        assert session.get(FanOut, item_id) is None
+        assert sorted(session.scalars(select(FanOutSlice.done))) == [False, False, True, True]
+    # The next run (the sweep's) does only the two slices left, and records the fan-out.
+    assert list(fan_out_in_slices(sessions, item_id, utcnow, 1000, lambda ids: None)) == [
+        1000,
+        467,
+    ]
+    with sessions() as session:
+        journalists = sorted(
+            session.scalars(select(Delivery.journalist_id).where(Delivery.item_id == item_id))
+        )
+        fan_out = session.get(FanOut, item_id)
+        assert session.scalar(select(func.count()).select_from(FanOutSlice)) == 0
+    assert journalists == list(range(1, 3468))
+    assert fan_out is not None and fan_out.matched == 3467 and fan_out.runs == 1
+
+
+def test_a_plan_made_under_embargo_is_made_anew_once_it_lifts(
+    sessions: sessionmaker[Session],
+) -> None:
+    item_id = _everyone_matches(sessions, 2500)
+    with sessions() as session, session.begin():
+        item = session.get(Item, item_id)
+        assert item is not None
+        item.status = ItemStatus.EMBARGOED
+        verified = session.get(Journalist, 1)
+        assert verified is not None
+        verified.verified_at = utcnow()
+    under_embargo = fan_out_in_slices(sessions, item_id, utcnow, 1000, lambda ids: None)
+    assert next(under_embargo) == 1  # verified press only, in the first slice
+    under_embargo.close()
+    with sessions() as session, session.begin():
+        item = session.get(Item, item_id)
+        assert item is not None
+        item.status = ItemStatus.PUBLISHED  # the embargo lifts before the plan is done
+    # Its done slice reached verified press only: every slice is matched again.
+    assert sum(fan_out_in_slices(sessions, item_id, utcnow, 1000, lambda ids: None)) == 2499
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Delivery)) == 2500
+
+
+def test_an_item_withdrawn_half_way_stops_its_fan_out_and_leaves_no_plan(
+    sessions: sessionmaker[Session],
+) -> None:
+    item_id = _everyone_matches(sessions, 3467)
+    run = fan_out_in_slices(sessions, item_id, utcnow, 1000, lambda ids: None)
+    assert next(run) == 1000
+    with sessions() as session, session.begin():
+        item = session.get(Item, item_id)
+        assert item is not None
+        item.status = ItemStatus.WITHDRAWN
+    assert sum(run) == 0  # nothing more matched
+    with sessions() as session:
+        assert session.get(FanOut, item_id) is None
+        assert session.scalar(select(func.count()).select_from(FanOutSlice)) == 0
+        assert session.scalar(select(func.count()).select_from(Delivery)) == 1000

@@ -1,76 +1,39 @@
 """Fan-out: turn a published item into one pending delivery per matching journalist.
 
-Done in slices of ids, each its own transaction, so the first
-batches are on their way while the rest of a large audience is still being
-matched, and no process ever holds a million ids at once.
+Done in slices of journalist ids (delivery/slices.py), each its own transaction,
+so the first batches are on their way while the rest of a large audience is
+still being matched, several worker processes can match one item at once, and no
+process ever holds a million ids at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from datetime import datetime
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import Session
 
-from alerts.core.models import NOTICE_KINDS, Item, ItemStatus, Journalist, Subscription
+from alerts.core.models import NOTICE_KINDS, Item, ItemStatus
+from alerts.delivery import slices
 from alerts.delivery.matching import insert_correction_deliveries, insert_deliveries
 from alerts.delivery.progress import count_for_item
 from alerts.delivery.store import record_fan_out
 
-# Advisory-lock namespace: two fan-outs of one item take turns, slice by slice.
-_LOCK_NAMESPACE = 0x616C7274  # "alrt"
 # The first slice: a few batches' worth, matched in milliseconds.
 _FIRST_SLICE = 1_000
 
 
 def _published(session: Session, item_id: int) -> Item | None:
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(func.pg_advisory_xact_lock(_LOCK_NAMESPACE, item_id)))
     item = session.get(Item, item_id)
     live = (ItemStatus.PUBLISHED, ItemStatus.EMBARGOED)
     return item if item is not None and item.status in live else None
 
 
-def _slice_column(item: Item) -> InstrumentedAttribute[int]:
-    """Subscription ids for an alert; journalist ids for a correction (its audience is
-    the recipients of the original)."""
-    return Journalist.id if item.corrects_id is not None else Subscription.id
-
-
-def _slice_end(
-    session: Session, column: InstrumentedAttribute[int], start: int, rows: int, high: int
-) -> int:
-    """The id ``rows`` rows on from ``start`` (or the last id): reads ``rows`` index entries.
-
-    Slices hold a number of rows, not of ids, so gaps in the ids cost nothing.
-    """
-    end = session.scalar(
-        select(column).where(column >= start).order_by(column).offset(rows - 1).limit(1)
-    )
-    return high if end is None else min(end, high)
-
-
-def _bounds(session: Session, item_id: int) -> tuple[InstrumentedAttribute[int], int, int] | None:
-    """The column to slice on, its lowest and highest id (an empty range if it has no
-    rows); None if the item is not published."""
-    item = _published(session, item_id)
-    if item is None:
-        return None
-    column = _slice_column(item)
-    low, high = session.execute(select(func.min(column), func.max(column))).one()
-    return (column, 1, 0) if low is None else (column, low, high)
-
-
-def _next_size(rows: int, size: int) -> int:
-    # Small first, so the first emails leave while the bulk is being matched.
-    return min(size, rows * 4)
-
-
 def fan_out_slice(
     session: Session, item_id: int, now: datetime, ids: tuple[int, int] | None = None
 ) -> list[int]:
-    """Create the deliveries of one slice; returns the new ids, to queue after commit.
+    """Create the deliveries of one range of journalist ids; returns the new ids, to
+    queue after commit.
 
     Safe to run any number of times: existing (item, journalist) pairs are left
     alone and are not returned again.
@@ -93,38 +56,89 @@ def finish_fan_out(session: Session, item_id: int, now: datetime) -> int:
     return matched
 
 
+def plan_fan_out(session: Session, item_id: int, size: int) -> bool:
+    """Make sure the item has a plan of slices to work through; False if not published.
+
+    A plan left by a run that stopped half-way is kept, so its done slices are not
+    matched again; one made under embargo is made anew once the embargo has lifted
+    (its done slices went to verified press only).
+    """
+    slices.lock(session, slices.PLAN_LOCK, item_id)
+    item = _published(session, item_id)
+    if item is None:
+        slices.drop_plan(session, item_id)  # withdrawn half-way: nothing more to do
+        return False
+    verified_only = item.status == ItemStatus.EMBARGOED
+    if slices.existing_plan(session, item_id) != verified_only:
+        plan = slices.boundaries(session, min(size, _FIRST_SLICE), size)
+        slices.write_plan(session, item_id, plan, verified_only)
+    return True
+
+
+def next_slice(session: Session, item_id: int, now: datetime) -> tuple[list[int], int] | None:
+    """Claim and do one slice of the plan: (its new delivery ids, slices still to do),
+    or None when none is free (all done, or being done by others).
+
+    The slice that leaves none to do records the fan-out and drops the plan. Of an
+    item withdrawn meanwhile each process drops the slices it claims, unrecorded
+    (only its own: two dropping each other's rows would deadlock).
+    """
+    part = slices.claim(session, item_id)
+    if part is None:
+        return None
+    if _published(session, item_id) is None:
+        slices.drop_slice(session, item_id, part)
+        return [], slices.remaining(session, item_id)
+    ids = fan_out_slice(session, item_id, now, (part.first_id, part.last_id))
+    left = slices.mark_done(session, item_id, part)
+    if left == 0:
+        finish_fan_out(session, item_id, now)
+        slices.drop_plan(session, item_id)
+    return ids, left
+
+
+def work_through(
+    sessions: Callable[[], Session],
+    item_id: int,
+    now: Callable[[], datetime],
+    queue: Callable[[list[int]], None],
+) -> Iterator[tuple[int, int]]:
+    """Do free slices of the item's plan until none is left; yields (queued, still to do)
+    per slice. Any number of processes may run this at once over one plan."""
+    while True:
+        with sessions() as session, session.begin():
+            done = next_slice(session, item_id, now())
+        if done is None:
+            return
+        ids, left = done
+        # Committed: the rows exist before any worker is told to look at them.
+        queue(ids)
+        yield len(ids), left
+
+
 def fan_out_in_slices(
     sessions: Callable[[], Session],
     item_id: int,
     now: Callable[[], datetime],
     size: int,
     queue: Callable[[list[int]], None],
-) -> Iterator[int]:
-    """Fan out slice by slice, committing each and handing its new ids to ``queue``.
+    helpers: Callable[[], None] = lambda: None,
+) -> Generator[int]:
+    """Plan the fan-out, then do its slices, committing each and handing its new ids to
+    ``queue``; yields the number queued per slice (none once the item is withdrawn).
 
-    Yields the number queued per slice (none once the item is withdrawn). The
-    fan-out is recorded only when every slice is done, so a run that dies
-    half-way is finished by the sweep.
+    ``helpers`` is called once the first slice is committed and queued, if slices
+    remain: it may start other processes on ``work_through``. The first emails so
+    leave before anyone else is busy matching. The fan-out is recorded by whichever
+    process commits the last slice; a run that dies half-way leaves its plan, and
+    the sweep's new run finishes it.
     """
     with sessions() as session, session.begin():
-        bounds = _bounds(session, item_id)
-    if bounds is None:
-        return
-    column, start, high = bounds
-    rows = min(size, _FIRST_SLICE)
-    # With nothing to slice (nobody subscribed yet) the fan-out is still recorded.
-    while start <= high:
-        with sessions() as session, session.begin():
-            end = _slice_end(session, column, start, rows, high)
-            ids = fan_out_slice(session, item_id, now(), (start, end))
-            if end == high:
-                # Editing a subscription replaces it with a new, higher id: one whose
-                # old id lay in a slice still to come must not fall between the two.
-                high = session.scalar(select(func.max(column))) or high
-        # Committed: the rows exist before any worker is told to look at them.
-        queue(ids)
-        yield len(ids)
-        start, rows = end + 1, _next_size(rows, size)
-    with sessions() as session, session.begin():
-        if _published(session, item_id) is not None:
-            finish_fan_out(session, item_id, now())
+        if not plan_fan_out(session, item_id, size):
+            return
+    first = True
+    for queued, left in work_through(sessions, item_id, now, queue):
+        yield queued
+        if first and left:
+            helpers()
+        first = False

@@ -67,12 +67,15 @@ def matching_journalists(
             Subscription.cadence == cadence
             if cadence is not None
             else Journalist.verified_at.is_not(None),
+            # Every cadence, spelt out: the (cadence, journalist) index serves a slice.
+            *([Subscription.cadence.in_(list(Cadence))] if cadence is None else []),
             Journalist.status == JournalistStatus.ACTIVE,
             Journalist.email.is_not(None),
             ~suppressed,
             or_(Subscription.all_countries, country_hit),
             or_(Subscription.all_topics, topic_hit),
             *_between(Subscription.id, within),
+            *_between(Subscription.journalist_id, journalists or (None, None)),
             *_between(Journalist.id, journalists or (None, None)),
         )
         .distinct()
@@ -122,29 +125,29 @@ def insert_deliveries(
     session: Session,
     item_id: int,
     now: datetime,
-    subscriptions: tuple[int, int] | None = None,
+    journalists: tuple[int, int] | None = None,
     verified_only: bool = False,
 ) -> list[int]:
     """A pending delivery for every matching journalist (or verified one); the new ids.
 
-    In slices of subscriptions, a journalist whose matching subscriptions fall in
-    two slices is inserted by the first and skipped (ON CONFLICT) by the second.
+    ``journalists``: a slice of journalist ids. All of a journalist's subscriptions
+    are in their slice, so two slices never write the same row.
     """
-    journalists = None
-    if subscriptions is not None:
-        # A redundant bound that spares reading every journalist for each slice.
-        journalists = session.execute(
-            select(
-                func.min(Subscription.journalist_id), func.max(Subscription.journalist_id)
-            ).where(Subscription.id.between(*subscriptions))
+    cadence = None if verified_only else Cadence.IMMEDIATE
+    subscriptions = None
+    if journalists is not None:
+        # A redundant bound on the subscription ids, repeated on the country and topic
+        # rows, so that each table is read only within the slice.
+        subscriptions = session.execute(
+            select(func.min(Subscription.id), func.max(Subscription.id)).where(
+                Subscription.cadence.in_(list(Cadence) if cadence is None else [cadence]),
+                Subscription.journalist_id.between(*journalists),
+            )
         ).one()
-        if journalists[0] is None:
+        if subscriptions[0] is None:
             return []
     source = matching_journalists(
-        item_id,
-        None if verified_only else Cadence.IMMEDIATE,
-        subscriptions=subscriptions,
-        journalists=journalists,
+        item_id, cadence, subscriptions=subscriptions, journalists=journalists
     ).subquery()
     return _insert_new(
         session,

@@ -29,6 +29,7 @@ PERIODIC = "periodic"  # the sweep and other beat tasks
 QUEUES = (URGENT, BULK, PERIODIC)
 
 FAN_OUT = "alerts.fan_out"
+FAN_OUT_LANE = "alerts.fan_out_lane"
 SEND_BATCH = "alerts.send_batch"
 SWEEP = "alerts.sweep"
 SEND_NOTICE = "alerts.send_notice"
@@ -53,6 +54,17 @@ class AlertsCelery(Celery):
 
     def enqueue_fan_out(self, item_id: int) -> None:
         self.send_task(FAN_OUT, args=[item_id], queue=URGENT)
+
+    def enqueue_fan_out_lanes(self, item_id: int) -> None:
+        """More processes on an item's fan-out plan: ``ALERTS_FAN_OUT_LANES`` in all.
+
+        SQLite has one writer: there, one process does every slice.
+        """
+        runtime = self.runtime
+        if runtime.engine.dialect.name != "postgresql":
+            return
+        for _ in range(runtime.settings.fan_out_lanes - 1):
+            self.send_task(FAN_OUT_LANE, args=[item_id], queue=URGENT)
 
     def enqueue_batch(self, delivery_ids: list[int], queue: str = URGENT) -> None:
         self.send_task(SEND_BATCH, args=[delivery_ids], queue=queue)
@@ -157,6 +169,7 @@ def create_celery(settings: Settings) -> AlertsCelery:
             SEND_DIGEST: {"queue": BULK},
             FOLLOW_CORRECTIONS: {"queue": PERIODIC},
             FAN_OUT: {"queue": URGENT},
+            FAN_OUT_LANE: {"queue": URGENT},
             SEND_BATCH: {"queue": URGENT},
             SWEEP: {"queue": PERIODIC},
         },

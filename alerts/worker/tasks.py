@@ -14,7 +14,7 @@ from alerts.core import metrics
 from alerts.core.models import utcnow
 from alerts.core.runtime import Runtime
 from alerts.delivery import batch, breaker, recovery, retention, single
-from alerts.delivery.fanout import fan_out_in_slices
+from alerts.delivery.fanout import fan_out_in_slices, work_through
 from alerts.delivery.outcome import RetryPolicy, Verdict
 from alerts.digests import planning
 from alerts.digests import runs as digests
@@ -27,6 +27,7 @@ from alerts.items.lifecycle import publish_due
 from alerts.mail.smtp import SmtpTransport
 from alerts.worker.app import (
     FAN_OUT,
+    FAN_OUT_LANE,
     FOLLOW_CORRECTIONS,
     PLAN_DIGESTS,
     POLL_FEEDS,
@@ -68,11 +69,29 @@ def fan_out_task(self: Task[Any, Any], item_id: int) -> int:
     runtime = app.runtime
     queued = 0
     for count in fan_out_in_slices(
-        runtime.sessions, item_id, utcnow, runtime.settings.fan_out_slice, app.enqueue_batches
+        runtime.sessions,
+        item_id,
+        utcnow,
+        runtime.settings.fan_out_slice,
+        app.enqueue_batches,
+        # After the first slice's batches: they are queued ahead of the helpers.
+        lambda: app.enqueue_fan_out_lanes(item_id),
     ):
         queued += count
     metrics.record_fan_out(queued)
     log.info("fan-out item_id=%s queued=%d", item_id, queued)
+    return queued
+
+
+@shared_task(name=FAN_OUT_LANE, bind=True)
+def fan_out_lane_task(self: Task[Any, Any], item_id: int) -> int:
+    """One more process on an item's fan-out plan: free slices until none is left."""
+    app = _app(self)
+    runtime = app.runtime
+    queued = 0
+    for count, _ in work_through(runtime.sessions, item_id, utcnow, app.enqueue_batches):
+        queued += count
+    log.info("fan-out lane item_id=%s queued=%d", item_id, queued)
     return queued
 
 
