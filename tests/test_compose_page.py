@@ -110,6 +110,14 @@ def test_the_preview_button_without_javascript_shows_the_same_preview_on_the_pag
     assert 'value="Mexico: reporters at risk"' in page.text
     assert '<option value="MX" selected>' in page.text
     assert _count(pipeline, Item) == 0
+    # The reach line written by the server (no script) speaks the page's language too.
+    spanish = client.post(
+        "/staff/compose/preview",
+        data=_form(client, countries=["MX"]),
+        headers={"Accept-Language": "es"},
+    )
+    assert "Llegaría ahora a <strong>3</strong> periodista(s); por país: MX 3." in spanish.text
+    assert 'title="Vista previa del correo"' in spanish.text
 
 
 def test_the_preview_needs_the_session_form_token_and_stores_no_file_without_it(
