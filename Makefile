@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest chromium spamassassin netbed bench sink worker serve clean messages
+.PHONY: demo test lint typecheck pytest chromium spamassassin netbed bench bench-peers sink worker serve clean messages
 
 $(BIN)/alerts: pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required" if sys.version_info < (3, 11) else 0)'
@@ -60,6 +60,12 @@ netbed:
 ## Throughput against PostgreSQL + Redis (see bench/README.md).
 bench: $(BIN)/alerts
 	$(BIN)/python -m bench.fanout
+
+## GNU Mailman 3 beside us, same sink, same N (bench/README.md); not part of `make test`.
+## Mailman goes into its own virtual environment under build/peers/mailman.
+PEERS_MEMBERS ?= 2000
+bench-peers: $(BIN)/alerts
+	$(BIN)/python -m bench.peers --members $(PEERS_MEMBERS)
 
 sink: $(BIN)/alerts
 	$(BIN)/alerts sink
