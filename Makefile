@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest chromium spamassassin netbed wrk bench bench-newsroom sink worker serve clean messages
+.PHONY: demo test lint typecheck pytest chromium spamassassin netbed wrk bench bench-newsroom bench-peers sink worker serve clean messages
 
 $(BIN)/alerts: pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required" if sys.version_info < (3, 11) else 0)'
@@ -73,6 +73,12 @@ wrk:
 ## /news, a filtered list, a search and the feeds at 20,000 items, SQLite then PostgreSQL.
 bench-newsroom: $(BIN)/alerts wrk
 	$(BIN)/python -m bench.newsroom
+
+## GNU Mailman 3 beside us, same sink, same N (bench/README.md); not part of `make test`.
+## Mailman goes into its own virtual environment under build/peers/mailman.
+PEERS_MEMBERS ?= 2000
+bench-peers: $(BIN)/alerts
+	$(BIN)/python -m bench.peers --members $(PEERS_MEMBERS)
 
 sink: $(BIN)/alerts
 	$(BIN)/alerts sink
