@@ -135,6 +135,7 @@ def send_digest(
                 mail.sender,
                 mail.settings.base_url,
                 mail.rich_content(claimed.items),
+                mail.versions(claimed.items, claimed.language),
             )
             recipient = mail.recipient(
                 claimed.delivery_id,

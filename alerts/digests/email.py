@@ -19,6 +19,7 @@ from jinja2 import Environment
 from alerts.core.i18n import N_, translations
 from alerts.core.models import Cadence, Item
 from alerts.core.taxonomy import Taxonomy, localised_countries
+from alerts.core.text_versions import TextVersion
 from alerts.digests.runs import ClaimedDigest
 from alerts.mail.rendering import (
     FIELDS,
@@ -97,16 +98,21 @@ def render_digest(
     sender: Sender,
     base_url: str,
     rich: Mapping[int, RichContent] | None = None,
+    versions: Mapping[int, TextVersion] | None = None,
 ) -> RenderedItem:
-    """``rich``: each item's photo (a thumbnail here) and the rest, by item id."""
+    """``rich``: each item's photo (a thumbnail here) and the rest, by item id;
+    ``versions``: the translations in the journalist's language, by item id."""
     language = claimed.language
     rich = rich or {}
+    versions = versions or {}
     nonce = secrets.token_hex(8)
     groups = [
         Group(
             heading,
             [
-                item_context(item, taxonomy, language, rich.get(item.id, PLAIN))
+                item_context(
+                    item, taxonomy, language, rich.get(item.id, PLAIN), versions.get(item.id)
+                )
                 | {"web_url": web_url(item, base_url, language)}
                 for item in items
             ],
