@@ -166,6 +166,11 @@ class Item(Base):
     topic_rows: Mapped[list[ItemTopic]] = relationship(
         cascade="all, delete-orphan", lazy="selectin"
     )
+    # Loaded only when read (the staff API's item, a new item's translations): emails and
+    # pages pick one version with one query (items/translations.py).
+    translation_rows: Mapped[list[ItemTranslation]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="ItemTranslation.language"
+    )
 
     @property
     def countries(self) -> list[str]:

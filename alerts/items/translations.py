@@ -141,11 +141,37 @@ def put(
     return row, created
 
 
-def put_all(
-    session: Session, item: Item, given: Mapping[str, TranslationFields], now: datetime
-) -> None:
+def attach(item: Item, given: Mapping[str, TranslationFields], now: datetime) -> None:
+    """Translations onto an item not stored yet (created with it, in its transaction)."""
     for language, fields in given.items():
-        put(session, item, language, fields, now)
+        try:
+            check_against(item, language, fields)
+        except InvalidTranslation as exc:
+            field = language if exc.field in (None, "language") else f"{language}.{exc.field}"
+            raise InvalidTranslation(f"{language}: {exc}", field) from exc
+        values = fields.model_dump()
+        values["document_titles"] = values["document_titles"] or None
+        item.translation_rows.append(
+            ItemTranslation(language=language, created_at=now, updated_at=now, **values)
+        )
+
+
+def parse_all(data: Any) -> dict[str, TranslationFields]:
+    """``{"es": {...}, "ar": {...}}`` checked: known languages, known fields."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InvalidTranslation("translations: expected an object of languages", "translations")
+    parsed = {}
+    for language, fields in data.items():
+        try:
+            check_language(language)
+            parsed[language] = parse_fields(fields)
+        except InvalidTranslation as exc:
+            where = f"translations.{str(language)[:20]}"
+            field = f"{where}.{exc.field}" if exc.field and exc.field != "language" else where
+            raise InvalidTranslation(f"{where}: {exc}", field) from exc
+    return parsed
 
 
 def get(session: Session, item: Item, language: str) -> ItemTranslation | None:

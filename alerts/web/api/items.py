@@ -284,7 +284,9 @@ def correct(item_id: Id, body: schemas.Correction, db: Db, _: Writer) -> schemas
     )
     _apply(
         lambda: made.append(
-            corrections.correct(db, item, body.title, body.summary, body.body, utcnow(), rich)
+            corrections.correct(
+                db, item, body.title, body.summary, body.body, utcnow(), rich, body.translations
+            )
         )
     )
     db.commit()
