@@ -198,7 +198,7 @@ def release(request: Request, ref: str) -> Response:
         version = item_translations.version_for(session, found.item, wanted) if wanted else None
         context = _release_context(request, found, language, version)
         shown = version.language if version else found.item.language
-        context["languages"] = language_switcher(
+        context["release_languages"] = language_switcher(
             found.item,
             [t.language for t in item_translations.of_item(session, found.item.id)],
             shown,
