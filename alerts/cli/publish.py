@@ -111,7 +111,8 @@ def publish(
             session.commit()
             stored = []  # committed: the files are the rows' now
             rows = [
-                fields_of(item) | {"translations": sorted(t.language for t in item.translation_rows)}
+                fields_of(item)
+                | {"translations": sorted(t.language for t in item.translation_rows)}
                 for item in items
             ]
     except (InvalidItem, MediaRefused, ValueError) as exc:
