@@ -42,7 +42,8 @@ def web(pipeline: Stack) -> Iterator[TestClient]:
 
 def _item(stack: Stack, **fields: object) -> int:
     with stack.session() as session:
-        item_id = release(session, title="Mexico: families wait", summary="A report.", **fields)
+        words: dict[str, object] = {"title": "Mexico: families wait", "summary": "A report."}
+        item_id = release(session, 0, **(words | fields))
         session.commit()
     return item_id
 
