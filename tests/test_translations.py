@@ -329,3 +329,21 @@ def test_a_digest_lists_each_item_in_the_readers_language(pipeline: Stack) -> No
     )
     assert SPANISH["title"] in text_part and "Chile: a report" in text_part
     assert "Mexico: families wait" not in text_part
+
+
+def test_the_language_filter_lists_releases_translated_into_it(
+    pipeline: Stack, web: TestClient
+) -> None:
+    translated = _item(pipeline, translations={"es": SPANISH})
+    english_only = _item(pipeline)
+    with pipeline.session() as session:
+        written = release(session, 2, title="Perú: un informe", language="es")
+        session.commit()
+    listed = web.get("/news?language=es")
+    assert listed.status_code == 200
+    assert f'href="/news/{translated}-mexico-families-wait?lang=es"' in listed.text
+    assert f'<h2><a href="/news/{translated}-mexico-families-wait?lang=es">' in listed.text
+    assert SPANISH["title"] in listed.text and "Mexico: families wait" not in listed.text
+    assert f"/news/{written}-" in listed.text and f"/news/{english_only}-" not in listed.text
+    everything = web.get("/news").text
+    assert f"/news/{english_only}-" in everything and "-wait?lang=es" not in everything

@@ -91,7 +91,15 @@ def news_list(request: Request) -> Response:
     runtime = _runtime(request)
     with runtime.sessions() as session:
         page = release_page(session, news, number)
-        views = [item_view(item, runtime.taxonomy, language) for item in page.items]
+        # Filtered to one language: each release in it, translated or not, linked so.
+        wanted = news.languages[0] if len(news.languages) == 1 else None
+        versions = item_translations.versions_for(session, page.items, wanted) if wanted else {}
+        views = [
+            _in_version(item_view(item, runtime.taxonomy, language, versions.get(item.id)))
+            if item.id in versions
+            else item_view(item, runtime.taxonomy, language)
+            for item in page.items
+        ]
     root = _pages(request).root
     lang = {"lang": language} if "lang" in request.query_params else {}
     return _pages(request).render(
@@ -110,6 +118,11 @@ def news_list(request: Request) -> Response:
         kinds=[(kind, label) for kind, label in KIND_LABELS.items()],
         keep_lang="lang" in request.query_params,
     )
+
+
+def _in_version(view: dict[str, Any]) -> dict[str, Any]:
+    """A list entry shown in a translation links to the release in that language."""
+    return view | {"path": f"{view['path']}?lang={view['language']}"}
 
 
 @router.get("/news/feed.atom")
