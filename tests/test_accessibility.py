@@ -122,5 +122,6 @@ def test_no_serious_accessibility_violation(
     problems += _audit(page, page.url)
     # An item's page: a form and a preview per translation.
     problems += _audit(page, f"{live_server}/staff/items/{english}")
+    problems += _audit(page, f"{live_server}/staff/items/{english}/translations")
     context.close()
     assert problems == [], "\n".join(problems)

@@ -30,7 +30,9 @@ def test_a_translation_is_added_previewed_edited_and_removed_from_the_item_page(
     with pipeline.session() as session:
         item_id = draft(session, title="Mexico: families wait", body="Today.").id
         session.commit()
-    page = client.get(f"/staff/items/{item_id}?lang=es")
+    item_page = client.get(f"/staff/items/{item_id}")
+    assert f'href="/staff/items/{item_id}/translations"' in item_page.text
+    page = client.get(f"/staff/items/{item_id}/translations?lang=es")
     assert page.status_code == 200
     assert "Añadir una traducción" in page.text and 'id="translation-new"' in page.text
     saved = client.post(
@@ -39,7 +41,10 @@ def test_a_translation_is_added_previewed_edited_and_removed_from_the_item_page(
         follow_redirects=False,
     )
     assert saved.status_code == 303, saved.text
-    page = client.get(f"/staff/items/{item_id}")
+    assert saved.headers["location"].endswith(
+        f"/staff/items/{item_id}/translations?note=translation%20es%20saved"
+    )
+    page = client.get(f"/staff/items/{item_id}/translations")
     assert 'href="#translation-es"' in page.text and 'id="translation-es"' in page.text
     assert f'value="{SPANISH["title"]}"' in page.text
     assert f"/api/items/{item_id}/preview?format=html&amp;lang=es" in page.text
@@ -50,6 +55,7 @@ def test_a_translation_is_added_previewed_edited_and_removed_from_the_item_page(
     original = client.get(f"/api/items/{item_id}/preview?format=html")
     assert "Mexico: families wait" in original.text and SPANISH["title"] not in original.text
     assert client.get(f"/api/items/{item_id}/preview?lang=zz").status_code == 422
+    assert client.get("/staff/items/999999/translations").status_code == 404
     # Empty fields are the original's; a bad language comes back as a note, nothing stored.
     client.post(
         f"/staff/items/{item_id}/translations",

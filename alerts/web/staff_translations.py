@@ -9,19 +9,50 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from alerts.core.models import Item, utcnow
 from alerts.items import translations
 from alerts.items.translations import InvalidTranslation
+from alerts.mail.rich_blocks import load_rich
 from alerts.web.api.deps import Id
-from alerts.web.staff_pages import Csrf, Text, _back, _staff, signed_in
+from alerts.web.staff_pages import Csrf, Text, _render, _staff, signed_in, translation_view
+from alerts.web.state import pages as _pages
 from alerts.web.state import runtime as _runtime
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
 
 Short = Annotated[str, Form(max_length=600)]
+
+
+def _back(request: Request, item_id: int, note: str = "") -> RedirectResponse:
+    target = f"{_pages(request).root}/staff/items/{item_id}/translations"
+    return RedirectResponse(target + (f"?note={note}" if note else ""), status_code=303)
+
+
+@router.get("/items/{item_id}/translations", response_class=HTMLResponse)
+@signed_in
+def translations_page(request: Request, item_id: Id, note: str = "") -> Response:
+    """A section per language (its own tab in the page's list), each with its own preview."""
+    staff = _staff(request, "items:read")
+    runtime = _runtime(request)
+    with runtime.sessions() as session:
+        item = session.get(Item, item_id)
+        if item is None:
+            raise HTTPException(404, f"No item {item_id}.")
+        rich = load_rich(session, [item], runtime.settings.media_base_url)[item.id]
+        rows = [translation_view(row) for row in translations.of_item(session, item.id)]
+        view = {"id": item.id, "title": item.title, "language": item.language}
+    return _render(
+        request,
+        "translations.html",
+        staff=staff,
+        item=view,
+        rich={"photo": rich.photo},
+        translations=rows,
+        note=note[:300],
+    )
 
 
 @router.post("/items/{item_id}/translations")
@@ -52,7 +83,7 @@ def save_translation(
     with _runtime(request).sessions() as session:
         item = session.get(Item, item_id)
         if item is None:
-            return Response(status_code=404)
+            raise HTTPException(404, f"No item {item_id}.")
         try:
             code = translations.check_language(language.strip())
             translations.put(session, item, code, translations.parse_fields(words), utcnow())
@@ -72,7 +103,7 @@ def delete_translation(
     with _runtime(request).sessions() as session:
         item = session.get(Item, item_id)
         if item is None:
-            return Response(status_code=404)
+            raise HTTPException(404, f"No item {item_id}.")
         removed = translations.remove(session, item, lang[:16])
         session.commit()
     return _back(request, item_id, f"translation {lang[:16]} removed" if removed else "")
