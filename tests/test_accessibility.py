@@ -66,6 +66,11 @@ def test_no_serious_accessibility_violation(
             body="Officials **detained** hundreds.\n\n- One\n- Two",
             countries=["MX"],
             topics=["asylum"],
+            # Linked translations: the page's language switcher, and Arabic words on it.
+            translations={
+                "es": {"title": "México: solicitantes de asilo retenidos en la frontera"},
+                "ar": {"title": "المكسيك: احتجاز طالبي اللجوء على الحدود"},
+            },
         )
         arabic = release(
             session,
@@ -104,9 +109,10 @@ def test_no_serious_accessibility_violation(
         ):
             problems += _audit(page, live_server + url)
     # Right to left: the Arabic release in the list and on its own page.
-    for url in ("/news", f"/news/{arabic}"):
+    for url in ("/news", f"/news/{arabic}", f"/news/{english}?lang=ar"):
         problems += _audit(page, live_server + url)
     assert page.locator("article[dir=rtl]").count() == 1
+    assert page.locator("html[dir=rtl]").count() == 1  # the Arabic translation's page
 
     page.goto(f"{live_server}/staff")
     page.get_by_label("API key").fill(key)
@@ -114,5 +120,8 @@ def test_no_serious_accessibility_violation(
     page.get_by_role("link", name="Compose a new item").click()
     page.wait_for_load_state()
     problems += _audit(page, page.url)
+    # An item's page: a form and a preview per translation.
+    problems += _audit(page, f"{live_server}/staff/items/{english}")
+    problems += _audit(page, f"{live_server}/staff/items/{english}/translations")
     context.close()
     assert problems == [], "\n".join(problems)

@@ -121,6 +121,7 @@ def show_command(
                 fail(f"no item {item_id}")
             record = fields_of(item) | {
                 "summary": item.summary,
+                "translations": sorted(t.language for t in item.translation_rows),
                 "reach": reach_of(session, item),
                 "progress": progress_of(session, [item.id])[item.id],
             }

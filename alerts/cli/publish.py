@@ -40,7 +40,8 @@ def publish(
         Path | None,
         typer.Option(
             help="JSON items in the seed's shape; a photo or document may be given by "
-            "its path (relative to the file) in place of media_id."
+            "its path (relative to the file) in place of media_id; "
+            '"translations": {"es": {"title": ..., "summary": ..., "body": ...}} per item.'
         ),
     ] = None,
     embargo_until: Annotated[
@@ -109,7 +110,11 @@ def publish(
                 items = create_and_publish(session, runtime.taxonomy, drafts)
             session.commit()
             stored = []  # committed: the files are the rows' now
-            rows = [fields_of(item) for item in items]
+            rows = [
+                fields_of(item)
+                | {"translations": sorted(t.language for t in item.translation_rows)}
+                for item in items
+            ]
     except (InvalidItem, MediaRefused, ValueError) as exc:
         fail(str(exc), 2)
     except (OperationalError, ProgrammingError) as exc:

@@ -171,6 +171,11 @@ class Item(Base):
     topic_rows: Mapped[list[ItemTopic]] = relationship(
         cascade="all, delete-orphan", lazy="selectin"
     )
+    # Loaded only when read (the staff API's item, a new item's translations): emails and
+    # pages pick one version with one query (items/translations.py).
+    translation_rows: Mapped[list[ItemTranslation]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="ItemTranslation.language"
+    )
 
     @property
     def countries(self) -> list[str]:
@@ -678,3 +683,25 @@ class ClickEvent(Base):
     number: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ItemTranslation(Base):
+    """An item's words in another language (items/translations.py). A field left None
+    is the original's: a translation may give only the title and summary."""
+
+    __tablename__ = "item_translations"
+    __table_args__ = (UniqueConstraint("item_id", "language"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    language: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(500))
+    summary: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str | None] = mapped_column(Text)
+    image_alt: Mapped[str | None] = mapped_column(String(300))
+    image_caption: Mapped[str | None] = mapped_column(String(500))
+    notes: Mapped[str | None] = mapped_column(Text)
+    # Document titles by the document's media id (the item's attachments).
+    document_titles: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -18,8 +18,10 @@ from alerts.core.db import make_engine, make_session_factory
 from alerts.core.models import Item
 from alerts.core.settings import Settings
 from alerts.core.taxonomy import Taxonomy, load_topics
+from alerts.core.text_versions import TextVersion
 from alerts.core.tokens import Purpose, TokenSigner
 from alerts.delivery.throttle import RelayThrottle
+from alerts.items import translations
 from alerts.items.fan_out_rule import fan_out_due
 from alerts.mail.dkim import DkimKey
 from alerts.mail.rendering import Recipient, RenderedItem, Sender, make_environment, render_item
@@ -35,7 +37,7 @@ class Runtime:
     ) -> None:
         self.settings = settings
         self._on_published = on_published
-        self._rendered: OrderedDict[tuple[int, datetime, str, str, str], RenderedItem] = (
+        self._rendered: OrderedDict[tuple[int, datetime, str, str, str, str], RenderedItem] = (
             OrderedDict()
         )
         self._render_lock = Lock()
@@ -147,8 +149,20 @@ class Runtime:
 
     def rendered(self, item: Item, language: str = "en", zone: str = "UTC") -> RenderedItem:
         """Render once per item version, language and zone; keep the last few (CSS inlining
-        costs). ``zone`` matters only to an email that names a time (see needs_zone)."""
-        key = (item.id, item.updated_at, item.status, language, zone)
+        costs). ``zone`` matters only to an email that names a time (see needs_zone).
+
+        The words are the translation for ``language`` when the item has one, read at
+        each call: its key is part of the cache's, so a translation added or edited
+        since reaches every delivery rendered after it."""
+        version = self.versions([item], language).get(item.id)
+        key = (
+            item.id,
+            item.updated_at,
+            item.status,
+            language,
+            zone,
+            version.key if version else "",
+        )
         with self._render_lock:
             cached = self._rendered.get(key)
             if cached is not None:
@@ -165,12 +179,22 @@ class Runtime:
             self.rich_content([item])[item.id],
             track_clicks=self.settings.track_clicks != "off",
             track_opens=self.settings.track_opens == "on",
+            version=version,
         )
         with self._render_lock:
             self._rendered[key] = rendered
             while len(self._rendered) > 64:
                 self._rendered.popitem(last=False)
         return rendered
+
+    def versions(self, items: list[Item], language: str) -> dict[int, TextVersion]:
+        """The translations readers of ``language`` get, by item id (items without one:
+        the original), read like :meth:`rich_content`."""
+        session = object_session(items[0]) if items else None
+        if session is not None:
+            return translations.versions_for(session, items, language)
+        with self.sessions() as own:
+            return translations.versions_for(own, items, language)
 
     def rich_content(self, items: list[Item]) -> dict[int, RichContent]:
         """The items' photos, documents, notes and contacts: read in the items' own

@@ -147,9 +147,10 @@ def send_deliveries(
             key: mail.rendered(by_id[key[0]], key[1], key[2])
             for key in {version(c) for c in claimed}
         }
-        for (item_id, language, _), item in rendered.items():
-            # The click-through targets, as this email carries them (written once).
-            click_links.remember(session, item_id, language, item.links)
+        for (item_id, _, _), item in rendered.items():
+            # The click-through targets, as this email carries them (written once), under
+            # the render's own key: a translation's apart from the original's.
+            click_links.remember(session, item_id, item.language, item.links)
         originals = delivery.original_message_ids(session, list(by_id.values()), claimed)
         published_at = {i.id: i.published_at for i in by_id.values() if i.published_at}
         paused_until, relay_failures = breaker.state(session, rules.relay, utcnow())

@@ -119,17 +119,20 @@ def _digest_links(
     its links are the item's own numbered links; None when clicks are not tracked."""
     if mail.settings.track_clicks == "off":
         return None
-    language = claimed.language
+    # The item's render in the digest's language names its link table: a translation's
+    # words have links numbered apart from the original's (text_versions.link_language).
+    rendered = {item.id: mail.rendered(item, claimed.language) for item in claimed.items}
 
-    def render(item: Item) -> Callable[[], tuple[str, ...]]:
-        return lambda: mail.rendered(item, language).links
+    def links_of(item_id: int) -> Callable[[], tuple[str, ...]]:
+        return lambda: rendered[item_id].links
 
+    keys = {item_id: r.language for item_id, r in rendered.items()}
     with sessions() as session, session.begin():
         tables = {
-            item.id: click_links.ensure(session, item.id, language, render(item))
-            for item in claimed.items
+            item_id: click_links.ensure(session, item_id, keys[item_id], links_of(item_id))
+            for item_id in rendered
         }
-    return DigestLinks(tables, claimed.item_deliveries, ClickSigner(mail.settings.secret))
+    return DigestLinks(tables, keys, claimed.item_deliveries, ClickSigner(mail.settings.secret))
 
 
 def send_digest(
@@ -159,7 +162,8 @@ def send_digest(
                 mail.sender,
                 mail.settings.base_url,
                 mail.rich_content(claimed.items),
-                _digest_links(sessions, mail, claimed),
+                versions=mail.versions(claimed.items, claimed.language),
+                links=_digest_links(sessions, mail, claimed),
             )
             recipient = mail.recipient(
                 claimed.delivery_id,

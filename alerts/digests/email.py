@@ -19,6 +19,7 @@ from jinja2 import Environment
 from alerts.core.i18n import N_, translations
 from alerts.core.models import Cadence, Item
 from alerts.core.taxonomy import Taxonomy, localised_countries
+from alerts.core.text_versions import TextVersion
 from alerts.digests.links import DigestLinks, track
 from alerts.digests.runs import ClaimedDigest
 from alerts.mail.rendering import (
@@ -98,18 +99,23 @@ def render_digest(
     sender: Sender,
     base_url: str,
     rich: Mapping[int, RichContent] | None = None,
+    versions: Mapping[int, TextVersion] | None = None,
     links: DigestLinks | None = None,
 ) -> RenderedItem:
     """``rich``: each item's photo (a thumbnail here) and the rest, by item id;
+    ``versions``: the translations in the journalist's language, by item id;
     ``links``: when clicks are tracked, each item's link table and delivery."""
     language = claimed.language
     rich = rich or {}
+    versions = versions or {}
     nonce = secrets.token_hex(8)
     groups = [
         Group(
             heading,
             [
-                item_context(item, taxonomy, language, rich.get(item.id, PLAIN))
+                item_context(
+                    item, taxonomy, language, rich.get(item.id, PLAIN), versions.get(item.id)
+                )
                 | {"web_url": web_url(item, base_url, language)}
                 for item in items
             ],
@@ -136,6 +142,6 @@ def render_digest(
     text = env.get_template("email/digest.txt").render(context)
     html = css_inline.inline(env.get_template("email/digest.html").render(context))
     if links is not None:  # the digest is one journalist's: its tokens are filled in now
-        text, html = track(text, html, base_url, language, links)
+        text, html = track(text, html, base_url, links)
     # Item id 0: a digest is no one item; its Message-ID is passed in when it is built.
     return RenderedItem(0, header_safe(title), text, html, nonce)

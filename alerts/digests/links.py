@@ -24,14 +24,14 @@ from alerts.mail.tracked_links import substitute
 class DigestLinks:
     # Each item's numbered targets (1 first) in the digest's language, in digest order.
     tables: Mapping[int, tuple[str, ...]]
+    # Each item's link-table key: the digest's language, or a translation's key in it.
+    keys: Mapping[int, str]
     # Each item's delivery row for this journalist.
     deliveries: Mapping[int, int]
     signer: ClickSigner
 
 
-def track(
-    text: str, html: str, base_url: str, language: str, links: DigestLinks
-) -> tuple[str, str]:
+def track(text: str, html: str, base_url: str, links: DigestLinks) -> tuple[str, str]:
     """Both parts with every item link through its click token; the rest left alone."""
     owner: dict[str, tuple[int, int]] = {}
     for item_id, targets in links.tables.items():
@@ -46,7 +46,7 @@ def track(
         if found is None:
             return None
         item_id, number = found
-        token = links.signer.token(item_id, language, number, links.deliveries[item_id])
+        token = links.signer.token(item_id, links.keys[item_id], number, links.deliveries[item_id])
         return f"{root}/c/{token}"
 
     return substitute(text, html, tracked)

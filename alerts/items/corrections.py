@@ -12,9 +12,10 @@ from alerts.core.models import (
     Item,
     ItemStatus,
 )
-from alerts.items import rich_fields
+from alerts.items import rich_fields, translations
 from alerts.items.drafts import InvalidItem, checked_media, parse_draft
 from alerts.items.lifecycle import _publish_follow_up
+from alerts.items.translations import InvalidTranslation, TranslationFields
 
 
 def correct(
@@ -25,11 +26,14 @@ def correct(
     body: str,
     now: datetime,
     rich_changes: Mapping[str, Any] | None = None,
+    translated: Mapping[str, TranslationFields] | None = None,
 ) -> Item:
     """Publish a correction: mailed only to those who received the original, threaded.
 
     It carries the original's photo, documents, notes and contacts unless
-    ``rich_changes`` gives its own (a key given as None clears that field)."""
+    ``rich_changes`` gives its own (a key given as None clears that field).
+    ``translated``: the correction's own translations; each reader gets the one in
+    their language (else the correction as written), as with any item."""
     if item.status != ItemStatus.PUBLISHED or item.corrects_id is not None:
         raise InvalidItem(f"item {item.id} is not a published original: nothing to correct")
     draft = parse_draft(
@@ -58,4 +62,9 @@ def correct(
         campaign=draft.campaign,
     )
     rich_fields.apply(follow_up, rich)
+    try:
+        translations.attach(follow_up, translated or {}, now)
+    except InvalidTranslation as exc:
+        field = f"translations.{exc.field}" if exc.field else "translations"
+        raise InvalidItem(str(exc), field) from exc
     return follow_up

@@ -17,8 +17,9 @@ from alerts.core.models import (
     utcnow,
 )
 from alerts.core.taxonomy import Taxonomy, TaxonomyError
-from alerts.items import rich_fields
+from alerts.items import rich_fields, translations
 from alerts.items.rich_fields import AttachmentRef, Contact, ImageRef
+from alerts.items.translations import InvalidTranslation, TranslationFields
 
 ITEM_KINDS = ("press_release", "report", "statement", "news")
 
@@ -59,6 +60,8 @@ class ItemDraft(BaseModel):
     attachments: list[AttachmentRef] = Field(default_factory=list, max_length=20)
     notes: str | None = Field(default=None, max_length=20_000)
     contacts: list[Contact] | None = Field(default=None, max_length=20)
+    # Linked translations by language (items/translations.py): created with the item.
+    translations: dict[str, TranslationFields] = Field(default_factory=dict, max_length=50)
 
     def rich(self) -> rich_fields.RichFields:
         return rich_fields.RichFields(
@@ -69,6 +72,16 @@ class ItemDraft(BaseModel):
     @classmethod
     def _no_attachments(cls, value: Any) -> Any:
         return [] if value is None else value  # null in an edit: none any more
+
+    @field_validator("translations", mode="before")
+    @classmethod
+    def _languages(cls, value: Any) -> Any:
+        if value is None:
+            return {}
+        if isinstance(value, dict):
+            for code in value:
+                translations.check_language(code)  # its ValueError names the code
+        return value
 
     @field_validator("kind")
     @classmethod
@@ -138,6 +151,11 @@ def create_item(session: Session, taxonomy: Taxonomy, draft: ItemDraft) -> Item:
         topic_rows=[ItemTopic(topic=t) for t in sorted(topics)],
     )
     rich_fields.apply(item, rich)
+    try:
+        translations.attach(item, draft.translations, utcnow())
+    except InvalidTranslation as exc:
+        field = f"translations.{exc.field}" if exc.field else "translations"
+        raise InvalidItem(str(exc), field) from exc
     session.add(item)
     return item
 

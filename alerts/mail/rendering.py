@@ -23,9 +23,10 @@ from alerts.core.embargo_links import EmbargoLinks
 from alerts.core.i18n import N_, direction, translations
 from alerts.core.models import NOTICE_KINDS, Item, ItemStatus, NoticeKind, utcnow
 from alerts.core.taxonomy import Taxonomy, localised_countries
+from alerts.core.text_versions import TextVersion, link_language
 from alerts.mail.dkim import DkimKey
 from alerts.mail.markdown_body import render_body
-from alerts.mail.rich_blocks import PLAIN, RichContent, photo_line, rich_context
+from alerts.mail.rich_blocks import PLAIN, RichContent, photo_line, rich_context, translated
 
 # One wire policy (CRLF) for every message: the skeleton's. Account emails take it from here.
 from alerts.mail.skeleton import WIRE_POLICY as WIRE_POLICY
@@ -214,20 +215,26 @@ class RenderedItem:
 
 
 def item_context(
-    item: Item, taxonomy: Taxonomy, language: str = "en", rich: RichContent = PLAIN
+    item: Item,
+    taxonomy: Taxonomy,
+    language: str = "en",
+    rich: RichContent = PLAIN,
+    version: TextVersion | None = None,
 ) -> dict[str, object]:
-    """``rich``: the item's photo, documents, notes and contacts (mail/rich_blocks.py)."""
+    """``rich``: the item's photo, documents, notes and contacts (mail/rich_blocks.py);
+    ``version``: a translation's words in place of the original's (items/translations)."""
     names = localised_countries(language)
     gettext = translations(language).gettext
     published = item.published_at
-    body = render_body(item.body)
-    extras = rich_context(rich, language, len(body.references) + 1)
+    text = version.body_of(item) if version else item.body
+    body = render_body(text)
+    extras = rich_context(translated(rich, version), language, len(body.references) + 1)
     return extras | {
         "photo_line": photo_line(rich.photo) if rich.photo else "",
         "id": item.id,
-        "title": item.title,
-        "summary": item.summary,
-        "paragraphs": [p.strip() for p in re.split(r"\n\s*\n", item.body) if p.strip()],
+        "title": version.title_of(item) if version else item.title,
+        "summary": version.summary_of(item) if version else item.summary,
+        "paragraphs": [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()],
         # The Markdown body: safe HTML blocks, wrapped text blocks, the text's link list.
         "blocks": body.html,
         "text_blocks": body.text,
@@ -242,7 +249,8 @@ def item_context(
             if published
             else ""
         ),
-        "language": item.language,
+        # The words' language (a translation's, else the original's): lang and dir.
+        "language": version.language if version else item.language,
     }
 
 
@@ -265,10 +273,10 @@ def needs_zone(item: Item) -> bool:
     return item.status == ItemStatus.EMBARGOED or item.kind == NoticeKind.EMBARGO_MOVED
 
 
-def _notice_context(item: Item, zone: str, language: str) -> tuple[str, dict[str, str]]:
+def _notice_context(item: Item, zone: str, language: str, title: str) -> tuple[str, dict[str, str]]:
     """Subject and wording of a notice about an embargoed item, in the reader's language."""
     gettext = translations(language).gettext
-    title = header_safe(item.title)
+    title = header_safe(title)
     if item.kind == NoticeKind.WITHDRAWAL:
         return gettext("Withdrawn: %(title)s") % {"title": title}, {
             "heading": gettext("This release is withdrawn"),
@@ -316,25 +324,28 @@ def render_item(
     rich: RichContent = PLAIN,
     track_clicks: bool = False,
     track_opens: bool = False,
+    version: TextVersion | None = None,
 ) -> RenderedItem:
     """The item's email in ``language``; ``zone``: the reader's, for the times it names;
-    ``rich``: its photo, documents, notes and contacts, read once with the item.
+    ``rich``: its photo, documents, notes and contacts, read once with the item;
+    ``version``: the translation a reader of ``language`` gets (None: the original).
 
     ``track_clicks``: every http(s) link goes through ``BASE_URL/c/TOKEN`` (tracked_links).
     ``track_opens``: a 1x1 image at ``BASE_URL/o/TOKEN`` (off by default: unreliable).
     """
     nonce = secrets.token_hex(8)
-    subject = header_safe(item.title)
+    title = version.title_of(item) if version else item.title
+    subject = header_safe(title)
     embargo = None
     notice = None
     if item.kind in set(NoticeKind):
-        subject, notice = _notice_context(item, zone, language)
+        subject, notice = _notice_context(item, zone, language, title)
     elif item.status == ItemStatus.EMBARGOED and item.embargo_until is not None:
         when = local_and_utc(item.embargo_until, zone, language)
         embargo = translations(language).gettext("EMBARGOED UNTIL %(when)s") % {"when": when}
         subject = f"{embargo}: {subject}"
     context = {
-        "item": item_context(item, taxonomy, language, rich)
+        "item": item_context(item, taxonomy, language, rich, version)
         | {
             "embargo": embargo,
             "notice": notice,
@@ -351,13 +362,15 @@ def render_item(
     if not track_clicks and not track_opens:
         return RenderedItem(item.id, header_safe(subject), text, html, nonce)
     links: tuple[str, ...] = ()
+    # A translation's links are numbered apart from the original's in the same language.
+    links_key = link_language(language, version)
     if track_clicks:
-        text, html, links = rewrite(text, html, base_url, item.id, language, f"@@{nonce}.c%d@@")
+        text, html, links = rewrite(text, html, base_url, item.id, links_key, f"@@{nonce}.c%d@@")
     if track_opens:
-        html = _with_open_image(html, base_url, item.id, language, nonce)
+        html = _with_open_image(html, base_url, item.id, links_key, nonce)
     clicks = ClickSigner(sender.secret)
     return RenderedItem(
-        item.id, header_safe(subject), text, html, nonce, links, clicks, language, track_opens
+        item.id, header_safe(subject), text, html, nonce, links, clicks, links_key, track_opens
     )
 
 

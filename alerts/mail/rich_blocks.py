@@ -10,7 +10,7 @@ Nothing here is attached to the email: every file is a link to the media store.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.core.models import Item, Media, NewsroomDefaults
+from alerts.core.text_versions import TextVersion
 from alerts.mail.markdown_body import render_body
 from alerts.media.documents import human_size
 from alerts.media.images import WIDTHS
@@ -44,6 +45,7 @@ class Document:
     url: str
     label: str  # "PDF"
     size: str  # "2.4 MB"
+    media_id: str = ""  # which of the item's documents (a translation names its title by it)
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,7 @@ def rich_content(
                     url=public_url(base_url, found),
                     label=found.label,
                     size=human_size(found.size),
+                    media_id=found.id,
                 )
             )
     notes = item.notes if item.notes is not None else (defaults.notes if defaults else "")
@@ -140,6 +143,25 @@ def rich_content(
         item.contacts if item.contacts is not None else (defaults.contacts if defaults else [])
     )
     return RichContent(photo, tuple(documents), notes or "", _contacts(contacts or []))
+
+
+def translated(rich: RichContent, version: TextVersion | None) -> RichContent:
+    """The rich content in a translation's words: photo alt and caption, document
+    titles, notes; whatever the translation leaves out stays the original's."""
+    if version is None:
+        return rich
+    photo = rich.photo
+    if photo is not None:
+        photo = replace(
+            photo,
+            alt=version.image_alt or photo.alt,
+            caption=photo.caption if version.image_caption is None else version.image_caption,
+        )
+    documents = tuple(
+        replace(d, title=version.document_titles.get(d.media_id, d.title)) for d in rich.documents
+    )
+    notes = rich.notes if version.notes is None else version.notes
+    return replace(rich, photo=photo, documents=documents, notes=notes)
 
 
 def load_rich(session: Session, items: Iterable[Item], base_url: str) -> dict[int, RichContent]:

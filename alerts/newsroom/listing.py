@@ -11,10 +11,10 @@ from datetime import datetime
 from math import ceil
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, false, func, select
+from sqlalchemy import ColumnElement, Select, exists, false, func, or_, select
 from sqlalchemy.orm import Session
 
-from alerts.core.models import Item, ItemCountry, ItemTopic
+from alerts.core.models import Item, ItemCountry, ItemTopic, ItemTranslation
 from alerts.newsroom.filters import NewsFilter
 from alerts.newsroom.search import matching
 from alerts.newsroom.visibility import listed
@@ -56,7 +56,16 @@ def _conditions(session: Session, news: NewsFilter) -> list[ColumnElement[bool]]
     if news.kinds:
         conditions.append(Item.kind.in_(news.kinds))
     if news.languages:
-        conditions.append(func.lower(Item.language).in_(news.languages))
+        # Written in it, or translated into it: a release a reader can read in it.
+        conditions.append(
+            or_(
+                func.lower(Item.language).in_(news.languages),
+                exists().where(
+                    ItemTranslation.item_id == Item.id,
+                    func.lower(ItemTranslation.language).in_(news.languages),
+                ),
+            )
+        )
     if news.searching:
         # A search with no words in it (only punctuation) finds nothing.
         conditions.append(matching(session, list(news.terms)) if news.terms else false())

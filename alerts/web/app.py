@@ -32,6 +32,7 @@ from alerts.web import (
     staff_compose,
     staff_pages,
     staff_report,
+    staff_translations,
 )
 from alerts.web.api_gate import ApiKeyGate
 from alerts.web.body_limit import BodyLimit
@@ -175,6 +176,7 @@ def create_app(
     app.include_router(staff_pages.router)
     app.include_router(staff_actions.router)
     app.include_router(staff_compose.router)
+    app.include_router(staff_translations.router)
     app.include_router(ops.router)
     app.include_router(media.router)
     app.include_router(api_docs.router)

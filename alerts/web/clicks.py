@@ -22,6 +22,7 @@ from alerts.core.click_tokens import ClickSigner, ClickToken
 from alerts.core.i18n import LANGUAGES, N_, negotiate
 from alerts.core.models import Item, ItemStatus, utcnow
 from alerts.core.runtime import Runtime
+from alerts.core.text_versions import reader_language
 from alerts.core.tokens import InvalidToken
 from alerts.engagement import links
 from alerts.engagement.machines import first_look
@@ -78,14 +79,17 @@ class ClickDesk:
             if item is None:
                 return None
             stored = links.targets(session, item_id, language)
-            if not stored and language in LANGUAGES:
+            reader = reader_language(language)  # "es" of a translation's "es-t1a2b3c4"
+            if not stored and reader in LANGUAGES:
                 # Never sent in this language, only test-sent (test sends store no
-                # link table): the same render numbers the same links.
-                rendered = self.runtime.rendered(item, language)
-                stored = dict(enumerate(rendered.links, start=1))
+                # link table): the same render numbers the same links, when it is
+                # still of the same words.
+                rendered = self.runtime.rendered(item, reader)
+                if rendered.language == language:
+                    stored = dict(enumerate(rendered.links, start=1))
             withdrawn = None
             if item.status == ItemStatus.WITHDRAWN:
-                withdrawn = web_url(item, self.runtime.settings.base_url, language)
+                withdrawn = web_url(item, self.runtime.settings.base_url, reader)
             return Targets(stored, withdrawn)
 
     def allow(self, token: str) -> bool:

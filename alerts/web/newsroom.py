@@ -17,17 +17,25 @@ from markupsafe import Markup
 from starlette.exceptions import HTTPException
 
 from alerts.core.embargo_links import EmbargoLinks
-from alerts.core.i18n import N_, negotiate, translations
+from alerts.core.i18n import LANGUAGES, N_, negotiate, translations
 from alerts.core.models import Item, ItemStatus, utcnow
+from alerts.core.text_versions import TextVersion
+from alerts.items import translations as item_translations
 from alerts.mail.rendering import KIND_LABELS
-from alerts.mail.rich_blocks import load_rich
+from alerts.mail.rich_blocks import load_rich, translated
 from alerts.newsroom.atom import FeedLinks, FeedValidators, build_feed, validators
 from alerts.newsroom.filters import FilterError, NewsFilter, parse_filter, parse_page
 from alerts.newsroom.listing import feed_items, release_page
 from alerts.newsroom.preview import find_preview
 from alerts.newsroom.release import Release, find_release
 from alerts.newsroom.slugs import release_path, slugify
-from alerts.web.newsroom_view import item_view, json_ld, open_graph, release_extras
+from alerts.web.newsroom_view import (
+    item_view,
+    json_ld,
+    language_switcher,
+    open_graph,
+    release_extras,
+)
 from alerts.web.state import pages as _pages
 from alerts.web.state import runtime as _runtime
 
@@ -83,7 +91,15 @@ def news_list(request: Request) -> Response:
     runtime = _runtime(request)
     with runtime.sessions() as session:
         page = release_page(session, news, number)
-        views = [item_view(item, runtime.taxonomy, language) for item in page.items]
+        # Filtered to one language: each release in it, translated or not, linked so.
+        wanted = news.languages[0] if len(news.languages) == 1 else None
+        versions = item_translations.versions_for(session, page.items, wanted) if wanted else {}
+        views = [
+            _in_version(item_view(item, runtime.taxonomy, language, versions.get(item.id)))
+            if item.id in versions
+            else item_view(item, runtime.taxonomy, language)
+            for item in page.items
+        ]
     root = _pages(request).root
     lang = {"lang": language} if "lang" in request.query_params else {}
     return _pages(request).render(
@@ -102,6 +118,11 @@ def news_list(request: Request) -> Response:
         kinds=[(kind, label) for kind, label in KIND_LABELS.items()],
         keep_lang="lang" in request.query_params,
     )
+
+
+def _in_version(view: dict[str, Any]) -> dict[str, Any]:
+    """A list entry shown in a translation links to the release in that language."""
+    return view | {"path": f"{view['path']}?lang={view['language']}"}
 
 
 @router.get("/news/feed.atom")
@@ -189,13 +210,25 @@ def release(request: Request, ref: str) -> Response:
             query = f"?{request.url.query}" if request.url.query else ""
             target = f"{_pages(request).root}{release_path(item_id, found.item.title)}{query}"
             return RedirectResponse(target, status_code=308)
-        context = _release_context(request, found, language)
-        # The photo, documents, notes and contacts, read while the session is open.
-        context["rich"] = release_extras(
-            load_rich(session, [found.item], runtime.settings.media_base_url)[found.item.id],
-            language,
+        # ?lang= picks the words too: a translation in that language, else the original.
+        wanted = request.query_params.get("lang", "")[:16]
+        version = item_translations.version_for(session, found.item, wanted) if wanted else None
+        context = _release_context(request, found, language, version)
+        shown = version.language if version else found.item.language
+        context["release_languages"] = language_switcher(
+            found.item,
+            [t.language for t in item_translations.of_item(session, found.item.id)],
+            shown,
+            f"{_pages(request).root}{release_path(found.item.id, found.item.title)}",
         )
-    page = _pages(request).render(request, "news/release.html", language, **context)
+        # The photo, documents, notes and contacts, read while the session is open.
+        rich = load_rich(session, [found.item], runtime.settings.media_base_url)[found.item.id]
+        context["rich"] = release_extras(translated(rich, version), language)
+    # Words in a language the frame has no catalogue for (Arabic): the page is theirs.
+    html_lang = shown if wanted == shown and shown not in LANGUAGES else None
+    page = _pages(request).render(
+        request, "news/release.html", language, html_lang=html_lang, **context
+    )
     if context["embargo"]:
         # The address carries the token: kept out of shared caches and of the
         # Referer sent to any site the page links to.
@@ -204,12 +237,14 @@ def release(request: Request, ref: str) -> Response:
     return page
 
 
-def _release_context(request: Request, found: Release, language: str) -> dict[str, Any]:
+def _release_context(
+    request: Request, found: Release, language: str, version: TextVersion | None
+) -> dict[str, Any]:
     runtime = _runtime(request)
     base = runtime.settings.base_url.rstrip("/")
     item = found.item
     canonical = base + release_path(item.id, item.title)
-    view = item_view(item, runtime.taxonomy, language)
+    view = item_view(item, runtime.taxonomy, language, version)
     press = _pages(request).press_name
     embargo = ""
     if item.status == ItemStatus.EMBARGOED and item.embargo_until is not None:

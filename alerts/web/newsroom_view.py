@@ -10,11 +10,13 @@ import json
 from datetime import UTC
 from typing import Any
 
+from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
 
 from alerts.core.i18n import translations
 from alerts.core.models import Item
 from alerts.core.taxonomy import Taxonomy, localised_countries
+from alerts.core.text_versions import TextVersion
 from alerts.mail.markdown_body import render_body, safe_href
 from alerts.mail.rendering import KIND_LABELS
 from alerts.mail.rich_blocks import RichContent, rich_context
@@ -22,16 +24,21 @@ from alerts.newsroom.atom import updated_of
 from alerts.newsroom.slugs import release_path
 
 
-def item_view(item: Item, taxonomy: Taxonomy, language: str) -> dict[str, Any]:
+def item_view(
+    item: Item, taxonomy: Taxonomy, language: str, version: TextVersion | None = None
+) -> dict[str, Any]:
+    """``version``: a translation's words in place of the original's (the address, from
+    the original's title, stays the same)."""
     gettext = translations(language).gettext
     names = localised_countries(language)
     published = item.published_at
+    body = version.body_of(item) if version else item.body
     return {
         "id": item.id,
         "path": release_path(item.id, item.title),
-        "title": item.title,
-        "summary": item.summary,
-        "language": item.language,
+        "title": version.title_of(item) if version else item.title,
+        "summary": version.summary_of(item) if version else item.summary,
+        "language": version.language if version else item.language,
         "kind": item.kind,
         "kind_label": gettext(KIND_LABELS.get(item.kind, item.kind.replace("_", " "))),
         "countries": [(code, names.get(code, code)) for code in item.countries],
@@ -48,8 +55,36 @@ def item_view(item: Item, taxonomy: Taxonomy, language: str) -> dict[str, Any]:
         # Checked again here: another application may have written the row.
         "url": safe_href(item.url) if item.url else None,
         # Rendered only where a page needs it (lists show the summary).
-        "blocks": lambda: render_body(item.body).html,
+        "blocks": lambda: render_body(body).html,
     }
+
+
+def language_name(code: str) -> str:
+    """A language named in itself ("español", "العربية"): readers look for their own."""
+    try:
+        name = Locale.parse(code.replace("-", "_")).get_display_name(code.replace("-", "_"))
+    except (UnknownLocaleError, ValueError):
+        name = None
+    return name[:1].upper() + name[1:] if name else code
+
+
+def language_switcher(
+    item: Item, translated: list[str], shown: str, path: str
+) -> list[dict[str, Any]]:
+    """The release's languages, the original first: links to ``path?lang=CODE``."""
+    codes = [item.language] + [code for code in translated if code != item.language]
+    if len(codes) < 2:
+        return []
+    return [
+        {
+            "code": code,
+            "name": language_name(code),
+            "href": f"{path}?lang={code}",
+            "current": code == shown,
+            "original": code == item.language,
+        }
+        for code in codes
+    ]
 
 
 def release_extras(rich: RichContent, language: str) -> dict[str, Any]:

@@ -55,9 +55,12 @@ class Pages:
         language: str,
         status: int = 200,
         csrf_token: str | None = None,
+        html_lang: str | None = None,
         **context: Any,
     ) -> HTMLResponse:
-        """``csrf_token``: the staff pages pass their session-bound one."""
+        """``csrf_token``: the staff pages pass their session-bound one; ``html_lang``: the
+        page's language when its words are in one the frame has no catalogue for (a
+        release in Arabic): ``<html lang>`` and its direction."""
         cookie = self.csrf.cookie_value(request.cookies.get(COOKIE))
         names = localised_countries(language)
         env = self._envs.get(language) or self._envs["en"]
@@ -65,7 +68,10 @@ class Pages:
             self._common
             | {"countries": _sorted_by_name(language), "country_names": names}
             | context
-            | {"lang": language, "csrf_token": csrf_token or self.csrf.form_token(cookie)}
+            | {
+                "lang": html_lang or language,
+                "csrf_token": csrf_token or self.csrf.form_token(cookie),
+            }
         )
         response = HTMLResponse(html, status_code=status)
         response.set_cookie(

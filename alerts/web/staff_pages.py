@@ -9,11 +9,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from alerts.core.i18n import negotiate
-from alerts.core.models import Item, utcnow
+from alerts.core.models import Item, ItemTranslation, utcnow
 from alerts.delivery.matching import reach
 from alerts.delivery.progress import counts_for_item, counts_for_items
 from alerts.engagement.report import comparison
-from alerts.items import rich_fields
+from alerts.items import rich_fields, translations
 from alerts.items.drafts import ITEM_KINDS
 from alerts.mail.rendering import KIND_LABELS
 from alerts.staff.keys import allowed, authenticate
@@ -195,6 +195,19 @@ def new_item(request: Request) -> Response:
 Text = Annotated[str, Form(max_length=100_000)]
 
 
+def translation_view(row: ItemTranslation) -> dict[str, str]:
+    """A stored translation as its form shows it ("" where it leaves the original's)."""
+    return {
+        "language": row.language,
+        "title": row.title,
+        "summary": row.summary or "",
+        "body": row.body or "",
+        "image_alt": row.image_alt or "",
+        "image_caption": row.image_caption or "",
+        "notes": row.notes or "",
+    }
+
+
 @router.get("/items/{item_id}", response_class=HTMLResponse)
 @signed_in
 def show(request: Request, item_id: Id, note: str = "") -> Response:
@@ -224,11 +237,13 @@ def show(request: Request, item_id: Id, note: str = "") -> Response:
         rich = rich_view(session, _runtime(request).settings, rich_fields.of_item(item))
         estimate = reach(session, item.id, item.countries, item.topics)
         counts = counts_for_item(session, item_id)
+        translated = [translation_view(row) for row in translations.of_item(session, item.id)]
     return _render(
         request,
         "item.html",
         staff=staff,
         item=view,
+        translations=translated,
         rich=rich,
         kinds=ITEM_KINDS,
         kind_labels=KIND_LABELS,

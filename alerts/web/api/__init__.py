@@ -2,7 +2,16 @@
 
 from fastapi import APIRouter
 
-from alerts.web.api import defaults, items, journalists, keys, media, reports, schemas
+from alerts.web.api import (
+    defaults,
+    items,
+    journalists,
+    keys,
+    media,
+    reports,
+    schemas,
+    translations,
+)
 
 # Every operation may meet these: a malformed body, no or a bad key, the wrong
 # role, a body over the size limit, a field that fails validation.
@@ -18,6 +27,7 @@ COMMON = {
 
 router = APIRouter(prefix="/api", responses=COMMON)  # type: ignore[arg-type]
 router.include_router(items.router)
+router.include_router(translations.router)
 router.include_router(reports.router)
 router.include_router(journalists.router)
 router.include_router(keys.router)

@@ -17,7 +17,7 @@ from alerts.core.models import Delivery, DeliveryStatus, Item, Journalist, utcno
 from alerts.core.runtime import Runtime
 from alerts.delivery import progress, recovery
 from alerts.delivery.matching import reach as reach_of
-from alerts.items import corrections, drafts, embargoes, lifecycle
+from alerts.items import corrections, drafts, embargoes, lifecycle, translations
 from alerts.mail.rendering import build_message
 from alerts.web.api import schemas
 from alerts.web.api.deps import Id, Staff, celery, field_error, require, runtime, session
@@ -147,10 +147,10 @@ def update_item(
     return schemas.ItemOut.of(item)
 
 
-def _sample(rt: Runtime, item: Item) -> EmailMessage:
+def _sample(rt: Runtime, item: Item, language: str = "en") -> EmailMessage:
     """The item as a journalist receives it: the same bytes, for a sample recipient."""
     recipient = rt.recipient(0, 0, "journalist@example.org", "Sample Journalist")
-    raw = build_message(rt.rendered(item), recipient, rt.sender)
+    raw = build_message(rt.rendered(item, language), recipient, rt.sender)
     message = message_from_bytes(raw, policy=policy.default)
     assert isinstance(message, EmailMessage)
     return message
@@ -162,9 +162,27 @@ def _sample(rt: Runtime, item: Item) -> EmailMessage:
     response_class=Response,
 )
 def preview(
-    item_id: Id, db: Db, rt: Rt, _: Reader, format: Literal["html", "text"] = "html"
+    item_id: Id,
+    db: Db,
+    rt: Rt,
+    _: Reader,
+    format: Literal["html", "text"] = "html",
+    lang: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[a-z]{2,3}$",
+            description="As a journalist of this language gets it (its translation, if any).",
+        ),
+    ] = None,
 ) -> Response:
-    message = _sample(rt, _item(db, item_id))
+    if lang is not None:
+        try:
+            translations.check_language(lang)
+        except translations.InvalidTranslation as exc:
+            raise HTTPException(
+                422, detail=[{"loc": ["query", "lang"], "msg": str(exc), "type": "value_error"}]
+            ) from exc
+    message = _sample(rt, _item(db, item_id), lang or "en")
     part = message.get_body(("html",) if format == "html" else ("plain",))
     assert part is not None
     content = str(part.get_content())
@@ -282,7 +300,9 @@ def correct(item_id: Id, body: schemas.Correction, db: Db, _: Writer) -> schemas
     )
     _apply(
         lambda: made.append(
-            corrections.correct(db, item, body.title, body.summary, body.body, utcnow(), rich)
+            corrections.correct(
+                db, item, body.title, body.summary, body.body, utcnow(), rich, body.translations
+            )
         )
     )
     db.commit()

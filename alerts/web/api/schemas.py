@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
-from alerts.core.models import Item, Journalist, NewsroomDefaults
+from alerts.core.models import Item, ItemTranslation, Journalist, NewsroomDefaults
 from alerts.digests.schedule import format_minute
 from alerts.items.rich_fields import AttachmentRef, Contact, ImageRef
+from alerts.items.translations import InvalidTranslation, TranslationFields, check_language
 from alerts.web.api.body import ApiBody
 
 Kind = Literal["press_release", "report", "statement", "news"]
@@ -24,6 +25,52 @@ IMAGE = (
 ATTACHMENTS = "Documents linked from the email (never attached): `media_id`, `title`."
 NOTES = "Notes to editors (Markdown). `null`: the newsroom's default notes (/api/defaults)."
 CONTACTS = "Media contacts. `null`: the newsroom's default contacts (/api/defaults)."
+TRANSLATIONS = (
+    "Linked translations by language code (`es`, `ar`): `title` (required), `summary`, "
+    "`body`, `image_alt`, `image_caption`, `notes`, `document_titles` (by media id). A "
+    "field left out is the original's. Readers get their language's, else the original."
+)
+
+
+class TranslationIn(ApiBody, TranslationFields):
+    """A translation's words (PUT /api/items/{id}/translations/{lang})."""
+
+
+class TranslationOut(BaseModel):
+    language: str
+    title: str
+    summary: str | None
+    body: str | None
+    image_alt: str | None
+    image_caption: str | None
+    notes: str | None
+    document_titles: dict[str, str]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: ItemTranslation) -> TranslationOut:
+        return cls(
+            language=row.language,
+            title=row.title,
+            summary=row.summary,
+            body=row.body,
+            image_alt=row.image_alt,
+            image_caption=row.image_caption,
+            notes=row.notes,
+            document_titles=dict(row.document_titles or {}),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+def _known_languages(value: dict[str, TranslationFields] | None) -> dict[str, TranslationFields]:
+    for code in value or {}:
+        try:
+            check_language(code)
+        except InvalidTranslation as exc:
+            raise ValueError(str(exc)) from exc
+    return value or {}
 
 
 class ItemCreate(ApiBody):
@@ -45,6 +92,11 @@ class ItemCreate(ApiBody):
     )
     notes: str | None = Field(default=None, max_length=20_000, description=NOTES)
     contacts: list[Contact] | None = Field(default=None, max_length=20, description=CONTACTS)
+    translations: dict[str, TranslationFields] = Field(
+        default_factory=dict, max_length=50, description=TRANSLATIONS
+    )
+
+    _languages = field_validator("translations")(_known_languages)
 
 
 class ItemUpdate(ApiBody):
@@ -97,6 +149,7 @@ class ItemOut(BaseModel):
         description="Why a feed entry was left a draft (its lead photo could not be had); "
         "null once staff set a photo or publish.",
     )
+    translations: list[TranslationOut] = Field(description=TRANSLATIONS)
 
     @classmethod
     def of(cls, item: Item) -> ItemOut:
@@ -128,6 +181,7 @@ class ItemOut(BaseModel):
                 else None
             ),
             import_problem=item.import_problem,
+            translations=[TranslationOut.of(t) for t in item.translation_rows],
         )
 
 
@@ -169,6 +223,11 @@ class Correction(ApiBody):
     )
     notes: str | None = Field(default=None, max_length=20_000, description=NOTES)
     contacts: list[Contact] | None = Field(default=None, max_length=20, description=CONTACTS)
+    translations: dict[str, TranslationFields] = Field(
+        default_factory=dict, max_length=50, description=f"The correction's own. {TRANSLATIONS}"
+    )
+
+    _languages = field_validator("translations")(_known_languages)
 
 
 class Defaults(ApiBody):
