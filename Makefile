@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest chromium spamassassin netbed bench sink worker serve clean messages
+.PHONY: demo test lint typecheck pytest chromium spamassassin netbed bench bench-web wrk sink worker serve clean messages
 
 $(BIN)/alerts: pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required" if sys.version_info < (3, 11) else 0)'
@@ -60,6 +60,18 @@ netbed:
 ## Throughput against PostgreSQL + Redis (see bench/README.md).
 bench: $(BIN)/alerts
 	$(BIN)/python -m bench.fanout
+
+## The web side under load (bench/web_load.py) drives `alerts serve` with Debian's wrk.
+bench-web: $(BIN)/alerts wrk
+	$(BIN)/python -m bench.web_load
+
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; \
+	  else \
+	    echo "bench/web_load.py needs wrk: sudo apt-get install wrk" >&2; exit 1; \
+	  fi; }
 
 sink: $(BIN)/alerts
 	$(BIN)/alerts sink

@@ -222,6 +222,46 @@ def send(
     return item_id, rate
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (clock ticks of /proc/PID/stat)."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def web_only(
+    seconds: float, base: str, paths: Path, server: subprocess.Popen[bytes], folder: Path
+) -> dict[str, Any]:
+    """One-click POSTs as fast as the server answers, nothing else running: requests/s,
+    and the CPU each costs in the web processes (PostgreSQL's share is not counted: its
+    backends come and go with the pool's overflow connections)."""
+    out = folder / "wrk-web-only.txt"
+    # A rate no server reaches: wrk never waits between requests.
+    proc = start_wrk(base, 1e6, 2, 32, "POST", f"@{paths}", out)
+    time.sleep(2.0)  # connections open, pools filled
+    web_pids = fanout.process_tree(server.pid)
+    before = cpu_seconds(web_pids)
+    time.sleep(seconds)
+    used = cpu_seconds(web_pids) - before
+    found = wrk_result(proc, out)
+    requests = found["requests_per_second"] * seconds
+    return {f"web_only_{k}": v for k, v in found.items()} | {
+        "web_only_web_cpu_ms_per_request": round(used / requests * 1000, 2),
+    }
+
+
+def report(results: dict[str, Any], as_json: bool) -> None:
+    width = max(len(k) for k in results)
+    print()
+    for k, v in results.items():
+        print(f"{k:<{width}}  {v}")
+    if as_json:
+        print(json.dumps(results, indent=2))
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--journalists", type=int, default=100_000, metavar="N")
@@ -236,6 +276,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="comma-separated order of sends: quiet (server idle) and loaded (wrk on)",
     )
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per send (900)")
+    parser.add_argument(
+        "--web-only",
+        type=float,
+        metavar="SECONDS",
+        help="no send: one-click POSTs unpaced for SECONDS; CPU per request (web, PostgreSQL)",
+    )
     parser.add_argument("--keep-db", action="store_true")
     parser.add_argument("--json", action="store_true", help="also print the results as JSON")
     args = parser.parse_args(argv)
@@ -295,6 +341,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "web_workers": args.web_workers,
             "cpus": os.cpu_count(),
         }
+        if args.web_only:
+            results |= web_only(args.web_only, base, paths, server, folder)
+            report(results, args.json)
+            return 0
         quiet, loaded = [], []
         for phase in args.phases:
             if phase == "quiet":
@@ -339,7 +389,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 .where(Journalist.id > n, Journalist.status == JournalistStatus.UNSUBSCRIBED)
             )
         ok_posts = results["one_click_requests"] - results["one_click_errors"]
-        if results["one_click_paths_reused"] == 0 and unsubscribed != ok_posts:
+        # wrk does not count the requests in flight when it is stopped: up to one a connection.
+        if results["one_click_paths_reused"] == 0 and not 0 <= unsubscribed - ok_posts <= 64:
             raise BenchFailed(f"{ok_posts} one-click POSTs answered 2xx, {unsubscribed} rows")
         results |= {
             "one_click_journalists_unsubscribed": unsubscribed,
@@ -349,12 +400,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 sum(loaded) / len(loaded) / (sum(quiet) / len(quiet)), 3
             ),
         }
-        width = max(len(k) for k in results)
-        print()
-        for k, v in results.items():
-            print(f"{k:<{width}}  {v}")
-        if args.json:
-            print(json.dumps(results, indent=2))
+        report(results, args.json)
         return 0
     except BenchFailed as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
