@@ -98,7 +98,14 @@ def test_two_worker_processes_answer_and_stop_cleanly(
     workers = _children(process.pid)
     assert len(workers) == 2
     for _ in range(20):  # new connections each time: the kernel hands them to either
-        assert httpx.get(f"{base}/subscribe", timeout=10).status_code == 200
+        page = httpx.get(f"{base}/subscribe", timeout=10)
+        assert page.status_code == 200
+        # The security headers, from a pure ASGI middleware, on every process's answers.
+        assert page.headers["x-frame-options"] == "DENY"
+        assert page.headers["cache-control"] == "no-store"
+        assert page.headers["x-content-type-options"] == "nosniff"
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+        assert "strict-transport-security" not in page.headers  # http: no HSTS
     token = TokenSigner(SECRET).sign(Purpose.UNSUBSCRIBE, journalist_id)
     answer = httpx.post(f"{base}/u/{token}", data={"List-Unsubscribe": "One-Click"}, timeout=10)
     assert answer.status_code == 200

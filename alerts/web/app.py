@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from email.utils import parseaddr
 from urllib.parse import urlsplit
 
@@ -37,6 +36,7 @@ from alerts.web.body_limit import BodyLimit
 from alerts.web.csrf import Csrf
 from alerts.web.pages import Pages
 from alerts.web.ratelimit import SignUpLimits
+from alerts.web.security_headers import SecurityHeaders
 from alerts.web.staff_session import StaffSessions
 from alerts.web.validation import is_path_error, validation_response
 from alerts.worker.app import AlertsCelery
@@ -50,15 +50,6 @@ def body_limit(path: str) -> int:
 
 
 # Token URLs must not leak through Referer headers, caches or frames.
-SECURITY_HEADERS = {
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "form-action 'self'; frame-ancestors 'none'",
-}
-
-
 def create_app(celery: AlertsCelery, limits: SignUpLimits | None = None) -> FastAPI:
     runtime = celery.runtime
     settings = runtime.settings
@@ -93,21 +84,7 @@ def create_app(celery: AlertsCelery, limits: SignUpLimits | None = None) -> Fast
         limit_for=lambda path: media_limit if path.endswith("/api/media") else body_limit(path),
     )
 
-    hsts = settings.base_url.startswith("https://")
-
-    @app.middleware("http")
-    async def security_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if hsts:  # browsers that saw the https site once never fall back to http
-            response.headers.setdefault(
-                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
-            )
-        response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    app.add_middleware(SecurityHeaders, hsts=settings.base_url.startswith("https://"))
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
