@@ -377,6 +377,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 item_id, rate = send(app, sink, matched, args.timeout, worker, worker_log, drive)
             finally:
                 web = {name: wrk_result(proc, out) for name, (proc, out) in loads.items()}
+                # Printed before any failure of the send (a timeout, say) loses them.
+                print(f"web under load: {web}", flush=True)
             verify_pipeline(app.runtime.sessions, sink, item_id, matched)
             loaded.append(rate)
             print(f"loaded send: {rate:.0f} emails/s; web: {web}", flush=True)
