@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest chromium spamassassin netbed wrk bench bench-newsroom bench-peers sink worker serve clean messages
+.PHONY: demo test lint typecheck pytest chromium spamassassin netbed wrk bench bench-newsroom bench-peers bench-web sink worker serve clean messages
 
 $(BIN)/alerts: pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required" if sys.version_info < (3, 11) else 0)'
@@ -61,13 +61,13 @@ netbed:
 bench: $(BIN)/alerts
 	$(BIN)/python -m bench.fanout
 
-## The newsroom benchmark drives `alerts serve` with Debian's wrk (a bench tool, not a test one).
+## The newsroom and web-load benchmarks drive `alerts serve` with Debian's wrk (a bench tool, not a test one).
 wrk:
 	@command -v wrk >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 wrk; \
 	  else \
-	    echo "the newsroom benchmark needs wrk: sudo apt-get install wrk" >&2; exit 1; \
+	    echo "the newsroom and web-load benchmarks need wrk: sudo apt-get install wrk" >&2; exit 1; \
 	  fi; }
 
 ## /news, a filtered list, a search and the feeds at 20,000 items, SQLite then PostgreSQL.
@@ -79,6 +79,10 @@ bench-newsroom: $(BIN)/alerts wrk
 PEERS_MEMBERS ?= 2000
 bench-peers: $(BIN)/alerts
 	$(BIN)/python -m bench.peers --members $(PEERS_MEMBERS)
+
+## The web side under load (bench/web_load.py): one-click POSTs, /subscribe, progress.
+bench-web: $(BIN)/alerts wrk
+	$(BIN)/python -m bench.web_load
 
 sink: $(BIN)/alerts
 	$(BIN)/alerts sink

@@ -33,7 +33,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from multiprocessing.queues import Queue as MpQueue
 from multiprocessing.synchronize import Event as MpEvent
@@ -64,9 +64,9 @@ from alerts.delivery.fanout import fan_out_in_slices, work_through
 from alerts.delivery.progress import counts_for_item
 from alerts.items.drafts import ItemDraft, create_item
 from alerts.items.lifecycle import publish_item
-from alerts.mail.dkim import generate
 from alerts.mail.rendering import build_message
 from alerts.worker.app import AlertsCelery, create_celery
+from bench.dkim_bench import KINDS, SignerSpec, dkim_env, dkim_overrides, signer_spec, signing
 
 HOST = "127.0.0.1"
 PG_ADMIN_URL = f"postgresql://postgres@{HOST}:5432/test"
@@ -363,10 +363,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
         "ALERTS_SMTP_MESSAGES_PER_CONNECTION": str(settings.smtp_messages_per_connection),
         "ALERTS_TRACK_CLICKS": settings.track_clicks,
     }
-    if settings.dkim_selector and settings.dkim_private_key_file:
-        env["ALERTS_DKIM_SELECTOR"] = settings.dkim_selector
-        env["ALERTS_DKIM_PRIVATE_KEY_FILE"] = str(settings.dkim_private_key_file)
-    return env
+    return env | dkim_env(settings)
 
 
 def start_worker(settings: Settings, concurrency: int, log_path: Path) -> subprocess.Popen[bytes]:
@@ -500,16 +497,16 @@ def verify_pipeline(
     return counts
 
 
-def sample_message(app: AlertsCelery, item_id: int) -> bytes:
-    """One message exactly as the pipeline builds it, for the baseline to send."""
+def sample_message(app: AlertsCelery, item_id: int, signed: bool = True) -> bytes:
+    """One message exactly as the pipeline builds it, for the baseline to send
+    (``signed=False``: without its DKIM signatures, for the baseline that signs)."""
     runtime = app.runtime
     with runtime.sessions() as session:
         item = session.get(Item, item_id)
         assert item is not None
         rendered = runtime.rendered(item)
-    return build_message(
-        rendered, runtime.recipient(1, 1, address(1), "Journalist 1"), runtime.sender
-    )
+    sender = runtime.sender if signed else replace(runtime.sender, dkim=None)
+    return build_message(rendered, runtime.recipient(1, 1, address(1), "Journalist 1"), sender)
 
 
 def _baseline_sender(
@@ -520,8 +517,11 @@ def _baseline_sender(
     ready: MpQueue[Any],
     go: MpEvent,
     results: MpQueue[Any],
+    dkim: SignerSpec | None = None,
 ) -> None:
-    """One process: its share of the messages, a fresh connection every ``per_connection``."""
+    """One process: its share of the messages, a fresh connection every ``per_connection``;
+    with ``dkim``, each copy signed just before it is sent."""
+    finish = signing(dkim)
     ready.put(os.getpid())
     go.wait(120)
     sent, error = 0, ""
@@ -529,7 +529,7 @@ def _baseline_sender(
         for start in range(0, len(recipients), per_connection):
             with smtplib.SMTP(HOST, port, timeout=30) as smtp:
                 for rcpt in recipients[start : start + per_connection]:
-                    smtp.sendmail("alerts@example.org", [rcpt], message)
+                    smtp.sendmail("alerts@example.org", [rcpt], finish(message))
                     sent += 1
     except (smtplib.SMTPException, OSError) as exc:
         error = f"{type(exc).__name__}: {exc}"
@@ -555,6 +555,7 @@ def run_baseline(
     processes: int,
     per_connection: int,
     timeout: float,
+    dkim: SignerSpec | None = None,
 ) -> Phase:
     ctx = mp.get_context("spawn")  # the parent has threads: no fork
     ready: MpQueue[Any] = ctx.Queue()
@@ -563,7 +564,10 @@ def run_baseline(
     procs = [
         ctx.Process(
             target=_baseline_sender,
-            args=(sink.port, recipients[p::processes], per_connection, message, ready, go, results),
+            args=(
+                *(sink.port, recipients[p::processes], per_connection, message),
+                *(ready, go, results, dkim),
+            ),
         )
         for p in range(processes)
     ]
@@ -637,7 +641,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="time the fan-out done by a real worker (until its record), with its peak RSS",
     )
-    parser.add_argument("--dkim", action="store_true", help="sign every message (2048-bit RSA)")
+    parser.add_argument(
+        "--dkim",
+        nargs="?",
+        const="rsa",
+        choices=KINDS,
+        help="sign every message: rsa (2048 bits, the default), ed25519, or dual (both); "
+        "adds a baseline that signs each copy with the same keys",
+    )
     parser.add_argument(
         "--track-clicks",
         action="store_true",
@@ -682,9 +693,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             # A fresh key per run; the worker processes get it through the environment.
             overrides["secret_key"] = generate_secret()
         if args.dkim:
-            pem, _ = generate()
-            (data_dir / "dkim.pem").write_bytes(pem)
-            overrides |= {"dkim_selector": "bench", "dkim_private_key_file": data_dir / "dkim.pem"}
+            overrides |= dkim_overrides(args.dkim, data_dir)
         sink = SmtpSink(_free_port())
         overrides["smtp_url"] = f"smtp://{HOST}:{sink.port}"
         settings = load_settings(**overrides)
@@ -922,6 +931,23 @@ def end_to_end(
     baseline = run_baseline(
         sink, recipients, message, args.concurrency, args.per_connection, args.timeout
     )
+    signed: dict[str, Any] = {}
+    if args.dkim:
+        print(f"baseline signing every copy ({args.dkim}), same keys and signer", flush=True)
+        signed_baseline = run_baseline(
+            sink,
+            recipients,
+            sample_message(app, item_id, signed=False),
+            args.concurrency,
+            args.per_connection,
+            args.timeout,
+            signer_spec(app.runtime.sender.dkim),
+        )
+        signed = {
+            "signed_baseline_seconds": round(signed_baseline.seconds, 3),
+            "signed_baseline_emails_per_second": round(signed_baseline.rate, 1),
+            "ratio_to_signed_baseline": round(pipeline.rate / signed_baseline.rate, 3),
+        }
     return {
         "concurrency": args.concurrency,
         "batch_size": args.batch_size,
@@ -938,7 +964,7 @@ def end_to_end(
         "baseline_emails_per_second": round(baseline.rate, 1),
         "baseline_connections": baseline.connections,
         "ratio": round(pipeline.rate / baseline.rate, 3),
-    }
+    } | signed
 
 
 def report(r: dict[str, Any]) -> None:

@@ -183,19 +183,42 @@ def sink(
 def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Processes answering requests (uvicorn's multi-process mode): one per core "
+            "for bursts of one-click unsubscribes. More than one needs a shared "
+            "ALERTS_RATE_LIMIT_STORAGE (redis://…).",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the web pages (journalists' subscribe, preferences and unsubscribe)."""
     import contextlib
+    from typing import Any
     from urllib.parse import urlsplit
 
     import uvicorn
 
     from alerts.core.log_redaction import uvicorn_log_config
     from alerts.web import create_app
+    from alerts.web.served import FACTORY
 
+    # Built here even with several workers: a configuration error stops the command
+    # at once, before any process starts, and the embedded secret file exists.
     celery = celery_app()
-    web = create_app(celery)
     settings = celery.runtime.settings
+    if workers > 1 and settings.rate_limit_storage.startswith("memory://"):
+        fail(
+            f"--workers {workers} needs ALERTS_RATE_LIMIT_STORAGE shared by the processes "
+            "(redis://…): with memory:// each would count sign-ups on its own, "
+            f"{workers} times the limit",
+            2,
+        )
+    # One process: the app built here. Several: each builds its own from the environment.
+    web: Any = create_app(celery) if workers == 1 else FACTORY
+    if workers > 1:
+        celery.runtime.dispose()
     root_path = urlsplit(settings.base_url).path.rstrip("/")
     # X-Forwarded-* only from ALERTS_TRUSTED_PROXIES (none by default): otherwise any
     # client could choose the address the per-client sign-up limit counts.
@@ -210,6 +233,8 @@ def serve(
             web,
             host=host,
             port=port,
+            workers=workers,
+            factory=workers > 1,
             root_path=root_path,
             proxy_headers=bool(trusted),
             forwarded_allow_ips=trusted,

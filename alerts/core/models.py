@@ -333,6 +333,15 @@ class Delivery(Base):
         UniqueConstraint("item_id", "journalist_id", name="uq_deliveries_item_journalist"),
         Index("ix_deliveries_status_next_attempt", "status", "next_attempt_at"),
         Index("ix_deliveries_item_status", "item_id", "status"),
+        # A one-click unsubscribe cancels the journalist's pending rows: without this it
+        # read every pending row (19 ms per POST during a 100,000 send). Partial, so it
+        # gets one entry per row, at the fan-out; claimed rows leave it.
+        Index(
+            "ix_deliveries_journalist_pending",
+            "journalist_id",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -23,7 +23,7 @@ from alerts.core.tokens import Purpose, TokenSigner
 from alerts.delivery.throttle import RelayThrottle
 from alerts.items import translations
 from alerts.items.fan_out_rule import fan_out_due
-from alerts.mail.dkim import DkimKey
+from alerts.mail.dkim import DkimKey, DkimSigner
 from alerts.mail.rendering import Recipient, RenderedItem, Sender, make_environment, render_item
 from alerts.mail.rich_blocks import RichContent, load_rich
 from alerts.mail.smtp import SmtpTransport
@@ -109,16 +109,21 @@ class Runtime:
             domain=s.from_domain,
             secret=s.secret,
             list_id=f"Press alerts <alerts.{s.from_domain}>",
-            dkim=(
-                DkimKey(
-                    s.dkim_selector,
-                    s.dkim_domain or s.from_domain,
-                    s.dkim_private_key_file.read_bytes(),
-                )
-                if s.dkim_selector and s.dkim_private_key_file
-                else None
-            ),
+            dkim=self._dkim_signer(),
         )
+
+    def _dkim_signer(self) -> DkimSigner | None:
+        s = self.settings
+        domain = s.dkim_domain or s.from_domain
+        keys = tuple(
+            DkimKey(selector, domain, key_file.read_bytes())
+            for selector, key_file in (
+                (s.dkim_selector, s.dkim_private_key_file),
+                (s.dkim_second_selector, s.dkim_second_private_key_file),
+            )
+            if selector and key_file
+        )
+        return DkimSigner(keys) if keys else None
 
     def recipient(
         self,

@@ -19,6 +19,7 @@ import limits
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from alerts.core.dkim_keys import key_file_algorithm
 from alerts.core.secret_policy import HOW_TO_GENERATE, secret_problem
 
 SMTP_SCHEMES = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
@@ -110,10 +111,14 @@ class Settings(BaseSettings):
     forget_unsubscribed_after_days: int = Field(default=28, ge=1)
     retention_interval_seconds: float = Field(default=3600.0, gt=0)
 
-    # DKIM: signing is on when a selector and a key file are given.
+    # DKIM: signing is on when a selector and a key file are given; the key says the
+    # algorithm (RSA: rsa-sha256, Ed25519: ed25519-sha256). The second pair adds a
+    # second signature of the other algorithm (RFC 8463: Ed25519 beside RSA).
     dkim_selector: str = ""
     dkim_domain: str = ""  # default: the domain of ALERTS_FROM
     dkim_private_key_file: Path | None = None
+    dkim_second_selector: str = ""
+    dkim_second_private_key_file: Path | None = None
 
     # Bounces and relay protection.
     soft_bounce_limit: int = Field(default=3, ge=1)  # soft bounces in the window → suppressed
@@ -297,6 +302,37 @@ def parse_smtp_url(url: str) -> SmtpTarget:
     )
 
 
+def _check_dkim(settings: Settings) -> None:
+    """Both of each pair or neither, keys that can sign, one signature per algorithm."""
+    algorithms = []
+    s = settings
+    for prefix, selector, key_file in (
+        ("ALERTS_DKIM_", s.dkim_selector, s.dkim_private_key_file),
+        ("ALERTS_DKIM_SECOND_", s.dkim_second_selector, s.dkim_second_private_key_file),
+    ):
+        if bool(selector) != bool(key_file):
+            raise SettingsError(
+                f"DKIM needs both {prefix}SELECTOR and {prefix}PRIVATE_KEY_FILE (or neither)"
+            )
+        if key_file is None:
+            continue
+        if not key_file.is_file():
+            raise SettingsError(f"{prefix}PRIVATE_KEY_FILE: no such file {key_file}")
+        try:
+            algorithms.append(key_file_algorithm(key_file))
+        except ValueError as exc:
+            raise SettingsError(f"{prefix}PRIVATE_KEY_FILE {key_file}: {exc}") from None
+    if settings.dkim_second_selector and not settings.dkim_selector:
+        raise SettingsError("ALERTS_DKIM_SECOND_SELECTOR needs ALERTS_DKIM_SELECTOR as well")
+    if len(algorithms) == 2 and algorithms[0] == algorithms[1]:
+        raise SettingsError(
+            f"both DKIM keys are {algorithms[0]}: the second signature is for the other "
+            "algorithm (an Ed25519 key beside an RSA one, RFC 8463)"
+        )
+    if settings.dkim_second_selector and settings.dkim_second_selector == settings.dkim_selector:
+        raise SettingsError("the two DKIM signatures need different selectors")
+
+
 def load_settings(**overrides: object) -> Settings:
     """Build the settings and fill in the embedded defaults.
 
@@ -315,14 +351,7 @@ def load_settings(**overrides: object) -> Settings:
         settings.database_url = f"sqlite:///{data_dir / 'alerts.db'}"
     if not settings.broker_url:
         settings.broker_url = f"sqla+sqlite:///{data_dir / 'broker.db'}"
-    if bool(settings.dkim_selector) != bool(settings.dkim_private_key_file):
-        raise SettingsError(
-            "DKIM needs both ALERTS_DKIM_SELECTOR and ALERTS_DKIM_PRIVATE_KEY_FILE (or neither)"
-        )
-    if settings.dkim_private_key_file and not settings.dkim_private_key_file.is_file():
-        raise SettingsError(
-            f"ALERTS_DKIM_PRIVATE_KEY_FILE: no such file {settings.dkim_private_key_file}"
-        )
+    _check_dkim(settings)
     if settings.metrics_dir is None:
         settings.metrics_dir = data_dir / "metrics"
     if settings.media_dir is None:

@@ -24,7 +24,7 @@ from alerts.core.i18n import N_, direction, translations
 from alerts.core.models import NOTICE_KINDS, Item, ItemStatus, NoticeKind, utcnow
 from alerts.core.taxonomy import Taxonomy, localised_countries
 from alerts.core.text_versions import TextVersion, link_language
-from alerts.mail.dkim import DkimKey
+from alerts.mail.dkim import DkimKey, DkimSigner
 from alerts.mail.markdown_body import render_body
 from alerts.mail.rich_blocks import PLAIN, RichContent, photo_line, rich_context, translated
 
@@ -109,11 +109,12 @@ class Sender:
     domain: str
     secret: str
     list_id: str
-    dkim: DkimKey | None = None
+    dkim: DkimKey | DkimSigner | None = None
 
-    def finish(self, message: bytes) -> bytes:
-        """Last step for every outgoing message: the DKIM signature, when configured."""
-        return self.dkim.sign(message) if self.dkim is not None else message
+    def finish(self, message: bytes, body_hash: bytes | None = None) -> bytes:
+        """Last step for every outgoing message: the DKIM signatures, when configured
+        (``body_hash``: the canonical body's SHA-256, when the caller has it)."""
+        return self.dkim.sign(message, body_hash=body_hash) if self.dkim is not None else message
 
     @property
     def display_name(self) -> str:
@@ -415,4 +416,6 @@ def build_message(
         headers.append(header_line("In-Reply-To", recipient.in_reply_to))
         headers.append(header_line("References", recipient.in_reply_to))
     message = skeleton.assemble(b"".join(headers), text_values, html_values)
-    return sender.finish(message)
+    if sender.dkim is None:
+        return message
+    return sender.finish(message, skeleton.body_hash(text_values, html_values))

@@ -16,11 +16,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 import secrets
 from collections.abc import Mapping
 from email.policy import compat32
 from email.utils import formataddr
+from functools import cached_property
+
+from alerts.mail.dkim import relaxed_lines
 
 CRLF = b"\r\n"
 SOFT_BREAK = b"=\r\n"
@@ -181,3 +185,42 @@ class MessageSkeleton:
                 self._end,
             )
         )
+
+    @cached_property
+    def _canonical_parts(self) -> list[bytes | tuple[bool, str]]:
+        """The body as DKIM's relaxed canonicalisation sees it: the fixed runs of lines
+        already canonical, and (html?, field) where a recipient's value goes.
+
+        Each value is joined by soft breaks, so it starts a line and its soft break
+        ends one: the fixed runs between values are whole lines, canonicalised once
+        per item (``relaxed_lines``), and the body ends with the closing delimiter, a
+        non-empty line, so no empty line at the end needs the whole body either.
+        """
+        parts: list[bytes | tuple[bool, str]] = []
+        fixed = [self._before_text[len(CRLF) :]]
+        for html, template, after in (
+            (False, self.text, self._before_html),
+            (True, self.html, self._end),
+        ):
+            fixed.append(template.literals[0])
+            for field, literal in zip(template.fields, template.literals[1:], strict=True):
+                parts += [relaxed_lines(b"".join(fixed) + SOFT_BREAK), (html, field)]
+                fixed = [literal]
+            fixed.append(after)
+        parts.append(relaxed_lines(b"".join(fixed)))
+        return parts
+
+    def body_hash(
+        self, text_values: Mapping[str, bytes], html_values: Mapping[str, bytes]
+    ) -> bytes:
+        """SHA-256 of the relaxed body (DKIM's bh=) of ``assemble`` with these values:
+        the item's fixed 15 KB are not canonicalised again for every recipient."""
+        digest = hashlib.sha256()
+        for part in self._canonical_parts:
+            if isinstance(part, bytes):
+                digest.update(part)
+            else:
+                html, field = part
+                value = (html_values if html else text_values)[field]
+                digest.update(relaxed_lines(value + SOFT_BREAK))
+        return digest.digest()

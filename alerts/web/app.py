@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from email.utils import parseaddr
 from urllib.parse import urlsplit
 
@@ -41,6 +40,7 @@ from alerts.web.csp import app_policy
 from alerts.web.csrf import Csrf
 from alerts.web.pages import Pages
 from alerts.web.ratelimit import SignUpLimits
+from alerts.web.security_headers import SecurityHeaders
 from alerts.web.staff_session import StaffSessions
 from alerts.web.validation import is_path_error, validation_response
 from alerts.worker.app import AlertsCelery
@@ -53,17 +53,8 @@ def body_limit(path: str) -> int:
     return MAX_IMPORT_BYTES if path.endswith("/import") else MAX_BODY_BYTES
 
 
-# Token URLs must not leak through Referer headers, caches or frames. The policy here
-# is the app's own files only; create_app adds the media host's images (alerts/web/csp.py).
-SECURITY_HEADERS = {
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "form-action 'self'; frame-ancestors 'none'",
-}
-
-
+# Token URLs must not leak through Referer headers, caches or frames: the headers are
+# alerts/web/security_headers.py's, the policy adds the media host's images (csp.py).
 def create_app(
     celery: AlertsCelery,
     limits: SignUpLimits | None = None,
@@ -104,22 +95,11 @@ def create_app(
         limit_for=lambda path: media_limit if path.endswith("/api/media") else body_limit(path),
     )
 
-    hsts = settings.base_url.startswith("https://")
-    headers = SECURITY_HEADERS | {"Content-Security-Policy": app_policy(settings)}
-
-    @app.middleware("http")
-    async def security_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        for name, value in headers.items():
-            response.headers.setdefault(name, value)
-        if hsts:  # browsers that saw the https site once never fall back to http
-            response.headers.setdefault(
-                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
-            )
-        response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    app.add_middleware(
+        SecurityHeaders,
+        hsts=settings.base_url.startswith("https://"),
+        policy=app_policy(settings),
+    )
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
