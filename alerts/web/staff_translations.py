@@ -1,8 +1,10 @@
 """The staff item page's translations: one form per language, saved or removed.
 
 Plain forms (no JavaScript needed), checked by the same ``items.translations`` as
-the API; each language's saved version has its own preview (the email a reader
-of that language gets, ``/api/items/{id}/preview?lang=``).
+the API; each language's section has its own preview (the email a reader of that
+language gets): the saved version's (``/api/items/{id}/preview?lang=``) until staff
+type, then the typed words' (``translations/preview``, nothing saved), redrawn by
+translations.js or by the section's "Preview" button without JavaScript.
 """
 
 from __future__ import annotations
@@ -10,16 +12,18 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from alerts.core.models import Item, utcnow
 from alerts.items import translations
 from alerts.items.translations import InvalidTranslation
 from alerts.mail.rich_blocks import load_rich
 from alerts.web.api.deps import Id
+from alerts.web.csp import compose_policy
 from alerts.web.staff_pages import Csrf, Text, _render, _staff, signed_in, translation_view
 from alerts.web.state import pages as _pages
 from alerts.web.state import runtime as _runtime
+from alerts.web.translation_preview import preview_html
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
 
@@ -35,6 +39,19 @@ def _back(request: Request, item_id: int, note: str = "") -> RedirectResponse:
 @signed_in
 def translations_page(request: Request, item_id: Id, note: str = "") -> Response:
     """A section per language (its own tab in the page's list), each with its own preview."""
+    return _page(request, item_id, note=note[:300])
+
+
+def _page(
+    request: Request,
+    item_id: int,
+    note: str = "",
+    typed: dict[str, str] | None = None,
+    shown: str | None = None,
+    status: int = 200,
+) -> Response:
+    """The page; ``typed``: one section's unsaved words (kept in its form), ``shown``:
+    their preview (in that section's frame instead of the saved version's)."""
     staff = _staff(request, "items:read")
     runtime = _runtime(request)
     with runtime.sessions() as session:
@@ -44,14 +61,85 @@ def translations_page(request: Request, item_id: Id, note: str = "") -> Response
         rich = load_rich(session, [item], runtime.settings.media_base_url)[item.id]
         rows = [translation_view(row) for row in translations.of_item(session, item.id)]
         view = {"id": item.id, "title": item.title, "language": item.language}
-    return _render(
+    if typed is not None:
+        # The typed words replace that language's saved ones in its form, or fill the new one.
+        known = [row["language"] for row in rows]
+        key = typed["language"] if typed["language"] in known else ""
+        rows = [typed if row["language"] == key else row for row in rows]
+        blank = typed if not key else None
+        section: str | None = key or "new"
+    else:
+        section, blank = None, None
+    response = _render(
         request,
         "translations.html",
+        status=status,
         staff=staff,
         item=view,
         rich={"photo": rich.photo},
         translations=rows,
-        note=note[:300],
+        blank=blank,
+        typed_section=section,
+        preview_html=shown,
+        note=note,
+    )
+    # A preview shown inline (srcdoc) keeps the page's policy: the photo's thumbnail may be data:.
+    response.headers["Content-Security-Policy"] = compose_policy(runtime.settings)
+    return response
+
+
+def _words(given: dict[str, str]) -> dict[str, str]:
+    # A field left empty is the original's (as a field left out of the API's body).
+    return {name: value for name, value in given.items() if value.strip() or name == "title"}
+
+
+@router.post("/items/{item_id}/translations/preview", response_model=None)
+@signed_in
+def preview_translation(
+    request: Request,
+    item_id: Id,
+    language: Annotated[str, Form(max_length=20)] = "",
+    title: Short = "",
+    summary: Text = "",
+    body: Text = "",
+    image_alt: Short = "",
+    image_caption: Short = "",
+    notes: Text = "",
+    csrf_token: Csrf = None,
+) -> Response:
+    """The section's email as typed, nothing saved: JSON to the page's script (``Accept:
+    application/json``), the whole page with that section's preview to a plain submit."""
+    _staff(request, "items:write", csrf_token, check_csrf=True)
+    typed = {
+        "language": language.strip(),
+        "title": title,
+        "summary": summary,
+        "body": body,
+        "image_alt": image_alt,
+        "image_caption": image_caption,
+        "notes": notes,
+    }
+    words = _words({name: value for name, value in typed.items() if name != "language"})
+    runtime = _runtime(request)
+    html, error = None, ""
+    with runtime.sessions() as session:
+        item = session.get(Item, item_id)
+        if item is None:
+            raise HTTPException(404, f"No item {item_id}.")
+        try:
+            html = preview_html(session, runtime, item, typed["language"], words)
+        except InvalidTranslation as exc:
+            error = str(exc)
+    status = 422 if error else 200
+    if "application/json" in request.headers.get("accept", ""):
+        return JSONResponse({"html": html, "error": error or None}, status_code=status)
+    return _page(
+        request,
+        item_id,
+        note=f"error: {error}"[:300] if error else "",
+        typed=typed,
+        shown=html,
+        status=status,
     )
 
 
@@ -70,16 +158,16 @@ def save_translation(
     csrf_token: Csrf = None,
 ) -> Response:
     _staff(request, "items:write", csrf_token, check_csrf=True)
-    # A field left empty is the original's (as a field left out of the API's body).
-    given = {
-        "title": title,
-        "summary": summary,
-        "body": body,
-        "image_alt": image_alt,
-        "image_caption": image_caption,
-        "notes": notes,
-    }
-    words = {name: value for name, value in given.items() if value.strip() or name == "title"}
+    words = _words(
+        {
+            "title": title,
+            "summary": summary,
+            "body": body,
+            "image_alt": image_alt,
+            "image_caption": image_caption,
+            "notes": notes,
+        }
+    )
     with _runtime(request).sessions() as session:
         item = session.get(Item, item_id)
         if item is None:
