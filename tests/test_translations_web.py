@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import html
 import re
+import time
+from collections.abc import Iterator
 
+import feedparser
+import pytest
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, expect
 
-from alerts.core.models import utcnow
+from alerts.core.models import Item, utcnow
 from alerts.items import translations
+from alerts.items.corrections import correct
+from alerts.newsroom.slugs import release_path
 from alerts.staff.keys import create_key
 from tests.conftest import Stack
-from tests.newsroom_helpers import draft
+from tests.newsroom_helpers import client_of, draft, json_ld, meta, release
 from tests.test_browser import browser  # noqa: F401  (fixture)
 from tests.test_compose_page import client
 
@@ -122,3 +128,124 @@ def test_a_spanish_title_typed_shows_in_the_es_preview_before_saving(
     assert not [e for e in errors if "Content Security Policy" in e], errors
     context.close()
     assert _stored(pipeline, item_id) == [("es", "Guardado")]
+
+
+@pytest.fixture
+def web(pipeline: Stack) -> Iterator[TestClient]:
+    with client_of(pipeline) as client:
+        yield client
+
+
+def _translate(pipeline: Stack, item_id: int, language: str, **words: str) -> None:
+    with pipeline.session() as session:
+        item = session.get(Item, item_id)
+        assert item is not None
+        translations.put(session, item, language, translations.parse_fields(words), utcnow())
+        session.commit()
+
+
+def test_sharing_data_and_correction_banners_follow_the_language_shown(
+    pipeline: Stack, web: TestClient
+) -> None:
+    with pipeline.session() as session:
+        original_id = release(
+            session, 0, title="Original statement", summary="The first figures.", countries=["MX"]
+        )
+        original = session.get(Item, original_id)
+        assert original is not None
+        fixed = correct(session, original, None, "Fixed numbers.", "The right figure.", utcnow())
+        session.commit()
+        fixed_id, fixed_title = fixed.id, fixed.title
+    _translate(
+        pipeline, original_id, "es", title="Declaración original", summary="Las primeras cifras."
+    )
+    _translate(pipeline, fixed_id, "es", title="Corrección: Declaración original")
+    base = pipeline.settings.base_url.rstrip("/")
+    page = release_path(original_id, "Original statement")
+
+    english = web.get(page).text
+    assert meta(english, "og:title") == "Original statement"
+    assert meta(english, "og:locale") == "en" and meta(english, "og:url") == base + page
+    assert json_ld(english)["inLanguage"] == "en" and "translationOfWork" not in json_ld(english)
+    assert f'href="{release_path(fixed_id, fixed_title)}" lang="en"' in english
+
+    spanish = web.get(f"{page}?lang=es").text
+    assert meta(spanish, "og:title") == "Declaración original"
+    assert meta(spanish, "og:description") == "Las primeras cifras."
+    assert meta(spanish, "og:locale") == "es"
+    assert meta(spanish, "og:url") == f"{base}{page}?lang=es"
+    data = json_ld(spanish)
+    assert data["headline"] == data["name"] == "Declaración original"
+    assert data["description"] == "Las primeras cifras." and data["inLanguage"] == "es"
+    assert data["url"] == f"{base}{page}?lang=es"
+    assert data["translationOfWork"] == {"@type": "NewsArticle", "url": base + page}
+    # The correction is named in Spanish, and its link opens it in Spanish.
+    banner = f'href="{release_path(fixed_id, fixed_title)}?lang=es" lang="es">'
+    assert banner + "Corrección: Declaración original</a>" in spanish
+    # Back from the correction: the original, in Spanish too.
+    corrected = web.get(f"{release_path(fixed_id, fixed_title)}?lang=es").text
+    assert f'href="{page}?lang=es" rel="up" lang="es">Declaración original</a>' in corrected
+    # A language the correction has no translation in: the original's title, as it was.
+    _translate(pipeline, original_id, "fr", title="Déclaration originale")
+    french = web.get(f"{page}?lang=fr").text
+    assert meta(french, "og:title") == "Déclaration originale"
+    fixed_path = release_path(fixed_id, fixed_title)
+    assert f'href="{fixed_path}" lang="en">Correction: Original statement</a>' in french
+
+
+def test_the_atom_feed_in_a_language_shows_its_translations_and_retags_on_edit(
+    pipeline: Stack, web: TestClient
+) -> None:
+    with pipeline.session() as session:
+        translated = release(
+            session, 0, title="Mexico: families wait", summary="A report.", body="**Today.**"
+        )
+        english_only = release(session, 1, title="Chile: reporters beaten", summary="Two hurt.")
+        session.commit()
+    _translate(
+        pipeline,
+        translated,
+        "es",
+        title="México: las familias esperan",
+        summary="Un informe.",
+        body="**Hoy.**",
+    )
+    base = pipeline.settings.base_url.rstrip("/")
+
+    everything = feedparser.parse(web.get("/news/feed.atom").content)
+    assert [e.title for e in everything.entries] == [
+        "Chile: reporters beaten",
+        "Mexico: families wait",
+    ]
+    assert everything.entries[1].title_detail.language == "en"
+
+    url = "/news/feed.atom?language=es"
+    first = web.get(url)
+    feed = feedparser.parse(first.content)
+    assert not feed.bozo, feed.bozo_exception
+    # Only the release in Spanish, in its Spanish words, linked to its Spanish page.
+    assert [e.title for e in feed.entries] == ["México: las familias esperan"]
+    entry = feed.entries[0]
+    assert entry.title_detail.language == entry.content[0].language == "es"
+    assert entry.summary == "Un informe."
+    assert "<strong>Hoy.</strong>" in entry.content[0].value
+    assert "Today" not in entry.content[0].value
+    assert entry.id == f"{base}/news/{translated}"
+    assert entry.link == f"{base}{release_path(translated, 'Mexico: families wait')}?lang=es"
+    assert f"/news/{english_only}-" not in first.text
+    etag, modified = first.headers["etag"], first.headers["last-modified"]
+    both = {"If-None-Match": etag, "If-Modified-Since": modified}
+    assert web.get(url, headers=both).status_code == 304
+
+    # Edited a second later (HTTP dates count whole seconds): the readers' next poll
+    # gets the new words, by the tag and by the date alike.
+    time.sleep(1.1)
+    _translate(pipeline, translated, "es", title="México: las familias siguen esperando")
+    again = web.get(url, headers=both)
+    assert again.status_code == 200 and again.headers["etag"] != etag
+    assert web.get(url, headers={"If-Modified-Since": modified}).status_code == 200
+    assert web.get(url, headers={"If-None-Match": etag}).status_code == 200
+    entries = feedparser.parse(again.content).entries
+    assert [e.title for e in entries] == ["México: las familias siguen esperando"]
+    # The feed without a language is not the Spanish one, and did not change.
+    assert web.get("/news/feed.atom").headers["etag"] == web.get("/news/feed.atom").headers["etag"]

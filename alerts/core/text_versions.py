@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from alerts.core.models import Item, ItemTranslation
 
@@ -27,6 +28,9 @@ class TextVersion:
     image_caption: str | None = None
     notes: str | None = None
     document_titles: Mapping[str, str] = field(default_factory=dict)
+    # When its words last changed (None: not known); not part of the key, which is
+    # the words themselves. A feed's entry and Last-Modified move with it.
+    updated_at: datetime | None = None
 
     @property
     def key(self) -> str:
@@ -60,6 +64,7 @@ def of_row(row: ItemTranslation) -> TextVersion:
         image_caption=row.image_caption,
         notes=row.notes,
         document_titles=dict(row.document_titles or {}),
+        updated_at=row.updated_at,
     )
 
 

@@ -14,6 +14,7 @@ from babel.dates import format_date
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
+from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
 from alerts.core.embargo_links import EmbargoLinks
@@ -143,7 +144,10 @@ def news_feed(request: Request) -> Response:
     topic_names = dict(runtime.taxonomy.topics)
     with runtime.sessions() as session:
         items = feed_items(session, news)
-        checked = validators(links, items, topic_names)
+        # Filtered to one language: each entry in it where it has a translation, as the list.
+        wanted = news.languages[0] if len(news.languages) == 1 else None
+        versions = item_translations.versions_for(session, items, wanted) if wanted else {}
+        checked = validators(links, items, topic_names, versions)
         headers = {
             "ETag": checked.etag,
             "Last-Modified": format_datetime(checked.updated, usegmt=True),
@@ -152,7 +156,7 @@ def news_feed(request: Request) -> Response:
         if _not_modified(request, checked):
             # Before any entry is written: most polls end here.
             return Response(status_code=304, headers=headers)
-        feed = build_feed(links, items, topic_names)
+        feed = build_feed(links, items, topic_names, versions)
     return Response(feed.body, media_type="application/atom+xml; charset=utf-8", headers=headers)
 
 
@@ -213,8 +217,8 @@ def release(request: Request, ref: str) -> Response:
         # ?lang= picks the words too: a translation in that language, else the original.
         wanted = request.query_params.get("lang", "")[:16]
         version = item_translations.version_for(session, found.item, wanted) if wanted else None
-        context = _release_context(request, found, language, version)
         shown = version.language if version else found.item.language
+        context = _release_context(request, session, found, language, version)
         context["release_languages"] = language_switcher(
             found.item,
             [t.language for t in item_translations.of_item(session, found.item.id)],
@@ -238,7 +242,11 @@ def release(request: Request, ref: str) -> Response:
 
 
 def _release_context(
-    request: Request, found: Release, language: str, version: TextVersion | None
+    request: Request,
+    session: Session,
+    found: Release,
+    language: str,
+    version: TextVersion | None,
 ) -> dict[str, Any]:
     runtime = _runtime(request)
     base = runtime.settings.base_url.rstrip("/")
@@ -257,12 +265,13 @@ def _release_context(
         "release": view,
         "withdrawn": found.withdrawn,
         "withdrawn_on": _date(item.updated_at, language) if found.withdrawn else "",
-        "corrects": _link(request, found.corrects, language),
-        "corrections": [_link(request, c, language) for c in found.corrections],
+        # The banners name the linked release in the words shown, where it has them.
+        "corrects": _link(request, session, found.corrects, language, version),
+        "corrections": [_link(request, session, c, language, version) for c in found.corrections],
         "canonical": canonical,
         # Nothing for link previews to pick up while the release is under embargo.
-        "open_graph": [] if embargo else open_graph(item, canonical, press),
-        "json_ld": Markup(json_ld(item, canonical, press)),
+        "open_graph": [] if embargo else open_graph(item, canonical, press, version),
+        "json_ld": Markup(json_ld(item, canonical, press, version)),
         "subscribe_url": f"{_pages(request).root}/subscribe{_subscribe_query(item)}",
     }
 
@@ -271,12 +280,23 @@ def _subscribe_query(item: Item) -> str:
     return NewsFilter(countries=tuple(item.countries), topics=tuple(item.topics)).subscribe_query()
 
 
-def _link(request: Request, item: Item | None, language: str) -> dict[str, str] | None:
+def _link(
+    request: Request,
+    session: Session,
+    item: Item | None,
+    language: str,
+    shown: TextVersion | None,
+) -> dict[str, str] | None:
+    """``shown``: the translation the page shows; the linked release's own translation in
+    that language (if any) names it, and the link opens it in that language."""
     if item is None:
         return None
+    other = item_translations.version_for(session, item, shown.language) if shown else None
+    href = f"{_pages(request).root}{release_path(item.id, item.title)}"
     return {
-        "href": f"{_pages(request).root}{release_path(item.id, item.title)}",
-        "title": item.title,
+        "href": f"{href}?lang={shown.language}" if other and shown else href,
+        "title": other.title_of(item) if other else item.title,
+        "language": other.language if other else item.language,
         "published": _date(item.published_at, language),
     }
 

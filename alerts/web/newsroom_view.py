@@ -97,40 +97,61 @@ def _iso(item: Item) -> tuple[str, str]:
     return published, updated_of(item).astimezone(UTC).isoformat()
 
 
-def open_graph(item: Item, canonical: str, press: str) -> list[tuple[str, str]]:
+def _words(item: Item, version: TextVersion | None) -> tuple[str, str, str]:
+    """Title, summary and language of the version shown (a translation's, else the original's)."""
+    if version is None:
+        return item.title, item.summary, item.language
+    return version.title_of(item), version.summary_of(item), version.language
+
+
+def shown_url(canonical: str, version: TextVersion | None) -> str:
+    """The address of the version shown: a shared translation opens in its language."""
+    return f"{canonical}?lang={version.language}" if version else canonical
+
+
+def open_graph(
+    item: Item, canonical: str, press: str, version: TextVersion | None = None
+) -> list[tuple[str, str]]:
+    """``version``: the translation the page shows, whose words a shared link should carry."""
     published, modified = _iso(item)
+    title, summary, language = _words(item, version)
     tags = [
         ("og:type", "article"),
-        ("og:title", item.title),
-        ("og:url", canonical),
+        ("og:title", title),
+        ("og:url", shown_url(canonical, version)),
         ("og:site_name", press),
-        ("og:locale", item.language),  # the release's own language, not the page's
+        ("og:locale", language),  # the words' language, not the page frame's
         ("article:published_time", published),
         ("article:modified_time", modified),
     ]
-    if item.summary:
-        tags.insert(2, ("og:description", item.summary))
+    if summary:
+        tags.insert(2, ("og:description", summary))
     return tags
 
 
-def json_ld(item: Item, canonical: str, press: str) -> str:
-    """schema.org NewsArticle, safe inside <script>: no "<", ">" or "&" left as such."""
+def json_ld(item: Item, canonical: str, press: str, version: TextVersion | None = None) -> str:
+    """schema.org NewsArticle, safe inside <script>: no "<", ">" or "&" left as such;
+    a translation shown is described as one, of the original at ``canonical``."""
     published, modified = _iso(item)
+    title, summary, language = _words(item, version)
+    url = shown_url(canonical, version)
     data: dict[str, Any] = {
         "@context": "https://schema.org",
         "@type": "NewsArticle",
-        "headline": item.title[:110],  # Google reads at most 110 characters
-        "name": item.title,
-        "url": canonical,
-        "mainEntityOfPage": canonical,
+        "headline": title[:110],  # Google reads at most 110 characters
+        "name": title,
+        "url": url,
+        "mainEntityOfPage": url,
         "datePublished": published,
         "dateModified": modified,
-        "inLanguage": item.language,
+        "inLanguage": language,
         "publisher": {"@type": "Organization", "name": press},
         "author": {"@type": "Organization", "name": press},
     }
-    if item.summary:
-        data["description"] = item.summary
+    if version is not None:
+        data["translationOfWork"] = {"@type": "NewsArticle", "url": canonical}
+    if summary:
+        data["description"] = summary
     if item.topics:
         data["keywords"] = item.topics
     text = json.dumps(data, ensure_ascii=False, sort_keys=True)
