@@ -6,21 +6,28 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from alerts.core.models import Delivery, Journalist
+from alerts.core.models import Delivery, Item, Journalist, utcnow
 from alerts.core.reader_languages import own_names, parse
 from alerts.core.settings import SettingsError, load_settings
+from alerts.core.taxonomy import Taxonomy
 from alerts.core.tokens import Purpose
+from alerts.digests.email import render_digest
+from alerts.digests.runs import ClaimedDigest
+from alerts.mail.rendering import make_environment
 from alerts.web import create_app
 from alerts.web.ratelimit import SignUpLimits
 from tests.conftest import Stack
 from tests.factories import journalist, published_item
+from tests.seed_emails import BASE_URL
 from tests.test_journalist_csv import Api, _problems, api  # noqa: F401  (fixture)
+from tests.test_rendering import SENDER
 from tests.webclient import csrf, h1, link, path, subscribe, wait_for_mail
 
 ARABIC = {
@@ -191,3 +198,41 @@ def test_the_catalogue_languages_are_always_offered(tmp_path: Path) -> None:
         "fa": "فارسی",
         "pt-BR": "Português (Brasil)",
     }
+
+
+def test_a_digest_for_an_arabic_reader_has_arabic_words_in_an_english_frame(
+    pipeline: Stack,
+) -> None:
+    with pipeline.session() as session:
+        item_id = published_item(
+            session, title="Mexico: a report", countries=["MX"], translations={"ar": ARABIC}
+        )
+        session.commit()
+        items = list(session.scalars(select(Item).where(Item.id == item_id)))
+    versions = pipeline.app.runtime.versions(items, "ar")
+    claimed = ClaimedDigest(
+        digest_id=1,
+        journalist_id=1,
+        email="layla@example.ae",
+        name="Layla",
+        language="ar",
+        timezone="UTC",
+        cadence="daily",
+        period=date(2026, 1, 6).isoformat(),
+        attempts=0,
+        created_at=utcnow(),
+        items=items,
+        countries=frozenset({"MX"}),
+        topics=frozenset(),
+        delivery_id=1,
+    )
+    digest = render_digest(
+        make_environment(None, "ar"), claimed, Taxonomy(), SENDER, BASE_URL, None, versions
+    )
+    text_part, html_part = digest.bodies(
+        pipeline.app.runtime.recipient(1, 1, "layla@example.ae", "Layla")
+    )
+    assert ARABIC["title"] in text_part and "Mexico: a report" not in text_part
+    assert re.search(r'<html lang="en" dir="ltr"', html_part)
+    assert '<div class="digest-item" dir="rtl" lang="ar"' in html_part  # as css_inline writes it
+    assert "January 6, 2026" in digest.subject  # English dates, like the labels
