@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from alerts.cli.root import app
 from alerts.core.models import Delivery, Item, Journalist, utcnow
 from alerts.core.reader_languages import own_names, parse
 from alerts.core.settings import SettingsError, load_settings
@@ -26,6 +27,7 @@ from alerts.web.ratelimit import SignUpLimits
 from tests.conftest import Stack
 from tests.factories import journalist, published_item
 from tests.seed_emails import BASE_URL
+from tests.test_cli import data_dir, runner  # noqa: F401  (fixture)
 from tests.test_journalist_csv import Api, _problems, api  # noqa: F401  (fixture)
 from tests.test_rendering import SENDER
 from tests.webclient import csrf, h1, link, path, subscribe, wait_for_mail
@@ -236,3 +238,21 @@ def test_a_digest_for_an_arabic_reader_has_arabic_words_in_an_english_frame(
     assert re.search(r'<html lang="en" dir="ltr"', html_part)
     assert '<div class="digest-item" dir="rtl" lang="ar"' in html_part  # as css_inline writes it
     assert "January 6, 2026" in digest.subject  # English dates, like the labels
+
+
+def test_the_cli_import_takes_the_languages_the_setting_lists(
+    data_dir: Path,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path = tmp_path / "he.csv"
+    path.write_text(
+        "email,name,outlet,countries,topics,cadence,language\nnoa@x.example,Noa,,MX,,,he\n"
+    )
+    refused = runner.invoke(app, ["journalists", "import", str(path)])
+    assert refused.exit_code == 2
+    assert "unknown language 'he' (one of en, es, fr, ar)" in " ".join(refused.output.split())
+    monkeypatch.setenv("ALERTS_READER_LANGUAGES", "he")
+    taken = runner.invoke(app, ["journalists", "import", str(path)])
+    assert taken.exit_code == 0, taken.output
+    assert "1 journalist(s) added" in taken.output
