@@ -17,7 +17,7 @@ twice in the file.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any, cast
@@ -48,6 +48,7 @@ from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from alerts.audience.csv_rows import CsvRows, ImportRow
 from alerts.core.db import upsert_insert
+from alerts.core.i18n import LANGUAGES
 from alerts.core.models import (
     Journalist,
     JournalistStatus,
@@ -132,6 +133,7 @@ def import_journalists(
     taxonomy: Taxonomy,
     now: datetime,
     hasher: Callable[[str], str] | None = None,
+    languages: Collection[str] = LANGUAGES,
 ) -> ImportSummary:
     """Import a journalist CSV read from ``source``; the caller commits.
 
@@ -139,7 +141,7 @@ def import_journalists(
     (by line) when any row is wrong; then nothing has been written.
     """
     postgres = session.get_bind().dialect.name == "postgresql"
-    rows = CsvRows(source, taxonomy)
+    rows = CsvRows(source, taxonomy, languages)
     _drop_staging(session)
     for table in STAGING:
         table.create(session.connection())

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import codecs
 import csv
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO
 
 from alerts.audience.subscriptions import InvalidAddress, normalise_email
 from alerts.core.i18n import LANGUAGES
 from alerts.core.models import Cadence, Journalist
+from alerts.core.reader_languages import unknown_language
 from alerts.core.taxonomy import Taxonomy, TaxonomyError, countries, regions
 from alerts.digests.schedule import InvalidSchedule, check_zone
 
@@ -109,9 +110,12 @@ class CsvRows:
     ``failed`` turns true at the first problem, so a caller can stop storing.
     """
 
-    def __init__(self, source: IO[bytes], taxonomy: Taxonomy) -> None:
+    def __init__(
+        self, source: IO[bytes], taxonomy: Taxonomy, languages: Collection[str] = LANGUAGES
+    ) -> None:
         self._source = source
         self._taxonomy = taxonomy
+        self._languages = {code.lower(): code for code in languages}
         self.problems: list[Problem] = []
         self.total = 0
         self.bad_rows = 0
@@ -246,13 +250,11 @@ class CsvRows:
             self._problem(
                 line, "cadence", f"unknown cadence {cadence!r} (one of {', '.join(Cadence)})"
             )
-        language = values.get("language", "").lower()
-        if language and language not in LANGUAGES:
-            self._problem(
-                line,
-                "language",
-                f"unknown language {language!r} (one of {', '.join(LANGUAGES)})",
-            )
+        # Spelt as the setting spells it (pt-BR), whatever case the file uses.
+        typed = values.get("language", "")
+        language = self._languages.get(typed.lower(), typed)
+        if typed and typed.lower() not in self._languages:
+            self._problem(line, "language", unknown_language(typed, self._languages.values()))
         zone = values.get("timezone", "")
         if zone:
             try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from alerts.audience.subscriptions import SubscriptionSpec, add_subscription, spec_of
 from alerts.core.db import upsert_insert
+from alerts.core.i18n import LANGUAGES as CATALOGUE_LANGUAGES
 from alerts.core.models import (
     ClickEvent,
     Delivery,
@@ -33,6 +34,7 @@ from alerts.core.models import (
     UnsubscribeEvent,
     UnsubscribeMethod,
 )
+from alerts.core.reader_languages import unknown_language
 from alerts.core.taxonomy import Taxonomy
 from alerts.digests.schedule import (
     InvalidSchedule,
@@ -45,7 +47,9 @@ from alerts.digests.schedule import (
 # Suppressions with this prefix were the journalist's own choice: confirming a
 # new subscription lifts them. Bounces and complaints are never lifted here.
 UNSUBSCRIBED_REASON = "unsubscribed"
-LANGUAGES = ("en", "es", "fr")
+# The frame's catalogue languages; callers pass the configured reader languages
+# (ALERTS_READER_LANGUAGES), which always include these.
+LANGUAGES: tuple[str, ...] = tuple(CATALOGUE_LANGUAGES)
 
 
 class Notice(StrEnum):
@@ -142,6 +146,7 @@ def confirm(
     signed_at: datetime | None = None,
     taxonomy: Taxonomy | None = None,
     hasher: Callable[[str], str] | None = None,
+    languages: Collection[str] = LANGUAGES,
 ) -> bool:
     """Activate the journalist with the choices the link carries; True if active afterwards.
 
@@ -165,7 +170,7 @@ def confirm(
     ):
         return False  # an old link: they left after it was sent
     if request is not None and taxonomy is not None:
-        _apply_request(journalist, request, taxonomy)
+        _apply_request(journalist, request, taxonomy, languages)
     journalist.status = JournalistStatus.ACTIVE
     journalist.confirmed_at = now
     journalist.unsubscribed_at = None
@@ -173,13 +178,20 @@ def confirm(
     return True
 
 
-def _apply_request(journalist: Journalist, request: dict[str, Any], taxonomy: Taxonomy) -> None:
+def _apply_request(
+    journalist: Journalist,
+    request: dict[str, Any],
+    taxonomy: Taxonomy,
+    languages: Collection[str],
+) -> None:
     spec = SubscriptionSpec(
         frozenset(taxonomy.country_codes(request.get("c", []))),
         frozenset(taxonomy.topic_codes(request.get("t", []))),
         request.get("f", "immediate"),
     )
-    update_profile(journalist, request.get("n", ""), request.get("o", ""), request.get("l", "en"))
+    update_profile(
+        journalist, request.get("n", ""), request.get("o", ""), request.get("l", "en"), languages
+    )
     # Links signed before time zones existed carry none, and a zone this host's tzdata
     # lacks is no reason to refuse a confirmation: the current zone stays.
     zone = request.get("z")
@@ -246,9 +258,16 @@ def resubscribe(session: Session, journalist_id: int, now: datetime) -> bool:
     return True
 
 
-def update_profile(journalist: Journalist, name: str, outlet: str, language: str) -> None:
-    if language not in LANGUAGES:
-        raise ValueError(f"unknown language {language!r} (one of {', '.join(LANGUAGES)})")
+def update_profile(
+    journalist: Journalist,
+    name: str,
+    outlet: str,
+    language: str,
+    languages: Collection[str] = LANGUAGES,
+) -> None:
+    """``languages``: those a journalist may choose (the reader languages setting)."""
+    if language not in languages:
+        raise ValueError(unknown_language(language, languages))
     journalist.name = name.strip()[:200]
     journalist.outlet = outlet.strip()[:200]
     journalist.language = language

@@ -84,7 +84,12 @@ def journalists_import(
     try:
         with source, runtime.sessions() as session:
             summary = import_journalists(
-                session, source, runtime.taxonomy, utcnow(), runtime.address_hasher
+                session,
+                source,
+                runtime.taxonomy,
+                utcnow(),
+                runtime.address_hasher,
+                runtime.settings.reader_language_list,
             )
             session.commit()
     except ImportFailed as exc:

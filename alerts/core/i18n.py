@@ -27,6 +27,13 @@ def direction(language: str) -> str:
     return "rtl" if primary in RTL_LANGUAGES else "ltr"
 
 
+def frame_language(language: str) -> str:
+    """The language of a page's or email's labels and dates: the reader's when we have
+    its catalogue, else English (a reader of Arabic still gets the Arabic words of an
+    item, in their own ``lang``/``dir``, inside an English frame)."""
+    return language if language in LANGUAGES else DEFAULT_LANGUAGE
+
+
 def N_(message: str) -> str:
     """Marks text for extraction (`make messages`) where it is defined; translated later."""
     return message

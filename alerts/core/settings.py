@@ -19,6 +19,7 @@ import limits
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from alerts.core import reader_languages
 from alerts.core.dkim_keys import key_file_algorithm
 from alerts.core.secret_policy import HOW_TO_GENERATE, secret_problem
 
@@ -137,6 +138,10 @@ class Settings(BaseSettings):
     # A preferences link opens the journalist's data: it expires after this many
     # days (every email carries a fresh one). Unsubscribe links never expire.
     preferences_link_days: int = Field(default=90, ge=1)
+    # The languages a journalist may choose (comma-separated codes Babel knows); en, es
+    # and fr, which the pages and emails have catalogues for, always among them. A reader
+    # of another gets items in their language when translated, with English labels.
+    reader_languages: str = reader_languages.DEFAULT
     # Where rate-limit counters live: memory:// (one process) or redis://…; by
     # default the Redis broker when there is one, so every web process agrees.
     rate_limit_storage: str = ""
@@ -204,6 +209,11 @@ class Settings(BaseSettings):
             media_origin(value)
         return value.rstrip("/")
 
+    @field_validator("reader_languages")
+    @classmethod
+    def _check_reader_languages(cls, value: str) -> str:
+        return ",".join(reader_languages.parse(value))
+
     @field_validator("metrics_token", mode="before")
     @classmethod
     def _empty_token_is_none(cls, value: object) -> object:
@@ -227,6 +237,10 @@ class Settings(BaseSettings):
     @property
     def trusted_proxy_list(self) -> list[str]:
         return _split(self.trusted_proxies)
+
+    @property
+    def reader_language_list(self) -> tuple[str, ...]:
+        return tuple(self.reader_languages.split(","))
 
     @property
     def is_sqlite(self) -> bool:

@@ -16,7 +16,7 @@ import css_inline
 from babel.dates import format_date
 from jinja2 import Environment
 
-from alerts.core.i18n import N_, translations
+from alerts.core.i18n import N_, frame_language, translations
 from alerts.core.models import Cadence, Item
 from alerts.core.taxonomy import Taxonomy, localised_countries
 from alerts.core.text_versions import TextVersion
@@ -106,6 +106,7 @@ def render_digest(
     ``versions``: the translations in the journalist's language, by item id;
     ``links``: when clicks are tracked, each item's link table and delivery."""
     language = claimed.language
+    frame = frame_language(language)  # labels, dates, headings; the words in ``language``
     rich = rich or {}
     versions = versions or {}
     nonce = secrets.token_hex(8)
@@ -113,20 +114,16 @@ def render_digest(
         Group(
             heading,
             [
-                item_context(
-                    item, taxonomy, language, rich.get(item.id, PLAIN), versions.get(item.id)
-                )
+                item_context(item, taxonomy, frame, rich.get(item.id, PLAIN), versions.get(item.id))
                 | {"web_url": web_url(item, base_url, language)}
                 for item in items
             ],
         )
         for heading, items in group_items(
-            claimed.items, claimed.countries, claimed.topics, taxonomy, language
+            claimed.items, claimed.countries, claimed.topics, taxonomy, frame
         )
     ]
-    title = subject(
-        claimed.cadence, date.fromisoformat(claimed.period), len(claimed.items), language
-    )
+    title = subject(claimed.cadence, date.fromisoformat(claimed.period), len(claimed.items), frame)
     context = {
         "digest": {
             "title": title,
@@ -137,7 +134,7 @@ def render_digest(
         "recipient": {f: f"@@{nonce}.{f}@@" for f in FIELDS},
         "press": {"name": parseaddr(sender.from_address)[0], "reply_to": sender.reply_to},
         "base_url": base_url,
-        "lang": language,
+        "lang": frame,
     }
     text = env.get_template("email/digest.txt").render(context)
     html = css_inline.inline(env.get_template("email/digest.html").render(context))

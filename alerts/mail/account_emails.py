@@ -12,7 +12,7 @@ import css_inline
 from jinja2 import Environment
 
 from alerts.audience.membership import Notice
-from alerts.core.i18n import N_, translations
+from alerts.core.i18n import N_, frame_language, translations
 from alerts.mail.rendering import UTF8_QP, WIRE_POLICY, Sender, header_safe
 
 SUBJECTS = {
@@ -38,6 +38,7 @@ def build_notice(
     nothing else typed there (name, outlet) may appear in it: the form would
     otherwise mail our text, with a stranger's words in it, to anybody.
     """
+    language = frame_language(language)  # these emails are all labels: the frame's
     subject = translations(language).gettext(SUBJECTS[notice])
     if notice is Notice.CONFIRM:
         name = ""

@@ -20,7 +20,7 @@ from markupsafe import Markup, escape
 
 from alerts.core.click_tokens import ClickSigner
 from alerts.core.embargo_links import EmbargoLinks
-from alerts.core.i18n import N_, direction, translations
+from alerts.core.i18n import N_, direction, frame_language, translations
 from alerts.core.models import NOTICE_KINDS, Item, ItemStatus, NoticeKind, utcnow
 from alerts.core.taxonomy import Taxonomy, localised_countries
 from alerts.core.text_versions import TextVersion, link_language
@@ -335,18 +335,21 @@ def render_item(
     ``track_opens``: a 1x1 image at ``BASE_URL/o/TOKEN`` (off by default: unreliable).
     """
     nonce = secrets.token_hex(8)
+    # Labels and dates in the frame's language; the words, links and web page in the
+    # reader's (``version`` was chosen for it).
+    frame = frame_language(language)
     title = version.title_of(item) if version else item.title
     subject = header_safe(title)
     embargo = None
     notice = None
     if item.kind in set(NoticeKind):
-        subject, notice = _notice_context(item, zone, language, title)
+        subject, notice = _notice_context(item, zone, frame, title)
     elif item.status == ItemStatus.EMBARGOED and item.embargo_until is not None:
-        when = local_and_utc(item.embargo_until, zone, language)
-        embargo = translations(language).gettext("EMBARGOED UNTIL %(when)s") % {"when": when}
+        when = local_and_utc(item.embargo_until, zone, frame)
+        embargo = translations(frame).gettext("EMBARGOED UNTIL %(when)s") % {"when": when}
         subject = f"{embargo}: {subject}"
     context = {
-        "item": item_context(item, taxonomy, language, rich, version)
+        "item": item_context(item, taxonomy, frame, rich, version)
         | {
             "embargo": embargo,
             "notice": notice,
@@ -355,7 +358,7 @@ def render_item(
         "recipient": {f: f"@@{nonce}.{f}@@" for f in FIELDS},
         "press": {"name": parseaddr(sender.from_address)[0], "reply_to": sender.reply_to},
         "base_url": base_url,
-        "lang": language,  # the chrome's language, for <html lang>
+        "lang": frame,  # the chrome's language, for <html lang>
     }
     template = "email/notice" if notice else "email/item"
     text = env.get_template(f"{template}.txt").render(context)

@@ -12,6 +12,7 @@ from jinja2 import Environment
 
 from alerts.core.i18n import LANGUAGES
 from alerts.core.models import Cadence
+from alerts.core.reader_languages import own_names
 from alerts.core.settings import Settings
 from alerts.core.taxonomy import Taxonomy, localised_countries, regions
 from alerts.digests.schedule import WEEKDAYS, zone_names
@@ -31,6 +32,8 @@ class Pages:
             "root": self.root,
             "press_name": self.press_name,
             "languages": LANGUAGES,
+            # What a journalist may choose (ALERTS_READER_LANGUAGES), by their own names.
+            "reader_languages": own_names(settings.reader_language_list),
             "regions": sorted((slug, name) for slug, (name, _) in regions().items()),
             "topics": sorted(taxonomy.topics.items(), key=lambda pair: pair[1]),
             "cadences": [c.value for c in Cadence],

@@ -129,7 +129,9 @@ def update_profile(
         token,
         csrf_token,
         "profile",
-        lambda s, j: membership.update_profile(j, name, outlet, language),
+        lambda s, j: membership.update_profile(
+            j, name, outlet, language, _runtime(request).settings.reader_language_list
+        ),
     )
 
 

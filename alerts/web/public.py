@@ -177,6 +177,8 @@ def subscribe(
     timezone: Annotated[str, Form(max_length=64)] = "UTC",
     csrf_token: Annotated[str | None, Form(alias=FIELD)] = None,
 ) -> Response:
+    # The page's labels: the chosen language's catalogue, else the browser's (a reader
+    # of Arabic gets English labels; their language still picks the items' words).
     page_language = language if language in LANGUAGES else _language(request)
     _check_csrf(request, csrf_token)
     runtime = _runtime(request)
@@ -207,7 +209,7 @@ def subscribe(
         spec = parse_spec(runtime.taxonomy, countries or [], topics or [], cadence)
     except (TaxonomyError, ValueError):
         errors.append(N_("Choose countries, topics and how often from the lists."))
-    if language not in LANGUAGES:
+    if language not in runtime.settings.reader_language_list:
         errors.append(N_("Choose a language from the list."))
     try:
         zone = check_zone(timezone)
@@ -277,6 +279,7 @@ def confirm(
                 signed_at,
                 runtime.taxonomy,
                 runtime.address_hasher,
+                runtime.settings.reader_language_list,
             )
         except (TaxonomyError, ValueError):
             active = False  # the vocabulary changed since the link was sent

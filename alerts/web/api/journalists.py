@@ -125,7 +125,14 @@ async def import_csv(
 
 def _import(rt: Runtime, source: IO[bytes]) -> ImportSummary:
     with rt.sessions() as db:
-        summary = import_journalists(db, source, rt.taxonomy, utcnow(), rt.address_hasher)
+        summary = import_journalists(
+            db,
+            source,
+            rt.taxonomy,
+            utcnow(),
+            rt.address_hasher,
+            rt.settings.reader_language_list,
+        )
         db.commit()
     return summary
 
