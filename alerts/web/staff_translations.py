@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from alerts.core.models import Item, utcnow
@@ -90,14 +90,14 @@ def _page(
 
 def _words(given: dict[str, str]) -> dict[str, str]:
     # A field left empty is the original's (as a field left out of the API's body).
-    return {name: value for name, value in given.items() if value.strip() or name == "title"}
+    return {
+        name: value
+        for name, value in given.items()
+        if name != "language" and (value.strip() or name == "title")
+    }
 
 
-@router.post("/items/{item_id}/translations/preview", response_model=None)
-@signed_in
-def preview_translation(
-    request: Request,
-    item_id: Id,
+def _typed(
     language: Annotated[str, Form(max_length=20)] = "",
     title: Short = "",
     summary: Text = "",
@@ -105,12 +105,9 @@ def preview_translation(
     image_alt: Short = "",
     image_caption: Short = "",
     notes: Text = "",
-    csrf_token: Csrf = None,
-) -> Response:
-    """The section's email as typed, nothing saved: JSON to the page's script (``Accept:
-    application/json``), the whole page with that section's preview to a plain submit."""
-    _staff(request, "items:write", csrf_token, check_csrf=True)
-    typed = {
+) -> dict[str, str]:
+    """One language section's form as typed (the preview and the save read the same)."""
+    return {
         "language": language.strip(),
         "title": title,
         "summary": summary,
@@ -119,7 +116,20 @@ def preview_translation(
         "image_caption": image_caption,
         "notes": notes,
     }
-    words = _words({name: value for name, value in typed.items() if name != "language"})
+
+
+Typed = Annotated[dict[str, str], Depends(_typed)]
+
+
+@router.post("/items/{item_id}/translations/preview", response_model=None)
+@signed_in
+def preview_translation(
+    request: Request, item_id: Id, typed: Typed, csrf_token: Csrf = None
+) -> Response:
+    """The section's email as typed, nothing saved: JSON to the page's script (``Accept:
+    application/json``), the whole page with that section's preview to a plain submit."""
+    _staff(request, "items:write", csrf_token, check_csrf=True)
+    words = _words(typed)
     runtime = _runtime(request)
     html, error = None, ""
     with runtime.sessions() as session:
@@ -146,34 +156,16 @@ def preview_translation(
 @router.post("/items/{item_id}/translations")
 @signed_in
 def save_translation(
-    request: Request,
-    item_id: Id,
-    language: Annotated[str, Form(max_length=20)] = "",
-    title: Short = "",
-    summary: Text = "",
-    body: Text = "",
-    image_alt: Short = "",
-    image_caption: Short = "",
-    notes: Text = "",
-    csrf_token: Csrf = None,
+    request: Request, item_id: Id, typed: Typed, csrf_token: Csrf = None
 ) -> Response:
     _staff(request, "items:write", csrf_token, check_csrf=True)
-    words = _words(
-        {
-            "title": title,
-            "summary": summary,
-            "body": body,
-            "image_alt": image_alt,
-            "image_caption": image_caption,
-            "notes": notes,
-        }
-    )
+    words = _words(typed)
     with _runtime(request).sessions() as session:
         item = session.get(Item, item_id)
         if item is None:
             raise HTTPException(404, f"No item {item_id}.")
         try:
-            code = translations.check_language(language.strip())
+            code = translations.check_language(typed["language"])
             translations.put(session, item, code, translations.parse_fields(words), utcnow())
         except InvalidTranslation as exc:
             session.rollback()
