@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -96,3 +99,28 @@ def test_open_image_only_when_asked() -> None:
 def test_malformed_tokens_are_refused(token: str) -> None:
     with pytest.raises(InvalidToken):
         ClickSigner("k" * 32).read(token)
+
+
+def _mac_key(secret: str) -> bytes:
+    return hmac.new(secret.encode(), b"newsroom-alerts.click", hashlib.sha256).digest()
+
+
+def test_tokens_are_keyed_blake2b_over_the_whole_token() -> None:
+    # Computed here from RFC 7693's keyed mode, not by the signer under test.
+    mac = hashlib.blake2b(b"7.es.2.41", key=_mac_key("k" * 32), digest_size=12).digest()
+    expected = f"7.es.2.41.{base64.urlsafe_b64encode(mac).decode()}"
+    assert ClickSigner("k" * 32).token(7, "es", 2, 41) == expected
+
+
+def test_tokens_signed_before_blake2b_still_read() -> None:
+    """Emails already in mailboxes carry HMAC-SHA256 tokens: their links keep working,
+    and altering any part of one still breaks it."""
+    mac = hmac.digest(_mac_key("k" * 32), b"7.es.2.41", "sha256")[:12]
+    legacy = f"7.es.2.41.{base64.urlsafe_b64encode(mac).decode()}"
+    read = ClickSigner("k" * 32).read(legacy)
+    assert (read.item_id, read.language, read.number, read.delivery_id) == (7, "es", 2, 41)
+    for altered in (legacy.replace("7.es.2.41", "7.es.3.41"), legacy.replace(".41.", ".42.")):
+        with pytest.raises(InvalidToken):
+            ClickSigner("k" * 32).read(altered)
+    with pytest.raises(InvalidToken):
+        ClickSigner("j" * 32).read(legacy)

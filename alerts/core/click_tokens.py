@@ -7,6 +7,11 @@ every reader of one language, so they are written once into the per-item
 skeleton; only ``DELIVERY.MAC`` is filled in per recipient. The MAC covers every
 part, under a key of its own (a click token is no unsubscribe token, and no other
 token is a click token).
+
+The MAC is keyed BLAKE2b (RFC 7693), a third of HMAC-SHA256's cost here: every
+link of every email is signed once per recipient, inside the send loop. Tokens
+signed with HMAC-SHA256 (emails sent before the change) still read: a link in a
+mailbox must keep working.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ class ClickToken:
 
 class ClickSigner:
     def __init__(self, secret: str) -> None:
+        # One derived key for both MACs: BLAKE2b's keyed mode is a MAC as it stands.
         self._key = hmac.new(secret.encode(), b"newsroom-alerts.click", hashlib.sha256).digest()
 
     @staticmethod
@@ -43,6 +49,16 @@ class ClickSigner:
 
     def suffix(self, prefix: str, delivery_id: int) -> str:
         """The per-recipient part: the delivery and the MAC over the whole token."""
+        return self.suffix_bytes(prefix.encode("ascii"), delivery_id).decode("ascii")
+
+    def suffix_bytes(self, prefix: bytes, delivery_id: int) -> bytes:
+        """:meth:`suffix` as ASCII bytes, as the message skeleton takes it."""
+        delivery = b"%d" % delivery_id
+        mac = hashlib.blake2b(prefix + delivery, key=self._key, digest_size=_MAC_BYTES).digest()
+        return delivery + b"." + base64.urlsafe_b64encode(mac)
+
+    def _legacy_suffix(self, prefix: str, delivery_id: int) -> str:
+        """HMAC-SHA256, as tokens were signed before BLAKE2b (still in mailboxes)."""
         head = f"{prefix}{delivery_id}"
         mac = hmac.digest(self._key, head.encode("ascii"), "sha256")[:_MAC_BYTES]
         return f"{delivery_id}.{base64.urlsafe_b64encode(mac).decode('ascii')}"
@@ -66,8 +82,11 @@ class ClickSigner:
         if not _LANGUAGE.match(language):
             raise InvalidToken("this link is not valid")
         prefix = f"{item}.{language}.{number}."
-        expected = prefix + self.suffix(prefix, int(delivery))
-        if not hmac.compare_digest(expected.encode(), token.encode()):
+        given = token.encode()
+        if not any(
+            hmac.compare_digest((prefix + sign(prefix, int(delivery))).encode(), given)
+            for sign in (self.suffix, self._legacy_suffix)
+        ):
             raise InvalidToken("this link is not valid")
         values = int(item), int(number), int(delivery)
         if any(v >= _MAX_ID for v in values) or (int(number) == 0) != opening:

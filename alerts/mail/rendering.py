@@ -167,25 +167,27 @@ class RenderedItem:
         self._clicks = clicks
         # Slot c0 is the open-tracking image's, when there is one.
         self._click_prefixes = [
-            (f"c{n}", ClickSigner.prefix(item_id, language, n))
+            (f"c{n}", ClickSigner.prefix(item_id, language, n).encode("ascii"))
             for n in range(0 if opens else 1, len(links) + 1)
         ]
         # Wire-format skeletons by (subject, sender): a copy with another subject
         # (the [TEST] send) gets its own.
         self._skeletons: dict[tuple[str, Sender], MessageSkeleton] = {}
 
-    def click_values(self, delivery_id: int) -> dict[str, str]:
+    def click_values(self, delivery_id: int) -> dict[str, bytes]:
         """Each link's per-recipient token part (ASCII digits, letters, ``-_.``: no
-        escaping, and the same in the text and the HTML)."""
+        escaping or quoted-printable needed, and the same in the text and the HTML)."""
         clicks = self._clicks
         if clicks is None:
             return {}
-        return {slot: clicks.suffix(prefix, delivery_id) for slot, prefix in self._click_prefixes}
+        sign = clicks.suffix_bytes
+        return {slot: sign(prefix, delivery_id) for slot, prefix in self._click_prefixes}
 
     def bodies(self, recipient: Recipient) -> tuple[str, str]:
-        values = {f: getattr(recipient, f) for f in FIELDS} | self.click_values(
-            recipient.delivery_id
-        )
+        values = {f: getattr(recipient, f) for f in FIELDS} | {
+            slot: value.decode("ascii")
+            for slot, value in self.click_values(recipient.delivery_id).items()
+        }
         text = self._pattern.sub(lambda m: values[m.group(1)], self._text)
         html = self._pattern.sub(lambda m: str(escape(values[m.group(1)])), self._html)
         return text, html
@@ -404,8 +406,9 @@ def build_message(
         "unsubscribe_url": qp_encode(escape(recipient.unsubscribe_url)),
         "preferences_url": qp_encode(escape(recipient.preferences_url)),
     }
-    for slot, value in rendered.click_values(recipient.delivery_id).items():
-        text_values[slot] = html_values[slot] = value.encode("ascii")
+    clicks = rendered.click_values(recipient.delivery_id)
+    text_values |= clicks
+    html_values |= clicks
     headers = [
         address_line("To", header_safe(recipient.name), recipient.email),
         header_line("Date", formatdate(usegmt=True)),
