@@ -12,6 +12,7 @@ each page, runs ``wrk`` twice:
     .venv/bin/python -m bench.newsroom                      # SQLite, then PostgreSQL
     .venv/bin/python -m bench.newsroom --only postgres --items 20000
     .venv/bin/python -m bench.newsroom --only sqlite --json
+    .venv/bin/python -m bench.newsroom --only postgres --serve-workers 2  # serve --workers 2
 
 Needs ``wrk`` (Debian package ``wrk``; ``make wrk``) and, unless ``--only
 sqlite``, PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth, database
@@ -232,8 +233,11 @@ def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes, d
 
 
 @contextmanager
-def serve(database_url: str, data_dir: Path, tree: Path | None = None) -> Iterator[tuple[str, int]]:
-    """``tree``: another checkout whose ``alerts`` package the server runs (``--baseline``)."""
+def serve(
+    database_url: str, data_dir: Path, tree: Path | None = None, workers: int = 1
+) -> Iterator[tuple[str, int]]:
+    """``tree``: another checkout whose ``alerts`` package the server runs (``--baseline``);
+    ``workers``: ``alerts serve --workers``, processes sharing the port."""
     port = _free_port()
     base = f"http://{HOST}:{port}"
     env = os.environ | {
@@ -244,12 +248,16 @@ def serve(database_url: str, data_dir: Path, tree: Path | None = None) -> Iterat
         # serve builds the Celery app but sends nothing here: a local broker file will do.
         "ALERTS_BROKER_URL": f"sqla+sqlite:///{data_dir / 'broker.db'}",
     }
+    if workers > 1:
+        # Several processes must share the sign-up limits' counters (serve refuses
+        # memory://); the newsroom's pages never touch them.
+        env["ALERTS_RATE_LIMIT_STORAGE"] = "redis://127.0.0.1:6379/14"
     if tree is not None:
         env["PYTHONPATH"] = str(tree)
     alerts = str(Path(sys.executable).with_name("alerts"))
     log = (data_dir / f"serve-{port}.log").open("wb")
     process = subprocess.Popen(
-        [alerts, "serve", "--host", HOST, "--port", str(port)],
+        [alerts, "serve", "--host", HOST, "--port", str(port), "--workers", str(workers)],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -340,10 +348,20 @@ def measure(setup: str, servers: dict[str, tuple[str, int]], args: argparse.Name
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system time of a process so far (/proc): what a request costs whatever else
-    the machine is doing, where req/s and latency depend on the other load."""
+    """User + system time of the server so far (/proc), its worker processes included
+    (``--serve-workers``): what a request costs whatever else the machine is doing,
+    where req/s and latency depend on the other load."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(_cpu_seconds(child) for child in _children(pid))
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            found += [int(c) for c in (task / "children").read_text().split()]
+    return found
 
 
 def _measure_page(
@@ -416,10 +434,14 @@ def run_setup(setup: str, args: argparse.Namespace) -> list[Row]:
             file=sys.stderr,
             flush=True,
         )
-        servers = {"current": stack.enter_context(serve(databases["current"], data_dir))}
+        servers = {
+            "current": stack.enter_context(
+                serve(databases["current"], data_dir, workers=args.serve_workers)
+            )
+        }
         if args.baseline:
             servers["baseline"] = stack.enter_context(
-                serve(databases["baseline"], data_dir, args.baseline)
+                serve(databases["baseline"], data_dir, args.baseline, args.serve_workers)
             )
         return measure(setup, servers, args)
 
@@ -459,6 +481,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=100.0, help="requests/s of the paced run")
     parser.add_argument("--keep-db", action="store_true")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--serve-workers", type=int, default=1, help="alerts serve --workers (processes)"
+    )
     parser.add_argument(
         "--profile", type=Path, help="write py-spy's collapsed stacks of each max run here"
     )
