@@ -163,6 +163,9 @@ class Settings(BaseSettings):
     # /readyz reuses a relay check this recent: probes every few seconds from several
     # places must not each open an SMTP connection.
     ready_relay_cache_seconds: float = Field(default=10.0, ge=0)
+    # Rendered newsroom lists and feeds kept per web process (web/newsroom_cache.py),
+    # in MiB; 0 renders every request afresh.
+    newsroom_cache_mb: int = Field(default=32, ge=0, le=4096)
 
     @field_validator("smtp_url")
     @classmethod

@@ -38,6 +38,7 @@ from alerts.web.body_limit import BodyLimit
 from alerts.web.click_limits import ClickLimits
 from alerts.web.csp import app_policy
 from alerts.web.csrf import Csrf
+from alerts.web.newsroom_cache import PageCache
 from alerts.web.pages import Pages
 from alerts.web.ratelimit import SignUpLimits
 from alerts.web.security_headers import SecurityHeaders
@@ -81,6 +82,7 @@ def create_app(
     )
 
     app.state.click_limits = click_limits or ClickLimits.of(settings)
+    app.state.newsroom_cache = PageCache(settings.newsroom_cache_mb * 1024 * 1024)
 
     root = urlsplit(settings.base_url).path.rstrip("/")
     app.state.staff_sessions = StaffSessions(runtime, csrf.secure_cookie, root or "/")

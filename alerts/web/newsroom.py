@@ -30,6 +30,8 @@ from alerts.newsroom.listing import feed_items, release_page
 from alerts.newsroom.preview import find_preview
 from alerts.newsroom.release import Release, find_release
 from alerts.newsroom.slugs import release_path, slugify
+from alerts.newsroom.version import current_version
+from alerts.web.newsroom_cache import CachedPage, body_etag
 from alerts.web.newsroom_view import (
     item_view,
     json_ld,
@@ -37,6 +39,7 @@ from alerts.web.newsroom_view import (
     open_graph,
     release_extras,
 )
+from alerts.web.state import newsroom_cache as _cache
 from alerts.web.state import pages as _pages
 from alerts.web.state import runtime as _runtime
 
@@ -45,6 +48,7 @@ router = APIRouter(include_in_schema=False)
 # Readers' caches may keep these but must ask again each time (the validators make
 # that cheap); an embargo lifting is then seen at once.
 REVALIDATE = "no-cache"
+FEED_TYPE = "application/atom+xml; charset=utf-8"
 
 
 def _language(request: Request) -> str:
@@ -88,7 +92,27 @@ def news_list(request: Request) -> Response:
     read = _read(request, language)
     if isinstance(read, Response):
         return read
-    news, number = read
+    cache = _cache(request)
+    version = current_version(_runtime(request).engine) if cache.enabled else None
+    key = ("list", request.url.query, language)
+    page = cache.get(key, version)
+    if page is None:
+        response = _list_page(request, language, *read)
+        page = CachedPage(
+            version=version or 0,
+            status=response.status_code,
+            body=bytes(response.body),
+            media_type="text/html",
+            headers=(("ETag", body_etag(bytes(response.body))),),
+        )
+        if version is not None:
+            cache.put(key, page)
+    if page.status == 200 and _not_modified(request, page.etag, None):
+        return Response(status_code=304, headers=dict(page.headers))
+    return page.response()
+
+
+def _list_page(request: Request, language: str, news: NewsFilter, number: int) -> Response:
     runtime = _runtime(request)
     with runtime.sessions() as session:
         page = release_page(session, news, number)
@@ -108,6 +132,8 @@ def news_list(request: Request) -> Response:
         "news/list.html",
         language,
         status=404 if page.past_end else 200,
+        # No form here posts: no cookie, so one rendering serves every reader.
+        set_cookie=False,
         news=news,
         page=page,
         releases=views,
@@ -132,15 +158,35 @@ def news_feed(request: Request) -> Response:
     if isinstance(read, Response):
         return read
     news, _ = read
-    runtime = _runtime(request)
-    base = runtime.settings.base_url.rstrip("/")
-    links = FeedLinks(
+    cache = _cache(request)
+    if not cache.enabled:
+        return _feed_uncached(request, news)
+    version = current_version(_runtime(request).engine)
+    key = ("feed", request.url.query, "")  # the feed's words are the items', not the frame's
+    page = cache.get(key, version)
+    if page is None:
+        page = _feed_page(request, news, version or 0)
+        if version is not None:
+            cache.put(key, page)
+    if _not_modified(request, page.etag, page.updated):
+        return Response(status_code=304, headers=dict(page.headers))
+    return page.response()
+
+
+def _feed_links(request: Request, news: NewsFilter) -> FeedLinks:
+    base = _runtime(request).settings.base_url.rstrip("/")
+    return FeedLinks(
         base_url=base,
         self_url=f"{base}/news/feed.atom{news.query_string()}",
         page_url=f"{base}/news{news.query_string()}",
         title=f"{_pages(request).press_name} · Newsroom",
         author=_pages(request).press_name,
     )
+
+
+def _feed_page(request: Request, news: NewsFilter, version: int) -> CachedPage:
+    runtime = _runtime(request)
+    links = _feed_links(request, news)
     topic_names = dict(runtime.taxonomy.topics)
     with runtime.sessions() as session:
         items = feed_items(session, news)
@@ -148,26 +194,52 @@ def news_feed(request: Request) -> Response:
         wanted = news.languages[0] if len(news.languages) == 1 else None
         versions = item_translations.versions_for(session, items, wanted) if wanted else {}
         checked = validators(links, items, topic_names, versions)
-        headers = {
-            "ETag": checked.etag,
-            "Last-Modified": format_datetime(checked.updated, usegmt=True),
-            "Cache-Control": REVALIDATE,
-        }
-        if _not_modified(request, checked):
+        feed = build_feed(links, items, topic_names, versions)
+    return CachedPage(
+        version=version,
+        status=200,
+        body=feed.body,
+        media_type=FEED_TYPE,
+        headers=_feed_headers(checked),
+        updated=checked.updated,
+    )
+
+
+def _feed_headers(checked: FeedValidators) -> tuple[tuple[str, str], ...]:
+    return (
+        ("ETag", checked.etag),
+        ("Last-Modified", format_datetime(checked.updated, usegmt=True)),
+        ("Cache-Control", REVALIDATE),
+    )
+
+
+def _feed_uncached(request: Request, news: NewsFilter) -> Response:
+    """ALERTS_NEWSROOM_CACHE_MB=0: the validators first, the entries only if needed."""
+    runtime = _runtime(request)
+    links = _feed_links(request, news)
+    topic_names = dict(runtime.taxonomy.topics)
+    with runtime.sessions() as session:
+        items = feed_items(session, news)
+        wanted = news.languages[0] if len(news.languages) == 1 else None
+        versions = item_translations.versions_for(session, items, wanted) if wanted else {}
+        checked = validators(links, items, topic_names, versions)
+        headers = dict(_feed_headers(checked))
+        if _not_modified(request, checked.etag, checked.updated):
             # Before any entry is written: most polls end here.
             return Response(status_code=304, headers=headers)
         feed = build_feed(links, items, topic_names, versions)
-    return Response(feed.body, media_type="application/atom+xml; charset=utf-8", headers=headers)
+    return Response(feed.body, media_type=FEED_TYPE, headers=headers)
 
 
-def _not_modified(request: Request, feed: FeedValidators) -> bool:
-    """RFC 9110 13.1: If-None-Match decides when present; If-Modified-Since otherwise."""
+def _not_modified(request: Request, etag: str, updated: datetime | None) -> bool:
+    """RFC 9110 13.1: If-None-Match decides when present; If-Modified-Since otherwise
+    (for pages that have a Last-Modified)."""
     none_match = request.headers.get("if-none-match")
     if none_match is not None:
         tags = {tag.strip().removeprefix("W/") for tag in none_match.split(",")}
-        return "*" in tags or feed.etag in tags
+        return "*" in tags or etag in tags
     since = request.headers.get("if-modified-since")
-    if since is None:
+    if since is None or updated is None:
         return False
     try:
         when = parsedate_to_datetime(since)
@@ -175,7 +247,7 @@ def _not_modified(request: Request, feed: FeedValidators) -> bool:
         return False  # a date we cannot read is as if it were not sent
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return feed.updated.replace(microsecond=0) <= when
+    return updated.replace(microsecond=0) <= when
 
 
 def _reference(ref: str) -> tuple[int, str | None] | None:

@@ -59,11 +59,13 @@ class Pages:
         status: int = 200,
         csrf_token: str | None = None,
         html_lang: str | None = None,
+        set_cookie: bool = True,
         **context: Any,
     ) -> HTMLResponse:
         """``csrf_token``: the staff pages pass their session-bound one; ``html_lang``: the
         page's language when its words are in one the frame has no catalogue for (a
-        release in Arabic): ``<html lang>`` and its direction."""
+        release in Arabic): ``<html lang>`` and its direction; ``set_cookie``: False for
+        pages with no form to post (the newsroom's), which shared caches may then keep."""
         cookie = self.csrf.cookie_value(request.cookies.get(COOKIE))
         names = localised_countries(language)
         env = self._envs.get(language) or self._envs["en"]
@@ -77,6 +79,8 @@ class Pages:
             }
         )
         response = HTMLResponse(html, status_code=status)
+        if not set_cookie:
+            return response
         response.set_cookie(
             COOKIE,
             cookie,

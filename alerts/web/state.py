@@ -10,6 +10,7 @@ from alerts.core.runtime import Runtime
 from alerts.worker.app import AlertsCelery
 
 if TYPE_CHECKING:
+    from alerts.web.newsroom_cache import PageCache
     from alerts.web.pages import Pages
     from alerts.web.staff_session import StaffSessions
 
@@ -31,4 +32,9 @@ def celery(request: Request) -> AlertsCelery:
 
 def staff_sessions(request: Request) -> StaffSessions:
     value: StaffSessions = request.app.state.staff_sessions
+    return value
+
+
+def newsroom_cache(request: Request) -> PageCache:
+    value: PageCache = request.app.state.newsroom_cache
     return value
