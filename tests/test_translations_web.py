@@ -19,7 +19,7 @@ from alerts.items.corrections import correct
 from alerts.newsroom.slugs import release_path
 from alerts.staff.keys import create_key
 from tests.conftest import Stack
-from tests.newsroom_helpers import client_of, draft, json_ld, meta, release
+from tests.newsroom_helpers import client_of, draft, json_ld, meta, release, titles
 from tests.test_browser import browser  # noqa: F401  (fixture)
 from tests.test_compose_page import client
 
@@ -249,3 +249,34 @@ def test_the_atom_feed_in_a_language_shows_its_translations_and_retags_on_edit(
     assert [e.title for e in entries] == ["México: las familias siguen esperando"]
     # The feed without a language is not the Spanish one, and did not change.
     assert web.get("/news/feed.atom").headers["etag"] == web.get("/news/feed.atom").headers["etag"]
+
+
+def test_a_list_and_feed_in_several_languages_show_each_release_in_one_of_them(
+    pipeline: Stack, web: TestClient
+) -> None:
+    """Original when it is in one of the languages asked for; else its translation
+    into the first of them, by code, that it has."""
+    with pipeline.session() as session:
+        english = release(session, 0, title="Mexico: families wait")
+        spanish = release(session, 1, title="Guatemala: periodistas amenazados", language="es")
+        french_only = release(session, 2, title="Haiti: the courts stall")
+        untranslated = release(session, 3, title="Chile: nothing translated")
+        session.commit()
+    _translate(pipeline, english, "es", title="México: las familias esperan")
+    _translate(pipeline, english, "fr", title="Mexique : les familles attendent")
+    _translate(pipeline, spanish, "fr", title="Guatemala : journalistes menacés")
+    _translate(pipeline, french_only, "fr", title="Haïti : les tribunaux piétinent")
+
+    query = "language=fr&language=es"
+    expected = [
+        "Haïti : les tribunaux piétinent",
+        "Guatemala: periodistas amenazados",  # its original is one of them
+        "México: las familias esperan",  # es before fr, whatever the order asked
+    ]
+    entries = feedparser.parse(web.get(f"/news/feed.atom?{query}").content).entries
+    assert [e.title for e in entries] == expected
+    assert [e.title_detail.language for e in entries] == ["fr", "es", "es"]
+    page = web.get(f"/news?{query}").text
+    assert [html.unescape(t) for t in titles(page)] == expected
+    assert f"/news/{untranslated}-" not in page
+    assert f"{release_path(french_only, 'Haiti: the courts stall')}?lang=fr" in page

@@ -15,6 +15,8 @@ from sqlalchemy import ColumnElement, Select, exists, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from alerts.core.models import Item, ItemCountry, ItemTopic, ItemTranslation
+from alerts.core.text_versions import TextVersion
+from alerts.items.translations import versions_for
 from alerts.newsroom.filters import NewsFilter
 from alerts.newsroom.search import matching
 from alerts.newsroom.visibility import listed
@@ -106,3 +108,27 @@ def newest_since(session: Session, news: NewsFilter, since: datetime, count: int
         select(Item).where(*_conditions(session, news), Item.published_at >= since)
     )
     return list(session.scalars(statement.limit(count)).all())
+
+
+def shown_versions(
+    session: Session, items: list[Item], languages: tuple[str, ...]
+) -> dict[int, TextVersion]:
+    """The words each listed item is shown in, for a list filtered to ``languages``:
+    its original when written in one of them, else its translation into the first of
+    them it has one in, by code (the filter keeps its values sorted, so a list's
+    address gives one answer whatever the order of its parameters). No filter: the
+    originals."""
+    versions: dict[int, TextVersion] = {}
+    decided = {
+        item.id
+        for item in items
+        if item.language.split("-")[0] in {lang.split("-")[0] for lang in languages}
+    }
+    for language in languages:
+        left = [item for item in items if item.id not in decided]
+        if not left:
+            break
+        found = versions_for(session, left, language)
+        versions |= found
+        decided |= found.keys()
+    return versions

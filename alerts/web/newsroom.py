@@ -26,7 +26,7 @@ from alerts.mail.rendering import KIND_LABELS
 from alerts.mail.rich_blocks import load_rich, translated
 from alerts.newsroom.atom import FeedLinks, FeedValidators, build_feed, validators
 from alerts.newsroom.filters import FilterError, NewsFilter, parse_filter, parse_page
-from alerts.newsroom.listing import feed_items, release_page
+from alerts.newsroom.listing import feed_items, release_page, shown_versions
 from alerts.newsroom.preview import find_preview
 from alerts.newsroom.release import Release, find_release
 from alerts.newsroom.slugs import release_path, slugify
@@ -116,9 +116,8 @@ def _list_page(request: Request, language: str, news: NewsFilter, number: int) -
     runtime = _runtime(request)
     with runtime.sessions() as session:
         page = release_page(session, news, number)
-        # Filtered to one language: each release in it, translated or not, linked so.
-        wanted = news.languages[0] if len(news.languages) == 1 else None
-        versions = item_translations.versions_for(session, page.items, wanted) if wanted else {}
+        # Filtered by language: each release in one of them, translated or not, linked so.
+        versions = shown_versions(session, page.items, news.languages)
         views = [
             _in_version(item_view(item, runtime.taxonomy, language, versions.get(item.id)))
             if item.id in versions
@@ -190,9 +189,8 @@ def _feed_page(request: Request, news: NewsFilter, version: int) -> CachedPage:
     topic_names = dict(runtime.taxonomy.topics)
     with runtime.sessions() as session:
         items = feed_items(session, news)
-        # Filtered to one language: each entry in it where it has a translation, as the list.
-        wanted = news.languages[0] if len(news.languages) == 1 else None
-        versions = item_translations.versions_for(session, items, wanted) if wanted else {}
+        # Filtered by language: each entry in one of them, as the list shows it.
+        versions = shown_versions(session, items, news.languages)
         checked = validators(links, items, topic_names, versions)
         feed = build_feed(links, items, topic_names, versions)
     return CachedPage(
@@ -220,8 +218,7 @@ def _feed_uncached(request: Request, news: NewsFilter) -> Response:
     topic_names = dict(runtime.taxonomy.topics)
     with runtime.sessions() as session:
         items = feed_items(session, news)
-        wanted = news.languages[0] if len(news.languages) == 1 else None
-        versions = item_translations.versions_for(session, items, wanted) if wanted else {}
+        versions = shown_versions(session, items, news.languages)
         checked = validators(links, items, topic_names, versions)
         headers = dict(_feed_headers(checked))
         if _not_modified(request, checked.etag, checked.updated):
