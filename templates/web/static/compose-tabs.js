@@ -81,7 +81,8 @@
   adder.appendChild(pickerLabel);
   adder.appendChild(picker);
   adder.appendChild(add);
-  list.insertAdjacentElement("afterend", adder);
+  // Before the tabs, so that each tab is followed by its panel (the order readers expect).
+  list.insertAdjacentElement("beforebegin", adder);
 
   panels.forEach(function (panel) {
     var n = panel.dataset.tab;
