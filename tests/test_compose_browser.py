@@ -229,6 +229,10 @@ def test_translations_typed_in_tabs_each_previewed_in_its_language_and_saved_wit
     expect(arabic_tab).to_have_attribute("aria-selected", "true")
     arabic_tab.press("Home")
     expect(spanish_tab).to_have_attribute("aria-selected", "true")
+    # The Arabic words leave the summary to the original's: a tab shown again is redrawn.
+    page.locator("#summary").fill("Attacks rose sharply.")  # the original's
+    arabic_tab.click()
+    expect(arabic.locator("body")).to_contain_text("Attacks rose sharply.", timeout=10_000)
     expect(page.get_by_role("tab")).to_have_count(2)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     shots.take("tabs-phone")

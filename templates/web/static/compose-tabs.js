@@ -33,6 +33,9 @@
       other.setAttribute("aria-selected", on ? "true" : "false");
       other.tabIndex = on ? 0 : -1;
       panel.hidden = !on;
+      // Its preview may be behind the original's words (a field left empty is theirs):
+      // compose.js redraws it.
+      if (on) panel.dispatchEvent(new CustomEvent("compose-tab-shown", { bubbles: true }));
     });
     if (focus && tab) tab.focus();
   }

@@ -213,6 +213,14 @@
     if (event.target.type === "file" || !event.target.name) return; // the tab picker
     later(event.target.closest(".translation-panel"), 400);
   });
+  // A tab shown again (compose-tabs.js): redrawn if anything is typed in it.
+  form.addEventListener("compose-tab-shown", function (event) {
+    var typed = Array.prototype.some.call(
+      event.target.querySelectorAll("input[type=text], textarea"),
+      function (el) { return el.value.trim() !== ""; }
+    );
+    if (typed) later(event.target, 0);
+  });
   form.addEventListener("change", function (event) {
     if (event.target.type === "file") {
       clearTimeout(timers[""]);
