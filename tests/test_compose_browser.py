@@ -12,6 +12,7 @@ import re
 
 from PIL import Image
 from playwright.sync_api import Browser, FilePayload, ViewportSize, expect
+from sqlalchemy import func, select
 
 from alerts.core.models import Item, utcnow
 from alerts.items import translations
@@ -237,6 +238,33 @@ def test_translations_typed_in_tabs_each_previewed_in_its_language_and_saved_wit
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     shots.take("tabs-phone")
 
+    # A second Spanish translation in the tab for any code: the whole submit is refused,
+    # the page comes back with every tab as typed, that one open on its problem.
+    adder.select_option(label="Another language")
+    page.get_by_role("button", name="Add", exact=True).click()
+    panel = page.get_by_role("tabpanel")
+    panel.get_by_label("Language code (es, ar, pt-BR)").fill("es")
+    expect(page.get_by_role("tab", name="es", exact=True)).to_have_attribute(
+        "aria-selected", "true"
+    )
+    panel.get_by_label("Title").fill("Otra vez")
+    page.get_by_role("button", name="Create draft").click()
+    expect(page.locator("#errors")).to_contain_text("one tab per language")
+    assert page.url.endswith("/staff/items")  # the refused submit, answered in place
+    expect(page.get_by_role("tab")).to_have_text(["Español", "العربية", "es"])
+    expect(page.get_by_role("tab", name="es", exact=True)).to_have_attribute(
+        "aria-selected", "true"
+    )
+    panel = page.get_by_role("tabpanel")
+    expect(panel.get_by_label("Language code (es, ar, pt-BR)")).to_have_attribute(
+        "aria-invalid", "true"
+    )
+    with pipeline.session() as session:
+        assert session.scalar(select(func.count()).select_from(Item)) == 0
+    # Removed, it is an empty tab again: no translation.
+    panel.get_by_role("button", name="Remove translation").click()
+    expect(page.get_by_role("tab")).to_have_text(["Español", "العربية"])
+    expect(page.get_by_role("tab", name="Español")).to_have_attribute("aria-selected", "true")
     page.get_by_role("button", name="Create draft").click()
     expect(page.locator("#status")).to_have_text("draft")
     item_id = int(page.url.split("/staff/items/")[1].split("?")[0])

@@ -135,11 +135,14 @@
 
     var code = panel.querySelector("input[type=text][name$=_language]");
     if (code) {
-      code.addEventListener("input", function () {
+      // The tab is named by the code typed in it (as sent back after a refused submit too).
+      var named = function () {
         var value = code.value.trim();
         tab.textContent = value || panel.dataset.label;
         direct(panel, value);
-      });
+      };
+      code.addEventListener("input", named);
+      named();
     }
   });
 
