@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from alerts.core.models import utcnow
 from alerts.core.tokens import Purpose
@@ -44,10 +44,15 @@ def browser() -> Iterator[Browser]:
 def _audit(page: Page, url: str) -> list[str]:
     response = page.goto(url)
     assert response is not None and response.status == 200, url
+    return _audit_as_is(page, url)
+
+
+def _audit_as_is(page: Page, where: str) -> list[str]:
+    """The page as it is now (after staff did something on it)."""
     page.add_script_tag(path=str(AXE))
     found = page.evaluate(RUN)
     return [
-        f"{url}: {v['id']} ({v['impact']}): {v['help']} at {v['nodes']}"
+        f"{where}: {v['id']} ({v['impact']}): {v['help']} at {v['nodes']}"
         for v in found
         if v["impact"] in BLOCKING
     ]
@@ -121,6 +126,15 @@ def test_no_serious_accessibility_violation(
     page.get_by_role("link", name="Compose a new item").click()
     page.wait_for_load_state()
     problems += _audit(page, page.url)
+    # With a right-to-left language's tab added, typed in and previewed.
+    page.get_by_role("textbox", name="Title", exact=True).fill("Mexico: reporters at risk")
+    page.get_by_label("Add a translation").select_option(label="العربية")
+    page.get_by_role("button", name="Add", exact=True).click()
+    panel = page.get_by_role("tabpanel")
+    panel.get_by_label("Title").fill("المكسيك: صحفيون في خطر")
+    expect(panel.locator("iframe[dir=rtl]")).to_be_visible(timeout=10_000)
+    assert page.get_by_role("tab", name="العربية").get_attribute("aria-selected") == "true"
+    problems += _audit_as_is(page, page.url + " (Arabic tab)")
     # An item's page: a form and a preview per translation.
     problems += _audit(page, f"{live_server}/staff/items/{english}")
     problems += _audit(page, f"{live_server}/staff/items/{english}/translations")

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import func, select
 
-from alerts.core.models import Item, Media, utcnow
+from alerts.core.models import Item, ItemTranslation, Media, utcnow
 from alerts.staff.keys import create_key
 from alerts.web import create_app
 from alerts.web.compose_form import LISTS, RawCompose, contact_line, draft_fields
@@ -61,7 +61,9 @@ def client(pipeline: Stack) -> Iterator[TestClient]:
 def _form(client: TestClient, **fields: Any) -> dict[str, Any]:
     page = client.get("/staff/items/new")
     assert page.status_code == 200
-    return {"csrf_token": csrf(page.text), "title": "Mexico: reporters at risk"} | fields
+    # Each language tab's code, sent as a browser sends the form (its words are left empty).
+    tabs = dict(re.findall(r'name="(tr\d+_language)" value="([^"]*)"', page.text))
+    return tabs | {"csrf_token": csrf(page.text), "title": "Mexico: reporters at risk"} | fields
 
 
 def _count(pipeline: Stack, model: type[Item] | type[Media]) -> int:
@@ -262,3 +264,145 @@ def test_a_stored_contact_reads_back_into_the_same_contact() -> None:
         stored,
         {"name": "Luis Paz", "role": "", "email": "", "phone": "", "languages": [], "timezone": ""},
     ]
+
+
+def _tab(page: str, code: str) -> str:
+    """The index of the language tab for ``code`` ("other": the one whose code is typed)."""
+    if code == "other":
+        found = re.search(r'<input type="text" id="tr(\d+)_language"', page)
+    else:
+        found = re.search(rf'name="tr(\d+)_language" value="{re.escape(code)}"', page)
+    assert found, f"no {code} tab in the page"
+    return found.group(1)
+
+
+def _translations(pipeline: Stack) -> list[tuple[str, str, str | None]]:
+    with pipeline.session() as session:
+        rows = session.scalars(select(ItemTranslation).order_by(ItemTranslation.language))
+        return [(r.language, r.title, r.body) for r in rows]
+
+
+ARABIC = "المكسيك: صحفيون في خطر"
+
+
+def test_a_new_item_is_saved_with_the_translations_typed_in_its_tabs(
+    pipeline: Stack, client: TestClient
+) -> None:
+    page = client.get("/staff/items/new").text
+    es, fr, ar = _tab(page, "es"), _tab(page, "fr"), _tab(page, "ar")
+    assert not re.search(r'name="tr\d+_language" value="en"', page)  # the original's
+    # Arabic is typed right to left, in its own language, and so is its preview.
+    assert re.search(rf'id="tr{ar}_title"[^>]* lang="ar" dir="rtl"', page)
+    assert re.search(rf'id="tr{ar}_preview"[^>]* lang="ar" dir="rtl"', page)
+    assert not re.search(rf'id="tr{es}_title"[^>]* dir=', page)
+    data = _form(client, countries=["MX"], body="Today.") | {
+        f"tr{es}_title": "México: periodistas en riesgo",
+        f"tr{es}_body": "Hoy.",
+        f"tr{ar}_title": ARABIC,
+        f"tr{ar}_summary": "تقرير",
+        f"tr{fr}_title": "  ",  # a tab left empty is no translation
+    }
+    saved = client.post("/staff/items", data=data, follow_redirects=False)
+    assert saved.status_code == 303, saved.text
+    # Exactly those two; a field left empty is the original's (None).
+    assert _translations(pipeline) == [
+        ("ar", ARABIC, None),
+        ("es", "México: periodistas en riesgo", "Hoy."),
+    ]
+    with pipeline.session() as session:
+        item = session.scalars(select(Item)).one()
+        assert item.title == "Mexico: reporters at risk" and item.language == "en"
+    spanish = client.get(f"/api/items/{item.id}/preview?format=html&lang=es")
+    assert "Hoy." in spanish.text and "Today." not in spanish.text
+
+
+def test_a_tabs_preview_button_shows_that_languages_email_and_keeps_nothing(
+    pipeline: Stack, client: TestClient
+) -> None:
+    page = client.get("/staff/items/new").text
+    ar = _tab(page, "ar")
+    data = _form(client, countries=["MX"]) | {f"tr{ar}_title": ARABIC, "preview_tab": ar}
+    shown = client.post("/staff/compose/preview", data=data)
+    assert shown.status_code == 200, shown.text
+    srcdoc = re.search(rf'<iframe id="tr{ar}_preview"[^>]* srcdoc="([^"]*)"', shown.text)
+    assert srcdoc, "no preview in the Arabic tab"
+    email = html.unescape(srcdoc.group(1))
+    assert re.search(rf'<div lang="ar" dir="rtl">\s*<h1[^>]*>{ARABIC}</h1>', email)
+    # The original's frame is left alone; the tab keeps what was typed.
+    assert not re.search(r'<iframe id="preview"[^>]* srcdoc=', shown.text)
+    assert f'value="{ARABIC}"' in shown.text
+    # The script's preview: JSON, the tab named, the same email.
+    answer = client.post("/staff/compose/preview", data=data, headers=JSON).json()
+    assert answer["tab"] == int(ar) and answer["errors"] == []
+    assert f">{ARABIC}</h1>" in answer["html"]
+    original = client.post(
+        "/staff/compose/preview", data=data | {"preview_tab": ""}, headers=JSON
+    ).json()
+    assert original["tab"] is None and ">Mexico: reporters at risk</h1>" in original["html"]
+    assert _count(pipeline, Item) == 0 and _translations(pipeline) == []
+
+
+@pytest.mark.parametrize(
+    ("typed", "field", "message"),
+    [
+        ({"other_language": "xx", "other_title": "T"}, "other_language", "no known language"),
+        ({"es_body": "Hoy."}, "es_title", "give it a title"),
+        (
+            {"es_title": "Uno", "other_language": "es", "other_title": "Dos"},
+            "other_language",
+            "one tab per language",
+        ),
+        (
+            {"other_language": "en", "other_title": "Again"},
+            "other_language",
+            "write it in the original",
+        ),
+        ({"es_title": "x" * 501}, "es_title", "at most 500 characters"),
+        ({"ar_title": ARABIC, "ar_body": "ب" * 100_001}, "ar_body", "at most 100000"),
+        ({"es_title": "Uno", "es_image_alt": "Una foto"}, "es_image_alt", "has no photo"),
+    ],
+)
+def test_a_bad_translation_is_refused_on_the_page_and_nothing_is_stored(
+    pipeline: Stack, client: TestClient, typed: dict[str, str], field: str, message: str
+) -> None:
+    page = client.get("/staff/items/new").text
+    data = _form(client, countries=["MX"])
+    for name, value in typed.items():
+        code, part = name.split("_", 1)
+        data[f"tr{_tab(page, code)}_{part}"] = value
+    where = "tr{}_{}".format(_tab(page, field.split("_", 1)[0]), field.split("_", 1)[1])
+    refused = client.post("/staff/items", data=data)
+    assert refused.status_code == 422
+    assert f'href="#{where}"' in refused.text
+    assert re.search(
+        rf'<p class="error" id="{where}-error">[^<]*{re.escape(message)}', refused.text
+    )
+    assert re.search(rf'id="{where}"[^>]*aria-invalid="true"', refused.text)
+    # The form is kept: the original and every tab as typed.
+    assert 'value="Mexico: reporters at risk"' in refused.text
+    for value in typed.values():
+        assert html.escape(value, quote=True) in refused.text
+    assert _count(pipeline, Item) == 0 and _translations(pipeline) == []
+    # The script's preview names the same field.
+    answer = client.post("/staff/compose/preview", data=data, headers=JSON)
+    assert answer.status_code == 422
+    assert where in [e["field"] for e in answer.json()["errors"]]
+
+
+def test_a_saved_items_draft_takes_no_tabs_its_translations_page_does(
+    pipeline: Stack, client: TestClient
+) -> None:
+    saved = client.post("/staff/items", data=_form(client), follow_redirects=False)
+    assert saved.status_code == 303
+    with pipeline.session() as session:
+        item_id = session.scalars(select(Item.id)).one()
+    page = client.get(f"/staff/items/{item_id}").text
+    assert 'id="translations"' not in page and "tr0_title" not in page
+    refused = client.post(
+        f"/staff/items/{item_id}/draft",
+        data={"csrf_token": csrf(page), "title": "Changed", "tr0_language": "es", "tr0_title": "T"},
+    )
+    assert refused.status_code == 422 and "translations page" in refused.text
+    with pipeline.session() as session:
+        assert session.get(Item, item_id).title == "Mexico: reporters at risk"  # type: ignore[union-attr]
+    assert _translations(pipeline) == []

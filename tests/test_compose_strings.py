@@ -115,13 +115,29 @@ def test_every_script_string_is_translated_in_spanish_and_french(
             # The scripts fill these in: a translation must keep them.
             assert re.findall(r"\{\w+\}", text) == re.findall(r"\{\w+\}", english[key])
     assert _strings(signed_in, "fr")["remove"] == "Retirer {name}"
+    # The language tabs' words (compose-tabs.js) are in the block too.
+    assert _strings(signed_in, "es")["add_translation"] == "Añadir una traducción"
+    assert _strings(signed_in, "fr")["remove_translation"] == "Supprimer la traduction"
+
+
+def test_the_language_tabs_speak_the_page_language_without_scripts(signed_in: TestClient) -> None:
+    for language, other, body in (
+        ("es", "Otro idioma", "Texto (Markdown)"),
+        ("fr", "Une autre langue", "Texte (Markdown)"),
+    ):
+        page = signed_in.get("/staff/items/new", headers={"Accept-Language": language}).text
+        assert f"<legend><span>{other}</span></legend>" in page
+        assert re.search(rf'<label for="tr\d+_body">{re.escape(body)}</label>', page)
+        # Each language's own name, in its own language and direction.
+        assert '<span lang="ar" dir="rtl">العربية</span> (ar)' in page
 
 
 def test_the_scripts_hold_no_english_of_their_own() -> None:
     from pathlib import Path
 
     static = Path(__file__).resolve().parent.parent / "templates" / "web" / "static"
-    for name in ("compose.js", "country-picker.js"):
+    for name in ("compose.js", "compose-tabs.js", "country-picker.js"):
         script = (static / name).read_text()
-        for phrase in ("Would reach", "The preview", "Remove ", "none yet", "Choose the"):
+        phrases = ("Would reach", "The preview", "Remove ", "none yet", "Choose the", "Add a")
+        for phrase in phrases:
             assert phrase not in script, (name, phrase)

@@ -35,8 +35,14 @@ def test_compose_preview_publish_and_watch_progress(
     shots.take("items-empty")
 
     page.get_by_role("link", name="Compose a new item").click()
-    page.get_by_label("Title").fill("Mexico: <b>journalists</b> under threat")
-    page.get_by_label("Summary").fill("A new report documents attacks on reporters.")
+    # Its scripts have run: the language tabs' fields are hidden until a language is added.
+    page.wait_for_load_state()
+    page.get_by_role("textbox", name="Title", exact=True).fill(
+        "Mexico: <b>journalists</b> under threat"
+    )
+    page.get_by_role("textbox", name="Summary", exact=True).fill(
+        "A new report documents attacks on reporters."
+    )
     page.get_by_label("Countries").select_option(["MX"])
     page.get_by_label("Topics").select_option(["journalists"])
     shots.take("compose")

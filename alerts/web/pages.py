@@ -10,7 +10,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment
 
-from alerts.core.i18n import LANGUAGES
+from alerts.core.i18n import LANGUAGES, RTL_LANGUAGES
 from alerts.core.models import Cadence
 from alerts.core.reader_languages import own_names
 from alerts.core.settings import Settings
@@ -34,6 +34,8 @@ class Pages:
             "languages": LANGUAGES,
             # What a journalist may choose (ALERTS_READER_LANGUAGES), by their own names.
             "reader_languages": own_names(settings.reader_language_list),
+            # For scripts that set the direction of a language typed in (compose-tabs.js).
+            "rtl_languages": " ".join(sorted(RTL_LANGUAGES)),
             "regions": sorted((slug, name) for slug, (name, _) in regions().items()),
             "topics": sorted(taxonomy.topics.items(), key=lambda pair: pair[1]),
             "cadences": [c.value for c in Cadence],

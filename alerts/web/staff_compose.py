@@ -1,6 +1,7 @@
 """The compose page's submits: preview before saving, create a draft, save a draft.
 
-All three read the same multipart form (``compose_form``), check the CSRF token
+All three read the same multipart form (``compose_form``; a new item's language
+tabs: ``compose_translations``, saved with it in one transaction), check the CSRF token
 bound to the staff session before anything is stored, and answer a refused
 field on the page itself (422, the message linked to the field), never a 500.
 ``/staff/compose/preview`` answers JSON to the page's script (``Accept:
@@ -29,6 +30,9 @@ from alerts.web.compose_form import (
     rich_view,
 )
 from alerts.web.compose_preview import preview
+from alerts.web.compose_translations import Tab, for_preview
+from alerts.web.compose_translations import check as check_tabs
+from alerts.web.compose_translations import tabs as language_tabs
 from alerts.web.csrf import FIELD
 from alerts.web.staff_pages import _back, _render, _staff, signed_in
 from alerts.web.state import runtime as _runtime
@@ -71,6 +75,8 @@ def compose_page(
     counts: dict[str, int] | None = None,
     note: str = "",
     preview_html: str | None = None,
+    tabs: list[Tab] | None = None,
+    preview_tab: int | None = None,
 ) -> Response:
     """The compose page (``item.html``): one place that names everything it needs."""
     return _render(
@@ -87,18 +93,30 @@ def compose_page(
         counts=counts or {},
         note=note,
         preview_html=preview_html,
+        tabs=(tabs or []) if item.get("id") is None else [],
+        # A saved item's page links to its translations page; a refused save shows the
+        # link without the languages (the template is strict: left out, it was a 500).
+        translations=[],
+        preview_tab=preview_tab,
     )
 
 
-def _checked(request: Request, raw: RawCompose) -> tuple[Any, Composed]:
-    """The staff member (CSRF checked first: nothing is stored for a forged form) and the
-    form, its uploads stored and committed (a refused draft keeps them for the next try)."""
+def _checked(
+    request: Request, raw: RawCompose, item_id: int | None
+) -> tuple[Any, Composed, list[Tab]]:
+    """The staff member (CSRF checked first: nothing is stored for a forged form), the
+    form, its uploads stored and committed (a refused draft keeps them for the next try),
+    and its language tabs, their words in the draft's translations when none is refused."""
     staff = _staff(request, "items:write", raw.values.get(FIELD), check_csrf=True)
     runtime = _runtime(request)
     with runtime.sessions() as session:
         composed = compose(session, runtime.settings, raw)
         session.commit()
-    return staff, composed
+    shown = language_tabs(raw, runtime.settings.reader_language_list, composed.fields["language"])
+    errors, given = check_tabs(shown, composed.fields, item_id)
+    composed.errors.extend(errors)
+    composed.fields["translations"] = given
+    return staff, composed, shown
 
 
 def _item_id(raw: RawCompose) -> int | None:
@@ -106,17 +124,28 @@ def _item_id(raw: RawCompose) -> int | None:
     return int(value) if value.isdigit() and len(value) < 12 else None
 
 
+def _asked_tab(raw: RawCompose, shown: list[Tab]) -> Tab | None:
+    """The tab whose preview was asked for (its "Preview" button), None: the original's."""
+    value = raw.text("preview_tab")
+    return next((tab for tab in shown if str(tab.index) == value), None)
+
+
 @router.post("/compose/preview", response_model=None)
 @signed_in
 def compose_preview(request: Request, raw: Raw) -> Response:
-    staff, composed = _checked(request, raw)
     runtime, item_id = _runtime(request), _item_id(raw)
+    staff, composed, shown = _checked(request, raw, item_id)
     html, estimate, errors = None, None, list(composed.errors)
+    tab = _asked_tab(raw, shown)
+    # A tab's preview waits for its own words and the original's, not the other tabs'.
+    given, blocking = for_preview(composed.fields["translations"], errors, tab)
     with runtime.sessions() as session:
-        if not errors:
+        if not blocking:
             try:
-                shown = preview(session, runtime, composed.fields, item_id)
-                html, estimate = shown.html, shown.reach
+                language = tab.language if tab is not None else None
+                fields = composed.fields | {"translations": given}
+                made = preview(session, runtime, fields, item_id, language)
+                html, estimate = made.html, made.reach
             except InvalidItem as exc:
                 errors.append(refusal(exc))
         rich = rich_view(session, runtime.settings, composed.fields)
@@ -126,6 +155,7 @@ def compose_preview(request: Request, raw: Raw) -> Response:
                 "html": html,
                 "reach": estimate,
                 "errors": [{"field": e.field, "message": e.message} for e in errors],
+                "tab": tab.index if tab is not None else None,
                 "image": rich["photo"],
                 "attachments": rich["documents"],
             },
@@ -140,11 +170,13 @@ def compose_preview(request: Request, raw: Raw) -> Response:
         errors=errors,
         reach=estimate,
         preview_html=html,
+        tabs=shown,
+        preview_tab=tab.index if tab is not None else None,
     )
 
 
 def _save(request: Request, raw: RawCompose, item_id: int | None) -> Response:
-    staff, composed = _checked(request, raw)
+    staff, composed, shown = _checked(request, raw, item_id)
     runtime = _runtime(request)
     errors = list(composed.errors)
     with runtime.sessions() as session:
@@ -165,7 +197,13 @@ def _save(request: Request, raw: RawCompose, item_id: int | None) -> Response:
                 errors.append(refusal(exc))
         rich = rich_view(session, runtime.settings, composed.fields)
     return compose_page(
-        request, staff, page_item(composed.fields, item_id), rich, status=422, errors=errors
+        request,
+        staff,
+        page_item(composed.fields, item_id),
+        rich,
+        status=422,
+        errors=errors,
+        tabs=shown,
     )
 
 

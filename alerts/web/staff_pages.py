@@ -19,6 +19,7 @@ from alerts.mail.rendering import KIND_LABELS
 from alerts.staff.keys import allowed, authenticate
 from alerts.web.api.deps import Id, Staff
 from alerts.web.compose_form import rich_view
+from alerts.web.compose_translations import new_tabs
 from alerts.web.csp import compose_policy
 from alerts.web.csrf import COOKIE as CSRF_COOKIE
 from alerts.web.csrf import FIELD
@@ -174,13 +175,17 @@ def new_item(request: Request) -> Response:
         "notes": None,
         "contacts": None,
     }
+    settings = _runtime(request).settings
     with _runtime(request).sessions() as session:
-        rich = rich_view(session, _runtime(request).settings, blank)
+        rich = rich_view(session, settings, blank)
     return _render(
         request,
         "item.html",
         staff=staff,
         item=blank,
+        # A tab per language the office publishes in: translations saved with the item.
+        tabs=new_tabs(settings.reader_language_list, blank["language"]),
+        preview_tab=None,
         rich=rich,
         kinds=ITEM_KINDS,
         kind_labels=KIND_LABELS,
@@ -243,6 +248,8 @@ def show(request: Request, item_id: Id, note: str = "") -> Response:
         "item.html",
         staff=staff,
         item=view,
+        tabs=[],
+        preview_tab=None,
         translations=translated,
         rich=rich,
         kinds=ITEM_KINDS,

@@ -18,6 +18,7 @@ from alerts.core.models import Item, utcnow
 from alerts.items import translations
 from alerts.items.translations import InvalidTranslation
 from alerts.mail.rich_blocks import load_rich
+from alerts.web import translation_form
 from alerts.web.api.deps import Id
 from alerts.web.csp import compose_policy
 from alerts.web.staff_pages import Csrf, Text, _render, _staff, signed_in, translation_view
@@ -88,15 +89,6 @@ def _page(
     return response
 
 
-def _words(given: dict[str, str]) -> dict[str, str]:
-    # A field left empty is the original's (as a field left out of the API's body).
-    return {
-        name: value
-        for name, value in given.items()
-        if name != "language" and (value.strip() or name == "title")
-    }
-
-
 def _typed(
     language: Annotated[str, Form(max_length=20)] = "",
     title: Short = "",
@@ -129,7 +121,7 @@ def preview_translation(
     """The section's email as typed, nothing saved: JSON to the page's script (``Accept:
     application/json``), the whole page with that section's preview to a plain submit."""
     _staff(request, "items:write", csrf_token, check_csrf=True)
-    words = _words(typed)
+    words = translation_form.words(typed)
     runtime = _runtime(request)
     html, error = None, ""
     with runtime.sessions() as session:
@@ -159,7 +151,7 @@ def save_translation(
     request: Request, item_id: Id, typed: Typed, csrf_token: Csrf = None
 ) -> Response:
     _staff(request, "items:write", csrf_token, check_csrf=True)
-    words = _words(typed)
+    words = translation_form.words(typed)
     with _runtime(request).sessions() as session:
         item = session.get(Item, item_id)
         if item is None:

@@ -1,6 +1,8 @@
 // The compose page: the email as journalists would get it, and its reach, redrawn while
 // staff type (nothing is saved: /staff/compose/preview renders the unsaved form). A photo
 // or document chosen is sent once; the ids it gets stand in for the file afterwards.
+// Typed in a language tab (compose-tabs.js), it is that tab's preview that is redrawn:
+// the email a reader of that language gets.
 (function () {
   "use strict";
   var form = document.getElementById("compose");
@@ -9,8 +11,9 @@
   var reach = document.getElementById("reach");
   var status = document.getElementById("preview-status");
   var errors = document.getElementById("errors");
-  var timer = null;
-  var latest = 0;
+  // Per preview (the original's: "", a tab's: its number): a pause in typing, the last asked.
+  var timers = {};
+  var latest = {};
   // The page's words, in its language (templates/web/staff/_compose_strings.html).
   var words = {};
   try {
@@ -132,14 +135,27 @@
     document.getElementById("document_title").value = "";
   }
 
-  function refresh(withFiles) {
+  // Where a preview goes: the original's frame, or the one in the tab typed in.
+  function target(panel) {
+    if (!panel) return { key: "", frame: preview, status: status };
+    var n = panel.dataset.tab;
+    return {
+      key: n,
+      frame: document.getElementById("tr" + n + "_preview"),
+      status: document.getElementById("tr" + n + "_preview-status"),
+    };
+  }
+
+  function refresh(withFiles, panel) {
+    var to = target(panel);
     var body = new FormData(form);
     if (!withFiles) {
       body.delete("photo");
       body.delete("document");
     }
-    var asked = ++latest;
-    status.textContent = t(withFiles ? "uploading" : "updating");
+    body.set("preview_tab", to.key);
+    var asked = latest[to.key] = (latest[to.key] || 0) + 1;
+    to.status.textContent = t(withFiles ? "uploading" : "updating");
     fetch(form.dataset.preview, {
       method: "POST",
       body: body,
@@ -161,14 +177,15 @@
           if (!failed.photo) form.querySelector("#photo").value = "";
           if (!failed.document) form.querySelector("#document").value = "";
         }
-        if (asked !== latest) return; // an older answer arriving late
+        if (asked !== latest[to.key]) return; // an older answer arriving late
         showErrors(data.errors || []);
         if (data.html) {
-          preview.removeAttribute("src");
-          preview.srcdoc = data.html;
-          status.textContent = t("shown");
+          to.frame.removeAttribute("src");
+          to.frame.hidden = false;
+          to.frame.srcdoc = data.html;
+          to.status.textContent = t("shown");
         } else {
-          status.textContent = t("stale");
+          to.status.textContent = t("stale");
         }
         if (data.reach) {
           // The number in bold, wherever the language puts it in the sentence.
@@ -182,22 +199,34 @@
         }
       })
       .catch(function () {
-        status.textContent = t("offline");
+        to.status.textContent = t("offline");
       });
   }
 
+  function later(panel, wait) {
+    var key = target(panel).key;
+    clearTimeout(timers[key]);
+    timers[key] = setTimeout(function () { refresh(false, panel); }, wait);
+  }
+
   form.addEventListener("input", function (event) {
-    if (event.target.type === "file") return;
-    clearTimeout(timer);
-    timer = setTimeout(function () { refresh(false); }, 400);
+    if (event.target.type === "file" || !event.target.name) return; // the tab picker
+    later(event.target.closest(".translation-panel"), 400);
+  });
+  // A tab shown again (compose-tabs.js): redrawn if anything is typed in it.
+  form.addEventListener("compose-tab-shown", function (event) {
+    var typed = Array.prototype.some.call(
+      event.target.querySelectorAll("input[type=text], textarea"),
+      function (el) { return el.value.trim() !== ""; }
+    );
+    if (typed) later(event.target, 0);
   });
   form.addEventListener("change", function (event) {
     if (event.target.type === "file") {
-      clearTimeout(timer);
-      refresh(true);
-    } else if (event.target.tagName === "SELECT" || event.target.type === "checkbox") {
-      clearTimeout(timer);
-      timer = setTimeout(function () { refresh(false); }, 150);
+      clearTimeout(timers[""]);
+      refresh(true, null);
+    } else if (event.target.name && (event.target.tagName === "SELECT" || event.target.type === "checkbox")) {
+      later(null, 150);
     }
   });
 })();
