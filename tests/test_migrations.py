@@ -22,9 +22,11 @@ def _diff(url: str) -> list[object]:
         # on purpose: the database keeps them, no code writes them.
         opts = {
             "compare_type": True,
-            "include_name": lambda name, type_, parents: not (
-                is_search_object(name, type_, parents)
-                or (type_ == "table" and name == VERSION_TABLE)
+            "include_name": lambda name, type_, parents: (
+                not (
+                    is_search_object(name, type_, parents)
+                    or (type_ == "table" and name == VERSION_TABLE)
+                )
             ),
         }
         context = MigrationContext.configure(conn, opts=opts)
