@@ -165,7 +165,7 @@ def _record(session: Session, due: list[Due], now: datetime) -> list[int]:
     )
     if not created:
         return []
-    _reserve_items(session, created, now)
+    _reserve_items(session, created, now, min(d.since for d in due), max(d.cutoff for d in due))
     # The items each holds, counted and written in one statement; those with none are
     # recorded as empty (the period is done, no email).
     held = (
@@ -187,12 +187,41 @@ def _record(session: Session, due: list[Due], now: datetime) -> list[int]:
     return list(session.scalars(with_items))
 
 
-def _reserve_items(session: Session, digest_ids: list[int], now: datetime) -> None:
+def _digest_items(since: datetime, cutoff: datetime) -> Any:
+    """The items any digest of the window may hold."""
+    return and_(
+        Item.published_at > since,
+        Item.published_at <= cutoff,
+        Item.status == ItemStatus.PUBLISHED,
+        # Corrections and notices go to those who got the original, never in digests.
+        Item.corrects_id.is_(None),
+        Item.kind.not_in(NOTICE_KINDS),
+    )
+
+
+def _reserve_items(
+    session: Session, digest_ids: list[int], now: datetime, since: datetime, cutoff: datetime
+) -> None:
     """One INSERT … SELECT: a pending delivery, tied to its digest, per new matching item.
 
     ON CONFLICT skips every item the journalist already has a row for: sent
     immediately, in an earlier digest, or in another digest planned just now.
+
+    The items of the chunk's window (``since``, ``cutoff``] are locked ``FOR KEY
+    SHARE`` first, and only those are reserved: ``deliveries.item_id`` has no foreign
+    key (migration 0018), so this lock, once per chunk, is what keeps an item from
+    being deleted while its rows are written (the delete waits, then its trigger
+    deletes them).
     """
+    held = list(
+        session.scalars(
+            select(Item.id)
+            .where(_digest_items(since, cutoff))
+            .with_for_update(read=True, key_share=True)
+        )
+    )
+    if not held:
+        return
     country_hit = _matches(
         SubscriptionCountry, SubscriptionCountry.country, ItemCountry, ItemCountry.country
     )
@@ -218,10 +247,9 @@ def _reserve_items(session: Session, digest_ids: list[int], now: datetime) -> No
         .join(Item, and_(Item.published_at > Digest.since, Item.published_at <= Digest.cutoff))
         .where(
             among(session, Digest.id, digest_ids),
-            Item.status == ItemStatus.PUBLISHED,
-            # Corrections and notices go to those who got the original, never in digests.
-            Item.corrects_id.is_(None),
-            Item.kind.not_in(NOTICE_KINDS),
+            among(session, Item.id, held),
+            # Checked again: one withdrawn since the lock is not reserved.
+            _digest_items(since, cutoff),
             or_(Subscription.all_countries, country_hit),
             or_(Subscription.all_topics, topic_hit),
         )
