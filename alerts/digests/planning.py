@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, case, exists, func, literal, or_, select, update
+from sqlalchemy import Table, and_, case, exists, func, literal, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from alerts.core.bulk import among, insert_new
@@ -145,6 +145,8 @@ def _record(session: Session, due: list[Due], now: datetime) -> list[int]:
     """Record these digests once each, reserve their items; the ids of those with items."""
     if not due:
         return []
+    if session.get_bind().dialect.name == "postgresql":
+        return _record_in_one_statement(session, due, now)
     rows = [
         {
             "journalist_id": d.journalist_id,
@@ -262,3 +264,117 @@ def _reserve_items(
         )
         .on_conflict_do_nothing(index_elements=["item_id", "journalist_id"])
     )
+
+
+# PostgreSQL: a chunk's digests, their reserved items and each one's count, in one
+# statement. The digests' ids are drawn from their sequence first, so the rows to
+# reserve are known before the digests are written, and each digest is written
+# once with its count and status (no second pass rewriting every new digest row,
+# nor a count per digest). Sibling sub-statements share one snapshot: ``pairs``
+# leaves out what the journalist already has, ``reserved`` may still skip a row
+# another transaction wrote meanwhile (or a weekly and a daily digest of one
+# journalist wanting the same item); the counts of the rows actually reserved come
+# back, and the few digests that differ are corrected after.
+_AT_ONCE = text(
+    """
+WITH wanted AS MATERIALIZED (
+  SELECT CAST(nextval(pg_get_serial_sequence('digests', 'id')) AS INTEGER) AS id, u.*
+  FROM unnest(CAST(:journalists AS INTEGER[]), CAST(:cadences AS VARCHAR[]),
+              CAST(:periods AS VARCHAR[]), CAST(:since AS TIMESTAMP[]),
+              CAST(:cutoffs AS TIMESTAMP[]))
+       AS u(journalist_id, cadence, period, since, cutoff)
+),
+pairs AS MATERIALIZED (
+  SELECT DISTINCT w.id AS digest_id, i.id AS item_id, w.journalist_id
+  FROM wanted w
+  JOIN subscriptions s ON s.journalist_id = w.journalist_id AND s.cadence = w.cadence
+  JOIN items i ON i.published_at > w.since AND i.published_at <= w.cutoff
+  WHERE i.id = ANY(CAST(:items AS INTEGER[]))
+    AND i.status = :published
+    AND (s.all_countries OR EXISTS (
+      SELECT 1 FROM subscription_countries sc
+      JOIN item_countries ic ON ic.country = sc.country AND ic.item_id = i.id
+      WHERE sc.subscription_id = s.id))
+    AND (s.all_topics OR EXISTS (
+      SELECT 1 FROM subscription_topics st
+      JOIN item_topics it ON it.topic = st.topic AND it.item_id = i.id
+      WHERE st.subscription_id = s.id))
+    AND NOT EXISTS (
+      SELECT 1 FROM deliveries x WHERE x.item_id = i.id AND x.journalist_id = w.journalist_id)
+),
+counted AS (
+  SELECT w.*, coalesce(c.n, 0) AS n
+  FROM wanted w
+  LEFT JOIN (SELECT digest_id, count(*) AS n FROM pairs GROUP BY digest_id) c
+    ON c.digest_id = w.id
+),
+recorded AS (
+  INSERT INTO digests (id, journalist_id, cadence, period, since, cutoff, status, items,
+                       attempts, created_at, queued_at)
+  SELECT id, journalist_id, cadence, period, since, cutoff,
+         CASE WHEN n = 0 THEN :empty ELSE :pending END, n, 0, :now, :now
+  FROM counted
+  ON CONFLICT (journalist_id, cadence, period) DO NOTHING
+  RETURNING id, items
+),
+reserved AS (
+  INSERT INTO deliveries (item_id, journalist_id, status, attempts, created_at, digest_id)
+  SELECT p.item_id, p.journalist_id, :pending, 0, :now, p.digest_id
+  FROM pairs p JOIN recorded r ON r.id = p.digest_id
+  ON CONFLICT (item_id, journalist_id) DO NOTHING
+  RETURNING digest_id
+)
+SELECT r.id, r.items, coalesce(g.n, 0) AS held
+FROM recorded r
+LEFT JOIN (SELECT digest_id, count(*) AS n FROM reserved GROUP BY digest_id) g
+  ON g.digest_id = r.id
+"""
+)
+_CORRECT_COUNTS = text(
+    "UPDATE digests AS d SET items = v.n, "
+    "status = CASE WHEN v.n = 0 THEN :empty ELSE d.status END "
+    "FROM unnest(CAST(:ids AS INTEGER[]), CAST(:counts AS INTEGER[])) AS v(id, n) "
+    "WHERE d.id = v.id"
+)
+
+
+def _naive_utc(at: datetime) -> datetime:
+    # Arrays bypass UTCDateTime, which stores naive UTC.
+    return at.astimezone(UTC).replace(tzinfo=None)
+
+
+def _record_in_one_statement(session: Session, due: list[Due], now: datetime) -> list[int]:
+    """``_record`` on PostgreSQL (see ``_AT_ONCE``); the items locked as ``_reserve_items``
+    locks them."""
+    since, cutoff = min(d.since for d in due), max(d.cutoff for d in due)
+    held = list(
+        session.scalars(
+            select(Item.id)
+            .where(_digest_items(since, cutoff))
+            .with_for_update(read=True, key_share=True)
+        )
+    )
+    params: dict[str, Any] = {
+        "journalists": [d.journalist_id for d in due],
+        "cadences": [d.cadence for d in due],
+        "periods": [d.period.isoformat() for d in due],
+        "since": [_naive_utc(d.since) for d in due],
+        "cutoffs": [_naive_utc(d.cutoff) for d in due],
+        "items": held,
+        "published": ItemStatus.PUBLISHED.value,
+        "pending": DigestStatus.PENDING.value,
+        "empty": DigestStatus.EMPTY.value,
+        "now": _naive_utc(now),
+    }
+    rows = session.execute(_AT_ONCE, params).all()
+    off = [(r.id, r.held) for r in rows if r.held != r.items]
+    if off:
+        session.execute(
+            _CORRECT_COUNTS,
+            {
+                "ids": [i for i, _ in off],
+                "counts": [n for _, n in off],
+                "empty": DigestStatus.EMPTY.value,
+            },
+        )
+    return [r.id for r in rows if r.held > 0]
