@@ -97,9 +97,8 @@ def upgrade() -> None:
         for statement in PG_TRIGGERS:
             op.execute(statement)
         return
-    with _sqlite_keys_off():
-        with op.batch_alter_table("deliveries", schema=None) as batch_op:
-            batch_op.drop_constraint(FK_ITEM, type_="foreignkey")
+    with _sqlite_keys_off(), op.batch_alter_table("deliveries", schema=None) as batch_op:
+        batch_op.drop_constraint(FK_ITEM, type_="foreignkey")
     create_sqlite_triggers()
 
 
