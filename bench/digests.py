@@ -205,11 +205,36 @@ class StatementClock:
         }
 
 
+def _cpu_of(pid: int | None) -> float:
+    """CPU seconds so far of a process (schedstat's time on a core), 0 if not readable."""
+    if pid is None:
+        return 0.0
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
+    except OSError:
+        return 0.0
+
+
 def timed_tick(sessions: sessionmaker[Session], now: datetime) -> tuple[float, int]:
-    started = time.perf_counter()
+    return cpu_timed_tick(sessions, now)[:2]
+
+
+def cpu_timed_tick(
+    sessions: sessionmaker[Session], now: datetime
+) -> tuple[float, int, float, float]:
+    """The tick's wall time, its digests planned, and its CPU seconds: the database
+    server's (the session's own process) and this process's, steadier than the wall
+    clock on a shared machine."""
     with sessions() as session, session.begin():
+        backend = None
+        if session.get_bind().dialect.name == "postgresql":
+            backend = session.scalar(select(func.pg_backend_pid()))
+        server0, bench0 = _cpu_of(backend), time.process_time()
+        started = time.perf_counter()
         planned = plan(session, now)
-    return time.perf_counter() - started, len(planned)
+        session.flush()
+    took = time.perf_counter() - started
+    return took, len(planned), _cpu_of(backend) - server0, time.process_time() - bench0
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -236,7 +261,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             idle.append(seconds)
         clock = StatementClock(engine)
         clock.on = args.statements
-        busy, planned = timed_tick(sessions, DUE)
+        busy, planned, server_cpu, bench_cpu = cpu_timed_tick(sessions, DUE)
         clock.on = False
         with sessions() as session:
             recorded = session.scalar(select(func.count()).select_from(Digest)) or 0
@@ -261,6 +286,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "idle_tick_ms_min": round(min(idle) * 1000, 1),
             "idle_tick_ms_median": round(statistics.median(idle) * 1000, 1),
             "due_tick_seconds": round(busy, 2),
+            "due_tick_server_cpu_seconds": round(server_cpu, 2),
+            "due_tick_bench_cpu_seconds": round(bench_cpu, 2),
             "digests_recorded": recorded,
             "deliveries_reserved": reserved,
             "tick_after_ms": round(after * 1000, 1),

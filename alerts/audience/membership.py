@@ -25,6 +25,8 @@ from alerts.core.models import (
     ClickEvent,
     Delivery,
     DeliveryStatus,
+    Digest,
+    DigestStatus,
     Item,
     ItemStatus,
     Journalist,
@@ -202,14 +204,31 @@ def _apply_request(
 
 
 def _cancel_pending(session: Session, journalist_id: int, reason: str) -> None:
-    # Rows already queued are cancelled here; a batch that claims later also
-    # checks the journalist's status, so nothing slips through in between.
-    session.execute(
-        update(Delivery)
-        .where(Delivery.journalist_id == journalist_id, Delivery.status == DeliveryStatus.PENDING)
-        .values(status=DeliveryStatus.CANCELLED, last_reply=reason)
-        .execution_options(synchronize_session=False)
+    """Cancel the journalist's pending digests and the items they reserved.
+
+    Pending alert rows are left to the batch that claims them: it checks the
+    journalist in the statement that takes each row and cancels those it may not
+    send (delivery/store.py), so none goes out after this commits. Finding them
+    here would need an index by journalist that every fan-out row enters
+    (migration 0019 dropped it); the digests are found by journalist through
+    their own unique key.
+    """
+    digests = list(
+        session.scalars(
+            update(Digest)
+            .where(Digest.journalist_id == journalist_id, Digest.status == DigestStatus.PENDING)
+            .values(status=DigestStatus.CANCELLED, last_reply=reason)
+            .returning(Digest.id)
+            .execution_options(synchronize_session=False)
+        )
     )
+    if digests:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.digest_id.in_(digests), Delivery.status == DeliveryStatus.PENDING)
+            .values(status=DeliveryStatus.CANCELLED, last_reply=reason)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def unsubscribe_all(

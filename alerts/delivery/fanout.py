@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator, Iterator
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.core.models import NOTICE_KINDS, Item, ItemStatus
@@ -24,7 +25,19 @@ _FIRST_SLICE = 1_000
 
 
 def _published(session: Session, item_id: int) -> Item | None:
-    item = session.get(Item, item_id)
+    """The item if it is live, locked ``FOR KEY SHARE`` until the transaction ends.
+
+    ``deliveries.item_id`` has no foreign key (migration 0019), whose check took this
+    lock once per row: taken here once per transaction, it keeps the item from being
+    deleted while rows are written for it (a delete waits, then its trigger deletes
+    them), and an item deleted before is not found, so nothing is written for it.
+    """
+    item = session.scalars(
+        select(Item)
+        .where(Item.id == item_id)
+        .with_for_update(read=True, key_share=True)
+        .execution_options(populate_existing=True)
+    ).first()
     live = (ItemStatus.PUBLISHED, ItemStatus.EMBARGOED)
     return item if item is not None and item.status in live else None
 

@@ -78,6 +78,12 @@ def claim(session: Session, ids: Sequence[int], now: datetime, lease: timedelta)
     Rows whose journalist unsubscribed or was suppressed since the fan-out, or
     whose item was withdrawn, are cancelled instead: a queued message must not
     outlive an unsubscribe.
+
+    This is what cancels an unsubscribed journalist's pending alert rows: the
+    unsubscribe itself does not look for them (no index by journalist, migration
+    0019). So the journalist is checked in the very statement that takes a row:
+    an unsubscribe committed before that statement keeps the row from being
+    taken, and the statement after it cancels the row.
     """
     if not ids:
         return []
@@ -100,16 +106,16 @@ def claim(session: Session, ids: Sequence[int], now: datetime, lease: timedelta)
         .where(Delivery.id.in_(ids), _status_is(DeliveryStatus.PENDING), unverified)
         .execution_options(synchronize_session=False)
     )
-    for reason, condition in (
-        ("cancelled: recipient unsubscribed or suppressed", blocked),
-        ("cancelled: item no longer published", withdrawn),
-    ):
+
+    def cancel(reason: str, condition: ColumnElement[bool]) -> None:
         session.execute(
             update(Delivery)
             .where(Delivery.id.in_(ids), _status_is(DeliveryStatus.PENDING), condition)
             .values(status=DeliveryStatus.CANCELLED, last_reply=reason)
             .execution_options(synchronize_session=False)
         )
+
+    cancel("cancelled: item no longer published", withdrawn)
     claimed_ids = session.scalars(
         update(Delivery)
         .where(
@@ -118,6 +124,7 @@ def claim(session: Session, ids: Sequence[int], now: datetime, lease: timedelta)
             or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
             # A digest's rows go out in their digest, never on their own.
             Delivery.digest_id.is_(None),
+            ~blocked,
         )
         .values(
             status=DeliveryStatus.SENDING,
@@ -127,6 +134,8 @@ def claim(session: Session, ids: Sequence[int], now: datetime, lease: timedelta)
         .returning(Delivery.id)
         .execution_options(synchronize_session=False)
     ).all()
+    # After the claim: every row it left for the journalist's sake is cancelled here.
+    cancel("cancelled: recipient unsubscribed or suppressed", blocked)
     if not claimed_ids:
         return []
     rows = session.execute(

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, case, exists, func, literal, or_, select, update
+from sqlalchemy import Table, and_, case, exists, func, literal, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from alerts.core.bulk import among, insert_new
@@ -145,6 +145,8 @@ def _record(session: Session, due: list[Due], now: datetime) -> list[int]:
     """Record these digests once each, reserve their items; the ids of those with items."""
     if not due:
         return []
+    if session.get_bind().dialect.name == "postgresql":
+        return _record_in_one_statement(session, due, now)
     rows = [
         {
             "journalist_id": d.journalist_id,
@@ -165,7 +167,7 @@ def _record(session: Session, due: list[Due], now: datetime) -> list[int]:
     )
     if not created:
         return []
-    _reserve_items(session, created, now)
+    _reserve_items(session, created, now, min(d.since for d in due), max(d.cutoff for d in due))
     # The items each holds, counted and written in one statement; those with none are
     # recorded as empty (the period is done, no email).
     held = (
@@ -187,12 +189,41 @@ def _record(session: Session, due: list[Due], now: datetime) -> list[int]:
     return list(session.scalars(with_items))
 
 
-def _reserve_items(session: Session, digest_ids: list[int], now: datetime) -> None:
+def _digest_items(since: datetime, cutoff: datetime) -> Any:
+    """The items any digest of the window may hold."""
+    return and_(
+        Item.published_at > since,
+        Item.published_at <= cutoff,
+        Item.status == ItemStatus.PUBLISHED,
+        # Corrections and notices go to those who got the original, never in digests.
+        Item.corrects_id.is_(None),
+        Item.kind.not_in(NOTICE_KINDS),
+    )
+
+
+def _reserve_items(
+    session: Session, digest_ids: list[int], now: datetime, since: datetime, cutoff: datetime
+) -> None:
     """One INSERT … SELECT: a pending delivery, tied to its digest, per new matching item.
 
     ON CONFLICT skips every item the journalist already has a row for: sent
     immediately, in an earlier digest, or in another digest planned just now.
+
+    The items of the chunk's window (``since``, ``cutoff``] are locked ``FOR KEY
+    SHARE`` first, and only those are reserved: ``deliveries.item_id`` has no foreign
+    key (migration 0019), so this lock, once per chunk, is what keeps an item from
+    being deleted while its rows are written (the delete waits, then its trigger
+    deletes them).
     """
+    held = list(
+        session.scalars(
+            select(Item.id)
+            .where(_digest_items(since, cutoff))
+            .with_for_update(read=True, key_share=True)
+        )
+    )
+    if not held:
+        return
     country_hit = _matches(
         SubscriptionCountry, SubscriptionCountry.country, ItemCountry, ItemCountry.country
     )
@@ -218,10 +249,9 @@ def _reserve_items(session: Session, digest_ids: list[int], now: datetime) -> No
         .join(Item, and_(Item.published_at > Digest.since, Item.published_at <= Digest.cutoff))
         .where(
             among(session, Digest.id, digest_ids),
-            Item.status == ItemStatus.PUBLISHED,
-            # Corrections and notices go to those who got the original, never in digests.
-            Item.corrects_id.is_(None),
-            Item.kind.not_in(NOTICE_KINDS),
+            among(session, Item.id, held),
+            # Checked again: one withdrawn since the lock is not reserved.
+            _digest_items(since, cutoff),
             or_(Subscription.all_countries, country_hit),
             or_(Subscription.all_topics, topic_hit),
         )
@@ -234,3 +264,117 @@ def _reserve_items(session: Session, digest_ids: list[int], now: datetime) -> No
         )
         .on_conflict_do_nothing(index_elements=["item_id", "journalist_id"])
     )
+
+
+# PostgreSQL: a chunk's digests, their reserved items and each one's count, in one
+# statement. The digests' ids are drawn from their sequence first, so the rows to
+# reserve are known before the digests are written, and each digest is written
+# once with its count and status (no second pass rewriting every new digest row,
+# nor a count per digest). Sibling sub-statements share one snapshot: ``pairs``
+# leaves out what the journalist already has, ``reserved`` may still skip a row
+# another transaction wrote meanwhile (or a weekly and a daily digest of one
+# journalist wanting the same item); the counts of the rows actually reserved come
+# back, and the few digests that differ are corrected after.
+_AT_ONCE = text(
+    """
+WITH wanted AS MATERIALIZED (
+  SELECT CAST(nextval(pg_get_serial_sequence('digests', 'id')) AS INTEGER) AS id, u.*
+  FROM unnest(CAST(:journalists AS INTEGER[]), CAST(:cadences AS VARCHAR[]),
+              CAST(:periods AS VARCHAR[]), CAST(:since AS TIMESTAMP[]),
+              CAST(:cutoffs AS TIMESTAMP[]))
+       AS u(journalist_id, cadence, period, since, cutoff)
+),
+pairs AS MATERIALIZED (
+  SELECT DISTINCT w.id AS digest_id, i.id AS item_id, w.journalist_id
+  FROM wanted w
+  JOIN subscriptions s ON s.journalist_id = w.journalist_id AND s.cadence = w.cadence
+  JOIN items i ON i.published_at > w.since AND i.published_at <= w.cutoff
+  WHERE i.id = ANY(CAST(:items AS INTEGER[]))
+    AND i.status = :published
+    AND (s.all_countries OR EXISTS (
+      SELECT 1 FROM subscription_countries sc
+      JOIN item_countries ic ON ic.country = sc.country AND ic.item_id = i.id
+      WHERE sc.subscription_id = s.id))
+    AND (s.all_topics OR EXISTS (
+      SELECT 1 FROM subscription_topics st
+      JOIN item_topics it ON it.topic = st.topic AND it.item_id = i.id
+      WHERE st.subscription_id = s.id))
+    AND NOT EXISTS (
+      SELECT 1 FROM deliveries x WHERE x.item_id = i.id AND x.journalist_id = w.journalist_id)
+),
+counted AS (
+  SELECT w.*, coalesce(c.n, 0) AS n
+  FROM wanted w
+  LEFT JOIN (SELECT digest_id, count(*) AS n FROM pairs GROUP BY digest_id) c
+    ON c.digest_id = w.id
+),
+recorded AS (
+  INSERT INTO digests (id, journalist_id, cadence, period, since, cutoff, status, items,
+                       attempts, created_at, queued_at)
+  SELECT id, journalist_id, cadence, period, since, cutoff,
+         CASE WHEN n = 0 THEN :empty ELSE :pending END, n, 0, :now, :now
+  FROM counted
+  ON CONFLICT (journalist_id, cadence, period) DO NOTHING
+  RETURNING id, items
+),
+reserved AS (
+  INSERT INTO deliveries (item_id, journalist_id, status, attempts, created_at, digest_id)
+  SELECT p.item_id, p.journalist_id, :pending, 0, :now, p.digest_id
+  FROM pairs p JOIN recorded r ON r.id = p.digest_id
+  ON CONFLICT (item_id, journalist_id) DO NOTHING
+  RETURNING digest_id
+)
+SELECT r.id, r.items, coalesce(g.n, 0) AS held
+FROM recorded r
+LEFT JOIN (SELECT digest_id, count(*) AS n FROM reserved GROUP BY digest_id) g
+  ON g.digest_id = r.id
+"""
+)
+_CORRECT_COUNTS = text(
+    "UPDATE digests AS d SET items = v.n, "
+    "status = CASE WHEN v.n = 0 THEN :empty ELSE d.status END "
+    "FROM unnest(CAST(:ids AS INTEGER[]), CAST(:counts AS INTEGER[])) AS v(id, n) "
+    "WHERE d.id = v.id"
+)
+
+
+def _naive_utc(at: datetime) -> datetime:
+    # Arrays bypass UTCDateTime, which stores naive UTC.
+    return at.astimezone(UTC).replace(tzinfo=None)
+
+
+def _record_in_one_statement(session: Session, due: list[Due], now: datetime) -> list[int]:
+    """``_record`` on PostgreSQL (see ``_AT_ONCE``); the items locked as ``_reserve_items``
+    locks them."""
+    since, cutoff = min(d.since for d in due), max(d.cutoff for d in due)
+    held = list(
+        session.scalars(
+            select(Item.id)
+            .where(_digest_items(since, cutoff))
+            .with_for_update(read=True, key_share=True)
+        )
+    )
+    params: dict[str, Any] = {
+        "journalists": [d.journalist_id for d in due],
+        "cadences": [d.cadence for d in due],
+        "periods": [d.period.isoformat() for d in due],
+        "since": [_naive_utc(d.since) for d in due],
+        "cutoffs": [_naive_utc(d.cutoff) for d in due],
+        "items": held,
+        "published": ItemStatus.PUBLISHED.value,
+        "pending": DigestStatus.PENDING.value,
+        "empty": DigestStatus.EMPTY.value,
+        "now": _naive_utc(now),
+    }
+    rows = session.execute(_AT_ONCE, params).all()
+    off = [(r.id, r.held) for r in rows if r.held != r.items]
+    if off:
+        session.execute(
+            _CORRECT_COUNTS,
+            {
+                "ids": [i for i, _ in off],
+                "counts": [n for _, n in off],
+                "empty": DigestStatus.EMPTY.value,
+            },
+        )
+    return [r.id for r in rows if r.held > 0]
