@@ -71,7 +71,7 @@ class Relay(ScriptedSink):
         self.rcpts.append(address)
         if self.on_rcpt is not None:
             self.on_rcpt(address)
-        return await super().handle_RCPT(server, session, envelope, address, rcpt_options)
+        return await super().handle_RCPT(server, session, envelope, address, rcpt_options)  # type: ignore[no-untyped-call]
 
     async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
         # The client's next writes, already read by the server: pipelined behind this one.
