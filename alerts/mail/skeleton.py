@@ -110,6 +110,11 @@ def _word_bytes(room: int) -> int:
     return max(4, 3 * ((room - 12) // 4))
 
 
+# Where email's folding may break a line (whitespace, "," and ";"), or what it would
+# read as an encoded word.
+_FOLDS_AT = re.compile(r"[\s,;]|=\?")
+
+
 def header_line(name: str, value: str) -> bytes:
     """One header, folded; a non-ASCII value as RFC 2047 encoded words."""
     if not value.isascii():
@@ -117,6 +122,10 @@ def header_line(name: str, value: str) -> bytes:
     line = f"{name}: {value}"
     if len(line) <= 78:
         return line.encode("ascii") + CRLF
+    if not _FOLDS_AT.search(value):
+        # One word too long for the line (List-Unsubscribe's URL, in every email): email
+        # puts it on a continuation line of its own, as here, at a fraction of the cost.
+        return f"{name}: \r\n {value}".encode("ascii") + CRLF
     return WIRE_POLICY.fold_binary(name, value)  # rare: long lines, folded as email does
 
 
