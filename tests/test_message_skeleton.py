@@ -116,3 +116,15 @@ def test_random_unbreakable_header_values_fold_as_email_does() -> None:
     for _ in range(500):
         value = "".join(rng.choice(alphabet) for _ in range(rng.randint(60, 300)))
         assert header_line("Message-ID", value) == folding.fold_binary("Message-ID", value)
+
+
+def test_short_plain_values_encode_as_binascii_encodes_them() -> None:
+    # Names and links take a shortcut when there is nothing to encode: the same bytes.
+    rng = random.Random(2045)
+    alphabet = "aZ09 .-_~/:?#@&<>'\"=\t\xe9\u20ac\x7f\x01"
+    for _ in range(20000):
+        short = rng.random() < 0.7  # edge cases live in short values: ".", " ", "a "
+        value = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6 if short else 80)))
+        reference = binascii.b2a_qp(value.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
+        if max((len(line) for line in reference.split(b"\r\n")), default=0) <= 75:
+            assert qp_encode(value) == reference, value

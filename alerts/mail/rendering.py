@@ -411,9 +411,10 @@ def build_message(
         "preferences_url": qp_encode(recipient.preferences_url),
     }
     html_values = {
-        "name": qp_encode(escape(name)),
-        "unsubscribe_url": qp_encode(escape(recipient.unsubscribe_url)),
-        "preferences_url": qp_encode(escape(recipient.preferences_url)),
+        # As str: Markup's own replace() (qp_encode's) would escape its arguments too.
+        "name": qp_encode(str(escape(name))),
+        "unsubscribe_url": qp_encode(str(escape(recipient.unsubscribe_url))),
+        "preferences_url": qp_encode(str(escape(recipient.preferences_url))),
     }
     clicks = rendered.click_values(recipient.delivery_id)
     text_values |= clicks

@@ -43,6 +43,16 @@ def qp_encode(text: str) -> bytes:
     line ends in whitespace, so long lines are cut again here; the last line
     (which a piece may end with) is kept to 75, so a joining soft break fits.
     """
+    if (
+        len(text) <= _QP_LINE
+        and text.isascii()
+        and text.isprintable()
+        and "=" not in text
+        and not text.endswith(" ")
+        and text != "."  # binascii encodes a line that is a lone dot
+    ):
+        # Nothing to encode (a name, a link): quoted-printable is the text itself.
+        return text.encode("ascii")
     plain = text.replace("\r\n", "\n").replace("\r", "\n")
     encoded = binascii.b2a_qp(plain.encode("utf-8"), istext=True).replace(b"\n", CRLF)
     lines = encoded.split(CRLF)
