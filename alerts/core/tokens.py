@@ -8,11 +8,13 @@ what was typed on the sign-up form: see sealed_tokens).
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import hmac
 import time
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
@@ -36,6 +38,19 @@ PREFERENCES_MAX_AGE_SECONDS = 90 * 24 * 3600
 
 
 VERP_PREFIX = "bounces"
+
+
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def _b64(data: bytes) -> bytes:
+    """itsdangerous's base64_encode (URL-safe alphabet, no padding) in C calls only."""
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=")
+
+
+@lru_cache(maxsize=2)
+def _stamp(second: int) -> bytes:
+    return _b64(int_to_bytes(second))
 
 
 class _KeyedSigner(TimestampSigner):
@@ -81,9 +96,12 @@ class _Serializer(URLSafeTimedSerializer):
         if salt is not None or type(obj) is not int or not 0 <= obj < 10**9:
             return super().dumps(obj, salt)
         signer = self._signer
-        stamp = base64_encode(int_to_bytes(int(time.time())))
-        value = base64_encode(str(obj).encode("ascii")) + b"." + stamp
-        return (value + b"." + signer.get_signature(value)).decode("ascii")
+        value = _b64(str(obj).encode("ascii")) + b"." + _stamp(int(time.time()))
+        if signer._sha1:
+            signature = _b64(hmac.digest(signer._key, value, "sha1"))
+        else:
+            signature = signer.get_signature(value)
+        return (value + b"." + signature).decode("ascii")
 
     def make_signer(self, salt: str | bytes | None = None) -> TimestampSigner:
         if salt is None or want_bytes(salt) == self.salt:
