@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import (
     ColumnElement,
     Integer,
+    String,
     Update,
     any_,
     bindparam,
@@ -267,12 +268,55 @@ def record(
         (sent if outcome.verdict is Verdict.SENT else other).append(row)
         status = str(row["b_status"])
         counts[status] = counts.get(status, 0) + 1
+    if sent and session.get_bind().dialect.name == "postgresql":
+        session.execute(_record_sent_at_once(sent, now))
+        sent = []
     for statement, params in ((_RECORD_SENT, sent), (_RECORD_OTHER, other)):
         if params:
             session.connection().execute(statement, params)
     for journalist_id, email, reply in suppress:
         suppress_address(session, email, f"bounce: {reply}"[:200], now, journalist_id)
     return counts
+
+
+def _record_sent_at_once(rows: list[dict[str, object]], now: datetime) -> Update:
+    """``_RECORD_SENT`` for a whole batch as one statement, its values as arrays.
+
+    On PostgreSQL the executemany of one UPDATE per message was most of the
+    server's time for a batch (and psycopg's, converting 500 parameter sets):
+    ``UPDATE … FROM unnest(ids, replies, message ids, attempts)`` does the same
+    rows, with the same guard, in one statement.
+    """
+    values = (
+        func.unnest(
+            literal([r["b_id"] for r in rows], ARRAY(Integer)),
+            literal([r["b_reply"] for r in rows], ARRAY(String)),
+            literal([r["b_mid"] for r in rows], ARRAY(String)),
+            literal([r["b_new_attempts"] for r in rows], ARRAY(Integer)),
+        )
+        .table_valued("id", "reply", "mid", "attempts")
+        .render_derived(name="v")
+    )
+    return (
+        update(Delivery)
+        .where(
+            Delivery.id == values.c.id,
+            or_(
+                Delivery.status == DeliveryStatus.SENDING, Delivery.status == DeliveryStatus.PENDING
+            ),
+        )
+        .values(
+            status=DeliveryStatus.SENT.value,
+            last_reply=values.c.reply,
+            next_attempt_at=None,
+            queued_at=None,
+            sent_at=now,
+            message_id=values.c.mid,
+            attempts=values.c.attempts,
+            lease_expires_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 def suppress_address(
