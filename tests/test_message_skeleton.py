@@ -90,3 +90,41 @@ def test_a_long_non_ascii_name_and_its_address_parse_strictly() -> None:
     [address] = message["To"].addresses
     assert address.addr_spec == "a.very.long.address.for.a.journalist@newsroom.example"
     assert address.display_name.replace(" ", "") == name.replace(" ", "")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "<https://alerts.example.org/u/MTIzNDU2Nzg5.axA1zQ.6i0399y9batyHLQH5ko7tcoUEx4>",
+        "<https://x.example/u/" + "b" * 300 + ">",
+        "<https://x.example/u/ab,cd;ef " + "c" * 70 + ">",  # places email may break at
+        "<https://x.example/u/" + "d" * 50 + "> <mailto:unsubscribe@x.example>",
+        "=?utf-8?q?looks_encoded?=" + "e" * 70,
+        "<" + "f" * 70 + "@ngo.example>",
+    ],
+)
+def test_a_long_header_is_folded_exactly_as_email_folds_it(value: str) -> None:
+    # The shortcut for one unbreakable word must give the email package's very bytes.
+    expected = policy.compat32.clone(linesep="\r\n").fold_binary("List-Unsubscribe", value)
+    assert header_line("List-Unsubscribe", value) == expected
+
+
+def test_random_unbreakable_header_values_fold_as_email_does() -> None:
+    rng = random.Random(20)
+    alphabet = "abcXYZ0189-_.~:/?#[]@!$&'()*+=%<>\"{}|\\^`"
+    folding = policy.compat32.clone(linesep="\r\n")
+    for _ in range(500):
+        value = "".join(rng.choice(alphabet) for _ in range(rng.randint(60, 300)))
+        assert header_line("Message-ID", value) == folding.fold_binary("Message-ID", value)
+
+
+def test_short_plain_values_encode_as_binascii_encodes_them() -> None:
+    # Names and links take a shortcut when there is nothing to encode: the same bytes.
+    rng = random.Random(2045)
+    alphabet = "aZ09 .-_~/:?#@&<>'\"=\t\xe9\u20ac\x7f\x01"
+    for _ in range(20000):
+        short = rng.random() < 0.7  # edge cases live in short values: ".", " ", "a "
+        value = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6 if short else 80)))
+        reference = binascii.b2a_qp(value.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
+        if max((len(line) for line in reference.split(b"\r\n")), default=0) <= 75:
+            assert qp_encode(value) == reference, value

@@ -116,3 +116,23 @@ def test_preference_links_expire_but_unsubscribe_links_do_not(
     assert TokenSigner(SECRET).read(Purpose.UNSUBSCRIBE, unsubscribe) == 7
     with pytest.raises(InvalidToken, match="expired"):
         TokenSigner(SECRET).read(Purpose.PREFERENCES, preferences)  # the default expires too
+
+
+@pytest.mark.parametrize("purpose", [Purpose.UNSUBSCRIBE, Purpose.PREFERENCES])
+@pytest.mark.parametrize(
+    "payload",
+    [(0, None), (7, None), (999_999_999, None), (10**9, None), (42, {"digest": "daily"})],
+)
+def test_links_are_signed_byte_for_byte_as_itsdangerous_signs_them(
+    monkeypatch: pytest.MonkeyPatch, purpose: Purpose, payload: tuple[int, dict[str, str] | None]
+) -> None:
+    # Links already in inboxes, and any other reader of them, know itsdangerous's format:
+    # the signer's shortcuts must not change a byte of it.
+    import time
+
+    monkeypatch.setattr(time, "time", lambda: 1_764_000_000.5)
+    journalist_id, request = payload
+    ours = TokenSigner(SECRET).sign(purpose, journalist_id, request)
+    stock = URLSafeTimedSerializer(SECRET, salt=f"newsroom-alerts.{purpose.value}")
+    assert ours == stock.dumps(journalist_id if request is None else [journalist_id, request])
+    assert TokenSigner(SECRET).read(purpose, ours) == journalist_id

@@ -86,13 +86,22 @@ def record_outcomes(
 ) -> None:
     if _metrics is None:
         return
+    # Counted per label for the batch, then added once: each inc() of a multiprocess
+    # counter is a locked write to its memory-mapped file.
+    counts: dict[tuple[str, str], int] = {}
+    connection_errors = 0
     for claimed, outcome, _ in results:
-        _metrics.deliveries.labels(_kind(outcome), _reason(outcome)).inc()
+        labels = (_kind(outcome), _reason(outcome))
+        counts[labels] = counts.get(labels, 0) + 1
         if outcome.reply.startswith("connection:"):
-            _metrics.smtp_connection_errors.inc()
+            connection_errors += 1
         when = published_at.get(claimed.item_id)
         if outcome.verdict is Verdict.SENT and when is not None:
             _metrics.publish_to_send.observe(max((now - when).total_seconds(), 0.0))
+    for (kind, reason), count in counts.items():
+        _metrics.deliveries.labels(kind, reason).inc(count)
+    if connection_errors:
+        _metrics.smtp_connection_errors.inc(connection_errors)
 
 
 def record_digest(cadence: str, outcome: Outcome) -> None:

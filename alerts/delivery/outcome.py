@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class Verdict(StrEnum):
@@ -40,6 +40,14 @@ class Outcome:
     # Handed back for a reason that is ours, not the relay's (the worker is stopping):
     # due again at once, no backoff.
     at_once: bool = False
+    # Nothing of it reached the relay (its envelope went pipelined behind a message
+    # whose connection then ended): the batch tries it again, nothing is recorded.
+    again: bool = False
+
+
+AGAIN = Outcome(
+    Verdict.RETRY, "not attempted: the connection ended before it", untried=True, again=True
+)
 
 
 def _reply_text(code: int, message: bytes | str) -> str:
@@ -89,3 +97,26 @@ class Transport(Protocol):
     def send(self, from_addr: str, to_addr: str, message: bytes) -> Outcome: ...
 
     def close(self) -> None: ...
+
+
+class Pipeline(Protocol):
+    """A batch's messages handed over one after another; outcomes as they become known.
+
+    A message's outcome may come only with a later ``send`` or with ``flush``
+    (which finishes whatever is in progress); ``take`` returns those settled so
+    far, by the key ``send`` was given. An outcome with ``again`` is for a
+    message of which nothing reached the relay: the caller sends it anew.
+    """
+
+    def send(self, key: int, from_addr: str, to_addr: str, message: bytes) -> None: ...
+
+    def flush(self) -> None: ...
+
+    def take(self) -> list[tuple[int, Outcome]]: ...
+
+
+@runtime_checkable
+class Pipelining(Protocol):
+    """A transport that can keep the next message on the wire before the last one's reply."""
+
+    def pipeline(self) -> Pipeline: ...

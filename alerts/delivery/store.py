@@ -13,16 +13,21 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
+    String,
     Update,
+    any_,
     bindparam,
     delete,
     exists,
     func,
+    literal,
     or_,
     select,
     update,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from alerts.core.db import upsert_insert
 from alerts.core.models import (
@@ -72,6 +77,21 @@ def _status_is(status: str) -> ColumnElement[bool]:
     return func.coalesce(Delivery.status, "") == status
 
 
+def _among(
+    session: Session, column: InstrumentedAttribute[int], ids: Sequence[int]
+) -> ColumnElement[bool]:
+    """``column IN ids``; on PostgreSQL ``column = ANY(array)``, one parameter.
+
+    A batch's 500 ids as 500 placeholders made a new statement text every time:
+    compiled by SQLAlchemy, converted by psycopg and parsed and planned by the
+    server for each of a claim's five statements. As an array the text is the
+    same for every batch.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(literal(list(ids), ARRAY(Integer)))
+    return column.in_(ids)
+
+
 def claim(session: Session, ids: Sequence[int], now: datetime, lease: timedelta) -> list[Claimed]:
     """Take the due, pending rows among ``ids`` (pending → sending, with a lease).
 
@@ -87,6 +107,7 @@ def claim(session: Session, ids: Sequence[int], now: datetime, lease: timedelta)
     """
     if not ids:
         return []
+    among = _among(session, Delivery.id, ids)
     blocked = exists().where(Journalist.id == Delivery.journalist_id, _not_mailable())
     withdrawn = exists().where(
         Item.id == Delivery.item_id,
@@ -103,14 +124,14 @@ def claim(session: Session, ids: Sequence[int], now: datetime, lease: timedelta)
     )
     session.execute(
         delete(Delivery)
-        .where(Delivery.id.in_(ids), _status_is(DeliveryStatus.PENDING), unverified)
+        .where(among, _status_is(DeliveryStatus.PENDING), unverified)
         .execution_options(synchronize_session=False)
     )
 
     def cancel(reason: str, condition: ColumnElement[bool]) -> None:
         session.execute(
             update(Delivery)
-            .where(Delivery.id.in_(ids), _status_is(DeliveryStatus.PENDING), condition)
+            .where(among, _status_is(DeliveryStatus.PENDING), condition)
             .values(status=DeliveryStatus.CANCELLED, last_reply=reason)
             .execution_options(synchronize_session=False)
         )
@@ -119,7 +140,7 @@ def claim(session: Session, ids: Sequence[int], now: datetime, lease: timedelta)
     claimed_ids = session.scalars(
         update(Delivery)
         .where(
-            Delivery.id.in_(ids),
+            among,
             _status_is(DeliveryStatus.PENDING),
             or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
             # A digest's rows go out in their digest, never on their own.
@@ -151,7 +172,7 @@ def claim(session: Session, ids: Sequence[int], now: datetime, lease: timedelta)
             Journalist.timezone,
         )
         .join(Journalist, Journalist.id == Delivery.journalist_id)
-        .where(Delivery.id.in_(claimed_ids))
+        .where(_among(session, Delivery.id, claimed_ids))
         .order_by(Delivery.item_id, Delivery.id)
     ).all()
     return [
@@ -256,12 +277,55 @@ def record(
         (sent if outcome.verdict is Verdict.SENT else other).append(row)
         status = str(row["b_status"])
         counts[status] = counts.get(status, 0) + 1
+    if sent and session.get_bind().dialect.name == "postgresql":
+        session.execute(_record_sent_at_once(sent, now))
+        sent = []
     for statement, params in ((_RECORD_SENT, sent), (_RECORD_OTHER, other)):
         if params:
             session.connection().execute(statement, params)
     for journalist_id, email, reply in suppress:
         suppress_address(session, email, f"bounce: {reply}"[:200], now, journalist_id)
     return counts
+
+
+def _record_sent_at_once(rows: list[dict[str, object]], now: datetime) -> Update:
+    """``_RECORD_SENT`` for a whole batch as one statement, its values as arrays.
+
+    On PostgreSQL the executemany of one UPDATE per message was most of the
+    server's time for a batch (and psycopg's, converting 500 parameter sets):
+    ``UPDATE … FROM unnest(ids, replies, message ids, attempts)`` does the same
+    rows, with the same guard, in one statement.
+    """
+    values = (
+        func.unnest(
+            literal([r["b_id"] for r in rows], ARRAY(Integer)),
+            literal([r["b_reply"] for r in rows], ARRAY(String)),
+            literal([r["b_mid"] for r in rows], ARRAY(String)),
+            literal([r["b_new_attempts"] for r in rows], ARRAY(Integer)),
+        )
+        .table_valued("id", "reply", "mid", "attempts")
+        .render_derived(name="v")
+    )
+    return (
+        update(Delivery)
+        .where(
+            Delivery.id == values.c.id,
+            or_(
+                Delivery.status == DeliveryStatus.SENDING, Delivery.status == DeliveryStatus.PENDING
+            ),
+        )
+        .values(
+            status=DeliveryStatus.SENT.value,
+            last_reply=values.c.reply,
+            next_attempt_at=None,
+            queued_at=None,
+            sent_at=now,
+            message_id=values.c.mid,
+            attempts=values.c.attempts,
+            lease_expires_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 def suppress_address(

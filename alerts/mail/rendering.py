@@ -6,10 +6,12 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.charset import QP, Charset
 from email.utils import formatdate, parseaddr
+from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -390,6 +392,13 @@ def _with_open_image(html: str, base_url: str, item_id: int, language: str, nonc
     return html + image if at < 0 else html[:at] + image + html[at:]
 
 
+@lru_cache(maxsize=2)
+def _date_line(second: int) -> bytes:
+    """The Date header for this second (it names no finer time): formatted once per
+    second, not once per message."""
+    return header_line("Date", formatdate(second, usegmt=True))
+
+
 def build_message(
     rendered: RenderedItem, recipient: Recipient, sender: Sender, message_id: str | None = None
 ) -> bytes:
@@ -402,16 +411,17 @@ def build_message(
         "preferences_url": qp_encode(recipient.preferences_url),
     }
     html_values = {
-        "name": qp_encode(escape(name)),
-        "unsubscribe_url": qp_encode(escape(recipient.unsubscribe_url)),
-        "preferences_url": qp_encode(escape(recipient.preferences_url)),
+        # As str: Markup's own replace() (qp_encode's) would escape its arguments too.
+        "name": qp_encode(str(escape(name))),
+        "unsubscribe_url": qp_encode(str(escape(recipient.unsubscribe_url))),
+        "preferences_url": qp_encode(str(escape(recipient.preferences_url))),
     }
     clicks = rendered.click_values(recipient.delivery_id)
     text_values |= clicks
     html_values |= clicks
     headers = [
         address_line("To", header_safe(recipient.name), recipient.email),
-        header_line("Date", formatdate(usegmt=True)),
+        _date_line(int(time.time())),
         header_line(
             "Message-ID", message_id or sender.message_id(rendered.item_id, recipient.delivery_id)
         ),

@@ -43,6 +43,16 @@ def qp_encode(text: str) -> bytes:
     line ends in whitespace, so long lines are cut again here; the last line
     (which a piece may end with) is kept to 75, so a joining soft break fits.
     """
+    if (
+        len(text) <= _QP_LINE
+        and text.isascii()
+        and text.isprintable()
+        and "=" not in text
+        and not text.endswith(" ")
+        and text != "."  # binascii encodes a line that is a lone dot
+    ):
+        # Nothing to encode (a name, a link): quoted-printable is the text itself.
+        return text.encode("ascii")
     plain = text.replace("\r\n", "\n").replace("\r", "\n")
     encoded = binascii.b2a_qp(plain.encode("utf-8"), istext=True).replace(b"\n", CRLF)
     lines = encoded.split(CRLF)
@@ -110,6 +120,11 @@ def _word_bytes(room: int) -> int:
     return max(4, 3 * ((room - 12) // 4))
 
 
+# Where email's folding may break a line (whitespace, "," and ";"), or what it would
+# read as an encoded word.
+_FOLDS_AT = re.compile(r"[\s,;]|=\?")
+
+
 def header_line(name: str, value: str) -> bytes:
     """One header, folded; a non-ASCII value as RFC 2047 encoded words."""
     if not value.isascii():
@@ -117,6 +132,10 @@ def header_line(name: str, value: str) -> bytes:
     line = f"{name}: {value}"
     if len(line) <= 78:
         return line.encode("ascii") + CRLF
+    if not _FOLDS_AT.search(value):
+        # One word too long for the line (List-Unsubscribe's URL, in every email): email
+        # puts it on a continuation line of its own, as here, at a fraction of the cost.
+        return f"{name}: \r\n {value}".encode("ascii") + CRLF
     return WIRE_POLICY.fold_binary(name, value)  # rare: long lines, folded as email does
 
 

@@ -6,9 +6,15 @@ import smtplib
 import ssl
 import time
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from alerts.core.settings import SmtpTarget
 from alerts.delivery.outcome import Outcome, Stage, Verdict, classify
+
+if TYPE_CHECKING:
+    from alerts.mail.smtp_pipeline import SmtpPipeline
+
+Reply = tuple[int, bytes]
 
 
 def quoteaddr(address: str) -> str:
@@ -23,6 +29,29 @@ def dot_stuffed(message: bytes) -> bytes:
     """
     stuffed = message.replace(b"\n.", b"\n..")
     return b"." + stuffed if stuffed.startswith(b".") else stuffed
+
+
+def content(message: bytes) -> bytes:
+    """The message as it goes after DATA's 354: dot-stuffed and ended by a lone dot."""
+    body = dot_stuffed(message)
+    return body + (b".\r\n" if body.endswith(b"\r\n") else b"\r\n.\r\n")
+
+
+def envelope(from_addr: str, to_addr: str) -> bytes:
+    """MAIL, RCPT and DATA as one write (RFC 2920: DATA ends a group).
+
+    Raises UnicodeEncodeError for an address SMTP without SMTPUTF8 cannot carry,
+    before anything is written.
+    """
+    return b"MAIL FROM:%s\r\nRCPT TO:%s\r\nDATA\r\n" % (
+        quoteaddr(from_addr).encode("ascii"),
+        quoteaddr(to_addr).encode("ascii"),
+    )
+
+
+def _connection_trouble(exc: BaseException) -> Outcome:
+    reply = f"connection: {type(exc).__name__}: {exc}"[:1000]
+    return Outcome(Verdict.RETRY, reply, relay_trouble=True)
 
 
 class SmtpTransport:
@@ -92,6 +121,28 @@ class SmtpTransport:
 
     def send(self, from_addr: str, to_addr: str, message: bytes) -> Outcome:
         """One transaction; the relay's final reply (with its queue id) is kept."""
+        outcome = self.open(from_addr, to_addr)
+        if outcome is None:
+            outcome = self.finish(content(message))
+        return outcome
+
+    def pipeline(self) -> SmtpPipeline:
+        """Messages back to back, one round trip each where the relay allows it."""
+        from alerts.mail.smtp_pipeline import SmtpPipeline  # it builds on this module
+
+        return SmtpPipeline(self)
+
+    @property
+    def pipelining(self) -> bool:
+        """Whether the open connection's relay offered PIPELINING (RFC 2920)."""
+        smtp = self._smtp
+        return smtp is not None and bool(smtp.does_esmtp) and smtp.has_extn("pipelining")
+
+    def open(self, from_addr: str, to_addr: str) -> Outcome | None:
+        """A transaction up to DATA's 354: None then, else the refusal's outcome.
+
+        After None, the relay waits for the message: ``finish`` must follow.
+        """
         if self._smtp is not None and self._sent_here >= self.max_messages:
             self.close()
         elif self._smtp is not None and time.monotonic() - self._last_used > self.max_idle:
@@ -99,24 +150,18 @@ class SmtpTransport:
             # forgot it): finding out would cost a full timeout on the next alert.
             self._drop()
         reused = self._smtp is not None
-        outcome, stale = self._transaction(from_addr, to_addr, message, reused)
+        outcome, stale = self._envelope(from_addr, to_addr, reused)
         if stale:
             # The relay had closed our idle connection; nothing was handed over.
             self._drop()
-            outcome, _ = self._transaction(from_addr, to_addr, message, reused=False)
+            outcome, _ = self._envelope(from_addr, to_addr, reused=False)
         self._last_used = time.monotonic()
         return outcome
 
-    def _transaction(
-        self, from_addr: str, to_addr: str, message: bytes, reused: bool
-    ) -> tuple[Outcome, bool]:
-        """The outcome, and whether a reused connection failed before the message went.
-
-        Anything that goes wrong before the message itself is sent has handed
-        nothing over, so the caller may run the transaction again.
-        """
+    def _envelope(self, from_addr: str, to_addr: str, reused: bool) -> tuple[Outcome | None, bool]:
+        """The envelope's outcome (None: DATA took), and whether a reused connection
+        failed before it: nothing was handed over, so the caller may run it again."""
         stage = Stage.CONNECT
-        body_sent = False
         try:
             if self._smtp is None:
                 self._smtp = self._connect()
@@ -126,61 +171,104 @@ class SmtpTransport:
             smtp.ehlo_or_helo_if_needed()
             stage = Stage.MAIL
             self._sent_here += 1
-            if smtp.does_esmtp and smtp.has_extn("pipelining"):
-                # RFC 2920: the envelope and DATA in one write, so one message costs
-                # two round trips instead of four.
-                smtp.send(
-                    b"MAIL FROM:%s\r\nRCPT TO:%s\r\nDATA\r\n"
-                    % (quoteaddr(from_addr).encode("ascii"), quoteaddr(to_addr).encode("ascii"))
-                )
-                mail = smtp.getreply()
-                stage = Stage.RCPT
-                rcpt = smtp.getreply()
-                stage = Stage.DATA
-                data = smtp.getreply()
-            else:
-                mail = smtp.mail(from_addr)
-                stage = Stage.RCPT
-                rcpt = smtp.rcpt(to_addr) if mail[0] == 250 else (503, b"")
-                stage = Stage.DATA
-                data = smtp.docmd("DATA") if rcpt[0] in (250, 251) else (503, b"")
-            if mail[0] != 250 or rcpt[0] not in (250, 251):
-                if data[0] == 354:
-                    # The relay took DATA despite refusing the envelope: end it empty.
-                    smtp.send(b".\r\n")
-                    smtp.getreply()
-                if mail[0] != 250:
-                    if reused and mail[0] == 421:
-                        return classify(*mail, Stage.MAIL), True
-                    # A refusal of our sender is about this session or the relay:
-                    # the next message (or batch) starts on a fresh connection.
-                    self._drop()
-                    return classify(*mail, Stage.MAIL), False
-                self._reset()
-                return classify(*rcpt, Stage.RCPT), False
-            if data[0] != 354:
-                self._reset()
-                return classify(*data, Stage.DATA), False
-            body = dot_stuffed(message)
-            body_sent = True
-            smtp.send(body + (b".\r\n" if body.endswith(b"\r\n") else b"\r\n.\r\n"))
-            code, text = smtp.getreply()
+            if self.pipelining:
+                # RFC 2920: the envelope and DATA in one write, three replies.
+                smtp.send(envelope(from_addr, to_addr))
+                return self.envelope_replies(reused)
+            mail = smtp.mail(from_addr)
+            rcpt = smtp.rcpt(to_addr) if mail[0] == 250 else (503, b"")
+            data = smtp.docmd("DATA") if rcpt[0] in (250, 251) else (503, b"")
+            return self._refusal(mail, rcpt, data, reused)
         except smtplib.SMTPResponseException as exc:
             # e.g. 421 at connect, 535 at AUTH: the relay closes on us or refuses us.
             self._drop()
-            return classify(exc.smtp_code, exc.smtp_error, stage), reused and not body_sent
+            return classify(exc.smtp_code, exc.smtp_error, stage), reused
         except (smtplib.SMTPException, OSError) as exc:
             self._drop()
-            outcome = Outcome(
-                Verdict.RETRY, f"connection: {type(exc).__name__}: {exc}"[:1000], relay_trouble=True
-            )
-            return outcome, reused and not body_sent
+            return _connection_trouble(exc), reused
         except BaseException:
             # Interrupted mid-conversation: replies may be left unread, and the next
             # transaction must not take them for its own.
             self._drop()
             raise
-        return classify(code, text, Stage.DATA), False
+
+    def envelope_replies(self, reused: bool) -> tuple[Outcome | None, bool]:
+        """Read the replies to a pipelined MAIL, RCPT and DATA; as ``_envelope``."""
+        smtp = self._smtp
+        assert smtp is not None
+        try:
+            mail = smtp.getreply()
+            rcpt = smtp.getreply()
+            data = smtp.getreply()
+            return self._refusal(mail, rcpt, data, reused)
+        except (smtplib.SMTPException, OSError) as exc:
+            self._drop()
+            return _connection_trouble(exc), reused
+        except BaseException:
+            self._drop()
+            raise
+
+    def _refusal(
+        self, mail: Reply, rcpt: Reply, data: Reply, reused: bool
+    ) -> tuple[Outcome | None, bool]:
+        """What the envelope's replies mean; the connection left ready for the next one."""
+        smtp = self._smtp
+        assert smtp is not None
+        if mail[0] != 250 or rcpt[0] not in (250, 251):
+            if data[0] == 354:
+                # The relay took DATA despite refusing the envelope: end it empty.
+                smtp.send(b".\r\n")
+                smtp.getreply()
+            if mail[0] != 250:
+                if reused and mail[0] == 421:
+                    return classify(*mail, Stage.MAIL), True
+                # A refusal of our sender is about this session or the relay:
+                # the next message (or batch) starts on a fresh connection.
+                self._drop()
+                return classify(*mail, Stage.MAIL), False
+            self._reset()
+            return classify(*rcpt, Stage.RCPT), False
+        if data[0] != 354:
+            self._reset()
+            return classify(*data, Stage.DATA), False
+        return None, False
+
+    def finish(self, payload: bytes, then: bytes = b"") -> Outcome:
+        """Send the message (``content``) after DATA's 354; its outcome, from the final reply.
+
+        ``then``, written with it, is the next message's envelope (RFC 2920 lets
+        the content open a group): its replies are left for ``envelope_replies``.
+        Once any of the content is written a lost connection leaves the message in
+        doubt (the relay may have taken it): a retry, as for any dropped connection.
+        """
+        smtp = self._smtp
+        assert smtp is not None
+        try:
+            smtp.send(payload + then if then else payload)
+            code, text = smtp.getreply()
+        except (smtplib.SMTPException, OSError) as exc:
+            self._drop()
+            return _connection_trouble(exc)
+        except BaseException:
+            self._drop()
+            raise
+        finally:
+            self._last_used = time.monotonic()
+        if code == 421:
+            # The relay is closing: whatever was written behind this is not read.
+            self._drop()
+        return classify(code, text, Stage.DATA)
+
+    @property
+    def connected(self) -> bool:
+        return self._smtp is not None
+
+    def may_pipeline(self) -> bool:
+        """Whether the next transaction may go behind the one in progress, on this connection."""
+        return self.pipelining and self._sent_here < self.max_messages
+
+    def count_pipelined(self) -> None:
+        self._sent_here += 1
 
     def _reset(self) -> None:
         """After a refusal the connection stays usable once the transaction is reset."""
@@ -200,6 +288,10 @@ class SmtpTransport:
         except (smtplib.SMTPException, OSError):
             self._smtp.close()
         self._smtp = None
+
+    def drop(self) -> None:
+        """Give up the connection at once (the pipeline's, after the relay went quiet)."""
+        self._drop()
 
     def _drop(self) -> None:
         """Close a connection in an unknown state without a QUIT that could wait a timeout."""
