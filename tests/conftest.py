@@ -43,8 +43,8 @@ SECRET = "tS7vQ2xLr9KpW4mZc8NfJ3hYb6GdE1uA-oRkVnXs5Ti"
 class ScriptedSink(SinkHandler):
     """The sink, plus scripted refusals for chosen recipients (as a relay would)."""
 
-    def __init__(self) -> None:
-        super().__init__(keep_in_memory=True)
+    def __init__(self, pipelining: bool = True) -> None:
+        super().__init__(keep_in_memory=True, pipelining=pipelining)
         self.rcpt_replies: dict[str, str] = {}
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]

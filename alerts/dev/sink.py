@@ -44,6 +44,7 @@ class SinkHandler:
 
     maildir: Path | None = None
     keep_in_memory: bool = False
+    pipelining: bool = True  # False: a relay that offers no RFC 2920 (senders go in lockstep)
     received: list[Received] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _box: mailbox.Maildir | None = None
@@ -52,6 +53,22 @@ class SinkHandler:
     def __post_init__(self) -> None:
         if self.maildir is not None:
             self._box = mailbox.Maildir(self.maildir, create=True)
+
+    async def handle_EHLO(
+        self,
+        server: SMTPServer,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        """RFC 2920 PIPELINING, as Postfix and most relays offer it: aiosmtpd reads the
+        commands a client sends in one write one after another anyway, and the
+        senders' pipelined path (``mail/smtp_pipeline.py``) is then the one tested."""
+        session.host_name = hostname
+        if not self.pipelining:
+            return responses
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
 
     async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
         data = envelope.original_content or envelope.content
