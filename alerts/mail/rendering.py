@@ -15,7 +15,15 @@ from zoneinfo import ZoneInfo
 
 import css_inline
 from babel.dates import format_date
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    pass_context,
+    select_autoescape,
+)
+from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
 from alerts.core.click_tokens import ClickSigner
@@ -78,9 +86,18 @@ def make_environment(custom_dir: Path | None = None, language: str = "en") -> En
     return env
 
 
-def dir_attr(language: str) -> Markup:
-    """`` dir="rtl"`` for a right-to-left language; nothing where ``ltr`` is inherited."""
-    return Markup(' dir="rtl"') if direction(language) == "rtl" else Markup("")
+@pass_context
+def dir_attr(context: Context, language: str) -> Markup:
+    """The ``dir`` of words in ``language`` inside a page or email whose ``lang`` is the
+    frame's: `` dir="rtl"`` for a right-to-left language, `` dir="ltr"`` for a
+    left-to-right one inside a right-to-left frame (an English release on an Arabic
+    page would otherwise inherit ``rtl``), else nothing: ``ltr`` is inherited."""
+    if direction(language) == "rtl":
+        return Markup(' dir="rtl"')
+    frame = context.get("lang")
+    if isinstance(frame, str) and direction(frame) == "rtl":
+        return Markup(' dir="ltr"')
+    return Markup("")
 
 
 def header_safe(value: str) -> str:

@@ -297,7 +297,7 @@ def release(request: Request, ref: str) -> Response:
         # The photo, documents, notes and contacts, read while the session is open.
         rich = load_rich(session, [found.item], runtime.settings.media_base_url)[found.item.id]
         context["rich"] = release_extras(translated(rich, version), language)
-    # Words in a language the frame has no catalogue for (Arabic): the page is theirs.
+    # Words in a language the frame has no catalogue for (Persian, Hebrew): the page is theirs.
     html_lang = shown if wanted == shown and shown not in LANGUAGES else None
     page = _pages(request).render(
         request, "news/release.html", language, html_lang=html_lang, **context
