@@ -144,6 +144,7 @@ def test_pages_in_arabic_read_right_to_left(web: TestClient, pipeline: Stack) ->
     assert ">Newsroom<" not in news.text
     # An English release in the Arabic list, and on its page, stays left to right.
     assert '<li lang="en" dir="ltr">' in news.text
+    assert '<p class="meta" lang="ar" dir="rtl">' in news.text  # its Arabic labels: rtl
     page = web.get(f"/news/{english}?lang=ar", follow_redirects=True)
     assert '<html lang="ar" dir="rtl">' in page.text
     assert '<article lang="en" dir="ltr">' in page.text
