@@ -39,10 +39,12 @@ ARABIC = {
     "summary": "تقرير عن الحدود.",
     "body": "العائلات تنتظر على الحدود.",
 }
+# Persian joins some words with a zero-width non-joiner (kept apart for the linter).
+ZWNJ = "\u200c"
 PERSIAN = {
-    "title": "مکزیک: فصل شکار پناه‌جویان",
+    "title": f"مکزیک: فصل شکار پناه{ZWNJ}جویان",
     "summary": "گزارشی از مرز.",
-    "body": "خانواده‌ها در مرز منتظرند.",
+    "body": "مردم در مرز منتظرند.",
 }
 
 
