@@ -135,7 +135,7 @@ def test_pages_in_french_and_a_release_in_arabic(web: TestClient, pipeline: Stac
 
 def test_pages_in_arabic_read_right_to_left(web: TestClient, pipeline: Stack) -> None:
     with pipeline.session() as session:
-        english = release(session, 0, title="Chile: a report", countries=["CL"])
+        english = release(session, 0, title="Chile: a report", countries=["CL", "SY", "IR"])
         session.commit()
     news = web.get("/news?lang=ar")
     assert news.status_code == 200
@@ -145,6 +145,9 @@ def test_pages_in_arabic_read_right_to_left(web: TestClient, pipeline: Stack) ->
     # An English release in the Arabic list, and on its page, stays left to right.
     assert '<li lang="en" dir="ltr">' in news.text
     assert '<p class="meta" lang="ar" dir="rtl">' in news.text  # its Arabic labels: rtl
+    # Country names in Arabic too, the common ones included ("Syria", "Iran").
+    assert "تشيلي" in news.text and "سوريا" in news.text and "إيران" in news.text
+    assert "Syria" not in news.text and "Iran" not in news.text
     page = web.get(f"/news/{english}?lang=ar", follow_redirects=True)
     assert '<html lang="ar" dir="rtl">' in page.text
     assert '<article lang="en" dir="ltr">' in page.text
