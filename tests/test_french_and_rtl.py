@@ -95,6 +95,10 @@ def test_an_email_in_arabic_has_an_arabic_frame_right_to_left() -> None:
     assert ar("Read this release on the web") in html
     assert "Read this release on the web" not in html
     assert ar("Published %(when)s") % {"when": long_date(PUBLISHED.date())} in html
+    # Lists and the date's time are set off by the Arabic comma.
+    countries = "المكسيك\u060c الولايات المتّحدة"
+    assert ar("Countries: %(list)s") % {"list": countries} in html
+    assert f"{long_date(PUBLISHED.date())}\u060c 09:30 UTC" in html
     # The English words stay left to right inside the Arabic frame.
     assert '<div lang="en" dir="ltr">' in html
     # And the Arabic words of an Arabic release are right to left, like their frame.

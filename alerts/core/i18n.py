@@ -23,6 +23,16 @@ LANGUAGES = {"en": "English", "es": "Español", "fr": "Français", "ar": "الع
 RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur", "ps", "yi", "dv", "ckb", "sd", "ug"})
 
 
+# What separates the items of a list, or a date from its time, where it is not ", ".
+# (CLDR's Arabic list pattern joins with "و"; enumerations of names take the comma.)
+_COMMAS = {"ar": "\u060c "}
+
+
+def comma(language: str) -> str:
+    """``", "``, or the language's own comma (Arabic ``،``) and a space."""
+    return _COMMAS.get(language, ", ")
+
+
 def direction(language: str) -> str:
     """``rtl`` for a right-to-left language (``ar``, ``fa-IR``, ``he_IL``), else ``ltr``."""
     primary = language.replace("_", "-").split("-")[0].lower()

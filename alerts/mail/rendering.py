@@ -28,7 +28,7 @@ from markupsafe import Markup, escape
 
 from alerts.core.click_tokens import ClickSigner
 from alerts.core.embargo_links import EmbargoLinks
-from alerts.core.i18n import N_, direction, frame_language, translations
+from alerts.core.i18n import N_, comma, direction, frame_language, translations
 from alerts.core.models import NOTICE_KINDS, Item, ItemStatus, NoticeKind, utcnow
 from alerts.core.taxonomy import Taxonomy, localised_countries
 from alerts.core.text_versions import TextVersion, link_language
@@ -83,6 +83,7 @@ def make_environment(custom_dir: Path | None = None, language: str = "en") -> En
     env.globals["t"] = translations(language).gettext
     env.globals["direction"] = direction
     env.globals["dir_attr"] = dir_attr
+    env.globals["comma"] = comma(language)
     return env
 
 
@@ -265,7 +266,8 @@ def item_context(
         "countries": sorted(names.get(c, c) for c in item.countries),
         "topics": [gettext(taxonomy.topics.get(t, t)) for t in item.topics],
         "published": (
-            f"{format_date(published, 'long', locale=language)}, {published:%H:%M} UTC"
+            f"{format_date(published, 'long', locale=language)}{comma(language)}"
+            f"{published:%H:%M} UTC"
             if published
             else ""
         ),
@@ -280,11 +282,12 @@ def local_and_utc(when: datetime, zone: str, language: str) -> str:
     The UTC part repeats the date only when it differs from the local one.
     """
     local = when.astimezone(ZoneInfo(zone))
-    text = f"{format_date(local, 'long', locale=language)}, {local:%H:%M} {local.tzname()}"
+    sep = comma(language)
+    text = f"{format_date(local, 'long', locale=language)}{sep}{local:%H:%M} {local.tzname()}"
     if zone == "UTC":
         return text
     utc = when.astimezone(UTC)
-    day = "" if utc.date() == local.date() else f"{format_date(utc, 'long', locale=language)}, "
+    day = "" if utc.date() == local.date() else f"{format_date(utc, 'long', locale=language)}{sep}"
     return f"{text} ({day}{utc:%H:%M} UTC)"
 
 

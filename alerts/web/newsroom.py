@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
 from alerts.core.embargo_links import EmbargoLinks
-from alerts.core.i18n import LANGUAGES, N_, negotiate, translations
+from alerts.core.i18n import LANGUAGES, N_, comma, negotiate, translations
 from alerts.core.models import Item, ItemStatus, utcnow
 from alerts.core.text_versions import TextVersion
 from alerts.items import translations as item_translations
@@ -326,7 +326,8 @@ def _release_context(
     embargo = ""
     if item.status == ItemStatus.EMBARGOED and item.embargo_until is not None:
         when = (
-            f"{_date(item.embargo_until, language)}, {item.embargo_until.astimezone(UTC):%H:%M} UTC"
+            f"{_date(item.embargo_until, language)}{comma(language)}"
+            f"{item.embargo_until.astimezone(UTC):%H:%M} UTC"
         )
         embargo = translations(language).gettext("EMBARGOED UNTIL %(when)s") % {"when": when}
     return {
