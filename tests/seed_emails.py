@@ -26,7 +26,7 @@ from alerts.mail.rich_blocks import RichContent, rich_content
 from tests.test_rendering import SENDER
 
 SEED: list[ItemDraft] = seed_drafts()
-LANGUAGES = ("en", "es", "fr")
+LANGUAGES = ("en", "es", "fr", "ar")
 BASE_URL = "https://alerts.ngo.example"
 PUBLISHED = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
 

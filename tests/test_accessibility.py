@@ -1,5 +1,6 @@
 """axe-core in real headless Chromium on every public page and the staff compose page,
-in English, Spanish and with a right-to-left release: no serious or critical violation.
+in English, Spanish and Arabic (right to left, with left-to-right releases inside) and
+with a right-to-left release: no serious or critical violation.
 
 axe is vendored under tests/vendor/axe-core (MPL-2.0) and injected by Playwright.
 The context bypasses the pages' Content-Security-Policy for that injection only:
@@ -88,7 +89,7 @@ def test_no_serious_accessibility_violation(
         )
         readers = {
             lang: journalist(session, f"reader-{lang}@example.net", (["MX"], []), language=lang)
-            # Arabic: a reader language without a catalogue (English labels, Arabic chosen).
+            # Arabic: a catalogue, so its pages are Arabic and right to left throughout.
             for lang in ("en", "es", "ar")
         }
         key = create_key(session, "desk", "publisher", utcnow())[1]
@@ -114,11 +115,16 @@ def test_no_serious_accessibility_violation(
             f"/u/{signer.sign(Purpose.UNSUBSCRIBE, person)}",
         ):
             problems += _audit(page, live_server + url)
+            # Each page is in the reader's language: for Arabic, right to left.
+            direction = "rtl" if lang == "ar" else "ltr"
+            assert page.locator("html").get_attribute("lang") == lang, url
+            assert (page.locator("html").get_attribute("dir") or "ltr") == direction, url
     # Right to left: the Arabic release in the list and on its own page.
     for url in ("/news", f"/news/{arabic}", f"/news/{english}?lang=ar"):
         problems += _audit(page, live_server + url)
     assert page.locator("article[dir=rtl]").count() == 1
     assert page.locator("html[dir=rtl]").count() == 1  # the Arabic translation's page
+    assert page.locator("html[lang=ar]").count() == 1  # in the Arabic frame now
 
     page.goto(f"{live_server}/staff")
     page.get_by_label("API key").fill(key)

@@ -21,6 +21,7 @@ from alerts.core.models import utcnow
 from alerts.staff.keys import create_key
 from alerts.web import create_app
 from alerts.web.ratelimit import SignUpLimits
+from tests.arabic import ar
 from tests.conftest import Stack
 from tests.factories import journalist
 from tests.test_browser import ARTIFACTS, Shots, browser  # noqa: F401  (fixture)
@@ -102,12 +103,12 @@ def _strings(client: TestClient, language: str) -> dict[str, str]:
     return strings
 
 
-def test_every_script_string_is_translated_in_spanish_and_french(
+def test_every_script_string_is_translated_in_spanish_french_and_arabic(
     signed_in: TestClient,
 ) -> None:
     english = _strings(signed_in, "en")
     assert english["reach"] == "Would reach {count} journalist(s) now."
-    for language in ("es", "fr"):
+    for language in ("es", "fr", "ar"):
         translated = _strings(signed_in, language)
         assert translated.keys() == english.keys()
         for key, text in translated.items():
@@ -118,6 +119,13 @@ def test_every_script_string_is_translated_in_spanish_and_french(
     # The language tabs' words (compose-tabs.js) are in the block too.
     assert _strings(signed_in, "es")["add_translation"] == "Añadir una traducción"
     assert _strings(signed_in, "fr")["remove_translation"] == "Supprimer la traduction"
+    assert _strings(signed_in, "ar")["remove"] == ar("Remove {name}")
+
+
+def test_the_compose_page_in_arabic_reads_right_to_left(signed_in: TestClient) -> None:
+    page = signed_in.get("/staff/items/new", headers={"Accept-Language": "ar"}).text
+    assert '<html lang="ar" dir="rtl">' in page
+    assert f"<legend><span>{ar('Another language')}</span></legend>" in page
 
 
 def test_the_language_tabs_speak_the_page_language_without_scripts(signed_in: TestClient) -> None:

@@ -1,4 +1,5 @@
-"""Every piece of text has its Spanish and French translations, with the same placeholders."""
+"""Every piece of text has its Spanish, French and Arabic translations, with the same
+placeholders, in every plural form the language has."""
 
 from __future__ import annotations
 
@@ -16,10 +17,17 @@ from alerts.core.i18n import LANGUAGES, negotiate, translations
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _catalog(name: str):  # type: ignore[no-untyped-def]
+def _catalog(name: str, locale: str | None = None):  # type: ignore[no-untyped-def]
     path = resources.files("alerts").joinpath(name)
     with path.open("rb") as handle:
-        return read_po(handle)
+        return read_po(handle, locale=locale)
+
+
+def test_the_catalogues_are_english_spanish_french_and_arabic() -> None:
+    # Every language with a catalogue file is offered, and no other.
+    files = sorted(p.parent.parent.name for p in ROOT.glob("alerts/locale/*/LC_MESSAGES/*.po"))
+    assert files == ["ar", "es", "fr"]
+    assert list(LANGUAGES) == ["en", "es", "fr", "ar"]
 
 
 @pytest.mark.parametrize("language", [code for code in LANGUAGES if code != "en"])
@@ -48,15 +56,27 @@ def test_catalogue_is_complete_and_current(tmp_path: Path, language: str) -> Non
     )
     with pot.open("rb") as handle:
         wanted = {m.id for m in read_po(handle) if m.id}
-    catalogue = _catalog(f"locale/{language}/LC_MESSAGES/messages.po")
+    catalogue = _catalog(f"locale/{language}/LC_MESSAGES/messages.po", language)
     translated = {m.id: m.string for m in catalogue if m.id}
     assert wanted - translated.keys() == set(), "run `make messages` and translate"
-    # A plural entry is translated in every form the language has (Spanish, French: three).
+    # The catalogue kept by the repository lists no string it lacks either.
+    with (ROOT / "alerts/locale/messages.pot").open("rb") as handle:
+        assert {m.id for m in read_po(handle) if m.id} - translated.keys() == set()
+    assert [m.id for m in catalogue if m.id and m.fuzzy] == []
+    # A plural entry is translated in every form the language has (Spanish, French:
+    # three; Arabic: six, for 0, 1, 2, 3-10, 11-99 and 100-102).
     assert [m for m in wanted if not all(_forms(translated[m]))] == []
+    plurals = [m for m in wanted if not isinstance(m, str)]
+    assert plurals and all(len(translated[m]) == catalogue.num_plurals for m in plurals)
     for msgid in wanted:
-        placeholders = {tuple(sorted(re.findall(r"%\(\w+\)[sd]", form))) for form in _forms(msgid)}
+        placeholders = {_placeholders(form) for form in _forms(msgid)}
         for form in _forms(translated[msgid]):
-            assert tuple(sorted(re.findall(r"%\(\w+\)[sd]", form))) in placeholders, msgid
+            assert _placeholders(form) in placeholders, msgid
+
+
+def _placeholders(text: str) -> tuple[str, ...]:
+    """``%(name)s`` and the scripts' ``{name}``: what is filled in must survive translation."""
+    return tuple(sorted(re.findall(r"%\(\w+\)[sd]|\{\w+\}", text)))
 
 
 def _forms(message: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
@@ -67,5 +87,7 @@ def test_language_negotiation() -> None:
     assert negotiate("es-MX,es;q=0.9,en;q=0.8") == "es"
     assert negotiate("de-DE,de;q=0.9") == "en"
     assert negotiate("fr", preferred="es") == "es"
+    assert negotiate("ar-EG,ar;q=0.9,en;q=0.5") == "ar"
+    assert negotiate("fa-IR,fa;q=0.9,he;q=0.8") == "en"  # no Persian or Hebrew catalogue
     assert negotiate(None) == "en"
     assert translations("es").gettext("Subscribe") == "Suscribirse"

@@ -1,6 +1,7 @@
-"""Readers in languages the frame has no catalogue for (ALERTS_READER_LANGUAGES): an
-Arabic-speaking journalist signs up, is imported, changes language, and gets items in
-Arabic, right to left, in an email whose labels are English."""
+"""Readers' languages (ALERTS_READER_LANGUAGES): an Arabic-speaking journalist signs up,
+is imported, changes language, and gets items in Arabic in an Arabic frame, right to
+left; a reader of Persian, which has no catalogue, gets the Persian words right to left
+in an email whose labels are English."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from alerts.digests.runs import ClaimedDigest
 from alerts.mail.rendering import make_environment
 from alerts.web import create_app
 from alerts.web.ratelimit import SignUpLimits
+from tests.arabic import ar, long_date
 from tests.conftest import Stack
 from tests.factories import journalist, published_item
 from tests.seed_emails import BASE_URL
@@ -36,6 +38,13 @@ ARABIC = {
     "title": "المكسيك: موسم مفتوح ضد طالبي اللجوء",
     "summary": "تقرير عن الحدود.",
     "body": "العائلات تنتظر على الحدود.",
+}
+# Persian joins some words with a zero-width non-joiner (kept apart for the linter).
+ZWNJ = "\u200c"
+PERSIAN = {
+    "title": f"مکزیک: فصل شکار پناه{ZWNJ}جویان",
+    "summary": "گزارشی از مرز.",
+    "body": "مردم در مرز منتظرند.",
 }
 
 
@@ -60,20 +69,23 @@ def test_an_arabic_reader_signs_up_confirms_and_gets_the_arabic_version(
 ) -> None:
     form = web.get("/subscribe")
     options = _language_options(form.text)
-    assert options["ar"] == "العربية *"  # its own name; * : English labels
+    assert options["ar"] == "العربية"  # its own name, and no * : it has Arabic labels
     assert options["es"] == "Español"
     assert '<option value="ar" lang="ar" dir="rtl"' in form.text
 
     page = subscribe(web, "layla@example.ae", language="ar", countries=["MX"])
-    assert h1(page) == "Check your inbox"  # no Arabic catalogue: English labels
-    assert '<html lang="en"' in page
+    assert h1(page) == ar("Check your inbox")  # the Arabic catalogue's labels
+    assert '<html lang="ar" dir="rtl">' in page
     [confirmation] = wait_for_mail(pipeline, "layla@example.ae")
+    assert confirmation["Subject"] == ar("Confirm your subscription to press alerts")
     confirmation_html = confirmation.get_body(("html",))
     assert confirmation_html is not None
-    assert re.search(r'<html lang="en" dir="ltr"', str(confirmation_html.get_content()))
+    confirmation_words = str(confirmation_html.get_content())
+    assert re.search(r'<html lang="ar" dir="rtl"', confirmation_words)
+    assert f">{ar('Confirm your subscription')}</h1>" in confirmation_words  # h1 styled inline
     confirm_url = link(confirmation, "confirm")
     shown = web.get(path(confirm_url))
-    assert shown.status_code == 200 and '<html lang="en"' in shown.text
+    assert shown.status_code == 200 and '<html lang="ar" dir="rtl">' in shown.text
     done = web.post(path(confirm_url), data={"csrf_token": csrf(shown.text)})
     assert done.status_code == 200
     with pipeline.session() as session:
@@ -92,16 +104,22 @@ def test_an_arabic_reader_signs_up_confirms_and_gets_the_arabic_version(
             translations={"ar": ARABIC},
         )
         session.commit()
+        published = session.get(Item, item_id).published_at  # type: ignore[union-attr]
     pipeline.wait_for_item(item_id)
     _, alert = wait_for_mail(pipeline, "layla@example.ae", count=2)
     assert alert["Subject"] == ARABIC["title"]
     html = alert.get_body(("html",))
     text = alert.get_body(("plain",))
     assert html is not None and text is not None
-    # The words in Arabic, right to left, in an English frame that says it is English.
+    # The words in Arabic, right to left, in an Arabic frame: labels, date, footer.
     assert '<div lang="ar" dir="rtl">' in str(html.get_content())
-    assert re.search(r'<html lang="en" dir="ltr"', str(html.get_content()))
-    assert "Read this release on the web" in str(html.get_content())
+    assert re.search(r'<html lang="ar" dir="rtl"', str(html.get_content()))
+    assert ar("Read this release on the web") in str(html.get_content())
+    assert "Read this release on the web" not in str(html.get_content())
+    assert published is not None
+    when = ar("Published %(when)s") % {"when": long_date(published.date())}
+    assert when in str(text.get_content())
+    assert ar("Manage your preferences") in str(text.get_content())
     assert "العائلات تنتظر على الحدود." in str(text.get_content())
     assert "Families wait" not in str(text.get_content())
     with pipeline.session() as session:
@@ -110,6 +128,32 @@ def test_an_arabic_reader_signs_up_confirms_and_gets_the_arabic_version(
         )
     assert sent == 1  # one delivery per journalist per item
     assert len(wait_for_mail(pipeline, "layla@example.ae", count=2)) == 2
+
+
+def test_a_persian_reader_gets_persian_words_in_an_english_frame(pipeline: Stack) -> None:
+    # No Persian catalogue: the words in Persian, right to left, inside English labels
+    # that say they are English. (Stored directly: the setting need not list ``fa``.)
+    with pipeline.session() as session:
+        journalist(session, "dara@example.ir", (["MX"], []), language="fa")
+        item_id = published_item(
+            session,
+            title="Mexico: a report",
+            body="Families wait at the border.",
+            countries=["MX"],
+            translations={"fa": PERSIAN},
+        )
+        session.commit()
+    pipeline.wait_for_item(item_id)
+    [alert] = wait_for_mail(pipeline, "dara@example.ir")
+    assert alert["Subject"] == PERSIAN["title"]
+    html = alert.get_body(("html",))
+    assert html is not None
+    words = str(html.get_content())
+    assert '<div lang="fa" dir="rtl">' in words
+    assert re.search(r'<html lang="en" dir="ltr"', words)
+    outer = re.search(r'<table class="outer"[^>]*>', words)
+    assert outer and "dir=" not in outer[0]  # the frame's direction is inherited: ltr
+    assert "Read this release on the web" in words
 
 
 def test_a_language_outside_the_setting_is_refused_at_sign_up(
@@ -152,8 +196,9 @@ def test_the_preferences_page_changes_the_language_to_arabic(
     with pipeline.session() as session:
         assert session.get(Journalist, person_id).language == "ar"  # type: ignore[union-attr]
     page = web.get(url)
-    # English labels (no Arabic catalogue), marked so, with Arabic chosen in the select.
-    assert '<html lang="en"' in page.text and 'dir="rtl"' not in page.text.split(">")[0]
+    # Arabic labels now, right to left, with Arabic chosen in the select.
+    assert '<html lang="ar" dir="rtl">' in page.text
+    assert f"<h1>{ar('Your preferences')}</h1>" in page.text
     assert '<option value="ar" lang="ar" dir="rtl" selected>' in page.text
     refused = web.post(
         f"{url}/profile",
@@ -193,8 +238,8 @@ def test_a_bad_reader_language_refuses_to_start(tmp_path: Path, value: str) -> N
 
 def test_the_catalogue_languages_are_always_offered(tmp_path: Path) -> None:
     settings = load_settings(data_dir=str(tmp_path), reader_languages="he,fa")
-    assert settings.reader_language_list == ("en", "es", "fr", "he", "fa")
-    assert parse("") == ("en", "es", "fr")
+    assert settings.reader_language_list == ("en", "es", "fr", "ar", "he", "fa")
+    assert parse("") == ("en", "es", "fr", "ar")
     assert own_names(["he", "fa", "pt-BR"]) == {
         "he": "עברית",
         "fa": "فارسی",
@@ -202,22 +247,23 @@ def test_the_catalogue_languages_are_always_offered(tmp_path: Path) -> None:
     }
 
 
-def test_a_digest_for_an_arabic_reader_has_arabic_words_in_an_english_frame(
-    pipeline: Stack,
-) -> None:
+@pytest.mark.parametrize("language", ["ar", "fa"])
+def test_a_digest_for_a_right_to_left_reader(pipeline: Stack, language: str) -> None:
+    """Arabic: Arabic words in an Arabic frame; Persian: its words in an English one."""
+    words = {"ar": ARABIC, "fa": PERSIAN}[language]
     with pipeline.session() as session:
         item_id = published_item(
-            session, title="Mexico: a report", countries=["MX"], translations={"ar": ARABIC}
+            session, title="Mexico: a report", countries=["MX"], translations={language: words}
         )
         session.commit()
         items = list(session.scalars(select(Item).where(Item.id == item_id)))
-    versions = pipeline.app.runtime.versions(items, "ar")
+    versions = pipeline.app.runtime.versions(items, language)
     claimed = ClaimedDigest(
         digest_id=1,
         journalist_id=1,
         email="layla@example.ae",
         name="Layla",
-        language="ar",
+        language=language,
         timezone="UTC",
         cadence="daily",
         period=date(2026, 1, 6).isoformat(),
@@ -229,15 +275,23 @@ def test_a_digest_for_an_arabic_reader_has_arabic_words_in_an_english_frame(
         delivery_id=1,
     )
     digest = render_digest(
-        make_environment(None, "ar"), claimed, Taxonomy(), SENDER, BASE_URL, None, versions
+        make_environment(None, language), claimed, Taxonomy(), SENDER, BASE_URL, None, versions
     )
     text_part, html_part = digest.bodies(
         pipeline.app.runtime.recipient(1, 1, "layla@example.ae", "Layla")
     )
-    assert ARABIC["title"] in text_part and "Mexico: a report" not in text_part
-    assert re.search(r'<html lang="en" dir="ltr"', html_part)
-    assert '<div class="digest-item" dir="rtl" lang="ar"' in html_part  # as css_inline writes it
-    assert "January 6, 2026" in digest.subject  # English dates, like the labels
+    assert words["title"] in text_part and "Mexico: a report" not in text_part
+    # As css_inline writes it: attributes in its order.
+    assert f'<div class="digest-item" dir="rtl" lang="{language}"' in html_part
+    if language == "ar":
+        assert re.search(r'<html lang="ar" dir="rtl"', html_part)
+        day = long_date(date(2026, 1, 6))
+        one = ar("Your daily press digest, %(date)s: %(count)d item", 1)
+        assert digest.subject == one % {"date": day, "count": 1}  # Arabic dates and labels
+        assert ar("Stop this digest") in text_part
+    else:
+        assert re.search(r'<html lang="en" dir="ltr"', html_part)
+        assert "January 6, 2026" in digest.subject  # English dates, like the labels
 
 
 def test_the_cli_import_takes_the_languages_the_setting_lists(

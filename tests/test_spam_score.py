@@ -31,7 +31,7 @@ from tests.seed_emails import (
 SPAMASSASSIN = shutil.which("spamassassin") or "/usr/bin/spamassassin"
 REPORT = Path(__file__).resolve().parent.parent / "build" / "test-artifacts" / "spam-scores.md"
 MAX_SCORE = 1.0
-NAMES = {"en": "Ana Torres", "es": "Júlia Núñez", "fr": "Hélène Lefèvre"}
+NAMES = {"en": "Ana Torres", "es": "Júlia Núñez", "fr": "Hélène Lefèvre", "ar": "ليلى حداد"}
 # The control: the GTUBE line every SpamAssassin scores as spam, in an otherwise plain message.
 GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 CONTROL_ID = "<gtube.control@example.net>"

@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 
 from alerts.core.models import ClickLink, Delivery, DeliveryStatus, Item, utcnow
 from alerts.items import translations
+from tests.arabic import ar, long_date
 from tests.conftest import Stack
 from tests.factories import journalist, published_item
 from tests.test_api import Keys
@@ -29,6 +30,9 @@ ARABIC = {
     "summary": "تقرير عن الحدود.",
     "body": "العائلات تنتظر على الحدود.",
 }
+# Persian joins some words with a zero-width non-joiner (kept apart for the linter).
+ZWNJ = "\u200c"
+PERSIAN = {"title": f"مکزیک: فصل شکار پناه{ZWNJ}جویان", "body": "مردم در مرز منتظرند."}
 ORIGINAL = {
     "title": "Mexico: “Open season” on asylum seekers",
     "summary": "A report on the border.",
@@ -42,6 +46,7 @@ READERS = {
     "tom@example.net": "en",
     "layla@example.ae": "ar",
     "marie@example.fr": "fr",
+    "dara@example.ir": "fa",  # no Persian catalogue (nor in the setting): stored directly
 }
 
 
@@ -77,8 +82,11 @@ def _translate(stack: Stack, item_id: int, language: str, words: dict[str, str])
 def test_each_reader_gets_one_email_in_their_language_or_the_original(pipeline: Stack) -> None:
     _readers(pipeline, READERS)
     with pipeline.session() as session:
-        item_id = published_item(session, **ORIGINAL, translations={"es": SPANISH, "ar": ARABIC})
+        item_id = published_item(
+            session, **ORIGINAL, translations={"es": SPANISH, "ar": ARABIC, "fa": PERSIAN}
+        )
         session.commit()
+        published = session.get(Item, item_id).published_at  # type: ignore[union-attr]
     pipeline.wait_for_item(item_id)
     mail = _by_reader(pipeline)
     assert Counter({k: len(v) for k, v in mail.items()}) == Counter(dict.fromkeys(READERS, 1))
@@ -88,6 +96,7 @@ def test_each_reader_gets_one_email_in_their_language_or_the_original(pipeline: 
         "layla@example.ae": ARABIC["title"],
         "tom@example.net": ORIGINAL["title"],
         "marie@example.fr": ORIGINAL["title"],  # no French translation: the original
+        "dara@example.ir": PERSIAN["title"],
     }
     es_text, es_html = _parts(mail["ana@example.es"][0])
     assert "Las familias esperan" in es_text and "Families wait" not in es_text
@@ -96,6 +105,18 @@ def test_each_reader_gets_one_email_in_their_language_or_the_original(pipeline: 
     ar_text, ar_html = _parts(mail["layla@example.ae"][0])
     assert "العائلات تنتظر على الحدود." in ar_text and "Families wait" not in ar_text
     assert '<div lang="ar" dir="rtl">' in ar_html
+    # An Arabic frame round the Arabic words: direction, labels, the date, the footer.
+    assert re.search(r'<html lang="ar" dir="rtl"', ar_html)
+    assert ar("Read this release on the web") in ar_html and "Read this release" not in ar_html
+    assert published is not None
+    assert ar("Published %(when)s") % {"when": long_date(published.date())} in ar_text
+    assert f"{ar('Unsubscribe')}:" in ar_text  # the footer's link, labelled in Arabic
+    fa_text, fa_html = _parts(mail["dara@example.ir"][0])
+    assert "مردم در مرز منتظرند." in fa_text
+    # Persian words, right to left, in an English frame that says it is English.
+    assert '<div lang="fa" dir="rtl">' in fa_html
+    assert re.search(r'<html lang="en" dir="ltr"', fa_html)
+    assert "Read this release on the web" in fa_html
     fr_text, fr_html = _parts(mail["marie@example.fr"][0])
     assert "Families wait at the border." in fr_text and '<div lang="en">' in fr_html
     assert "Lire ce communiqué sur le web" in fr_html  # a French frame round the original
@@ -108,7 +129,7 @@ def test_each_reader_gets_one_email_in_their_language_or_the_original(pipeline: 
         for row in session.scalars(select(ClickLink).where(ClickLink.item_id == item_id)):
             links.setdefault(row.language, []).append(row.url)
     keys = sorted(links)
-    assert sorted(k.split("-")[0] for k in keys) == ["ar", "en", "es", "fr"]
+    assert sorted(k.split("-")[0] for k in keys) == ["ar", "en", "es", "fa", "fr"]
     assert "en" in keys and "fr" in keys
     spanish_key = next(k for k in keys if k.startswith("es-t"))
     arabic_key = next(k for k in keys if k.startswith("ar-t"))

@@ -13,12 +13,24 @@ from babel.messages.pofile import read_po
 from babel.support import Translations
 
 DEFAULT_LANGUAGE = "en"
-LANGUAGES = {"en": "English", "es": "Español", "fr": "Français"}
+# The frame's catalogues: labels, dates and footers in these languages, each page and
+# email in its own direction (``ar`` right to left).
+LANGUAGES = {"en": "English", "es": "Español", "fr": "Français", "ar": "العربية"}
 
 
 # Scripts written right to left. A release may be in any language, whatever
 # catalogues the frame has, so the direction is decided from its tag alone.
 RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur", "ps", "yi", "dv", "ckb", "sd", "ug"})
+
+
+# What separates the items of a list, or a date from its time, where it is not ", ".
+# (CLDR's Arabic list pattern joins with "و"; enumerations of names take the comma.)
+_COMMAS = {"ar": "\u060c "}
+
+
+def comma(language: str) -> str:
+    """``", "``, or the language's own comma (Arabic ``،``) and a space."""
+    return _COMMAS.get(language, ", ")
 
 
 def direction(language: str) -> str:
@@ -29,7 +41,7 @@ def direction(language: str) -> str:
 
 def frame_language(language: str) -> str:
     """The language of a page's or email's labels and dates: the reader's when we have
-    its catalogue, else English (a reader of Arabic still gets the Arabic words of an
+    its catalogue, else English (a reader of Persian still gets the Persian words of an
     item, in their own ``lang``/``dir``, inside an English frame)."""
     return language if language in LANGUAGES else DEFAULT_LANGUAGE
 

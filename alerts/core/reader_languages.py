@@ -1,7 +1,7 @@
 """The languages a journalist may choose (ALERTS_READER_LANGUAGES).
 
-Wider than the frame's catalogues (`i18n.LANGUAGES`): a reader of Arabic gets the
-Arabic translation of an item with English labels around it. Codes are checked
+Wider than the frame's catalogues (`i18n.LANGUAGES`): a reader of Persian gets the
+Persian translation of an item with English labels around it. Codes are checked
 against Babel at start-up, so a typo stops the service instead of a sign-up.
 """
 

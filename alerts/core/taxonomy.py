@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 import pycountry
+from babel import Locale
 
 from alerts.core.i18n import N_
 
@@ -35,7 +36,21 @@ def localised_countries(language: str) -> dict[str, str]:
         catalogue = gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[language])
     except OSError:
         return names
-    return {code: catalogue.gettext(name) for code, name in names.items()}
+    # pycountry's catalogues translate the official names, not every common one
+    # ("Syria", "Iran", "South Korea" stay English in Arabic): CLDR's, through Babel.
+    territories = Locale.parse(language).territories
+    result = {}
+    for code, name in names.items():
+        translated = catalogue.gettext(name)
+        if translated == name and code in _common_named():
+            translated = territories.get(code) or name
+        result[code] = translated
+    return result
+
+
+@cache
+def _common_named() -> frozenset[str]:
+    return frozenset(c.alpha_2 for c in pycountry.countries if getattr(c, "common_name", None))
 
 
 @cache

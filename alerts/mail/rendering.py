@@ -17,12 +17,20 @@ from zoneinfo import ZoneInfo
 
 import css_inline
 from babel.dates import format_date
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    pass_context,
+    select_autoescape,
+)
+from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
 from alerts.core.click_tokens import ClickSigner
 from alerts.core.embargo_links import EmbargoLinks
-from alerts.core.i18n import N_, direction, frame_language, translations
+from alerts.core.i18n import N_, comma, direction, frame_language, translations
 from alerts.core.models import NOTICE_KINDS, Item, ItemStatus, NoticeKind, utcnow
 from alerts.core.taxonomy import Taxonomy, localised_countries
 from alerts.core.text_versions import TextVersion, link_language
@@ -77,12 +85,22 @@ def make_environment(custom_dir: Path | None = None, language: str = "en") -> En
     env.globals["t"] = translations(language).gettext
     env.globals["direction"] = direction
     env.globals["dir_attr"] = dir_attr
+    env.globals["comma"] = comma(language)
     return env
 
 
-def dir_attr(language: str) -> Markup:
-    """`` dir="rtl"`` for a right-to-left language; nothing where ``ltr`` is inherited."""
-    return Markup(' dir="rtl"') if direction(language) == "rtl" else Markup("")
+@pass_context
+def dir_attr(context: Context, language: str) -> Markup:
+    """The ``dir`` of words in ``language`` inside a page or email whose ``lang`` is the
+    frame's: `` dir="rtl"`` for a right-to-left language, `` dir="ltr"`` for a
+    left-to-right one inside a right-to-left frame (an English release on an Arabic
+    page would otherwise inherit ``rtl``), else nothing: ``ltr`` is inherited."""
+    if direction(language) == "rtl":
+        return Markup(' dir="rtl"')
+    frame = context.get("lang")
+    if isinstance(frame, str) and direction(frame) == "rtl":
+        return Markup(' dir="ltr"')
+    return Markup("")
 
 
 def header_safe(value: str) -> str:
@@ -250,7 +268,8 @@ def item_context(
         "countries": sorted(names.get(c, c) for c in item.countries),
         "topics": [gettext(taxonomy.topics.get(t, t)) for t in item.topics],
         "published": (
-            f"{format_date(published, 'long', locale=language)}, {published:%H:%M} UTC"
+            f"{format_date(published, 'long', locale=language)}{comma(language)}"
+            f"{published:%H:%M} UTC"
             if published
             else ""
         ),
@@ -265,11 +284,12 @@ def local_and_utc(when: datetime, zone: str, language: str) -> str:
     The UTC part repeats the date only when it differs from the local one.
     """
     local = when.astimezone(ZoneInfo(zone))
-    text = f"{format_date(local, 'long', locale=language)}, {local:%H:%M} {local.tzname()}"
+    sep = comma(language)
+    text = f"{format_date(local, 'long', locale=language)}{sep}{local:%H:%M} {local.tzname()}"
     if zone == "UTC":
         return text
     utc = when.astimezone(UTC)
-    day = "" if utc.date() == local.date() else f"{format_date(utc, 'long', locale=language)}, "
+    day = "" if utc.date() == local.date() else f"{format_date(utc, 'long', locale=language)}{sep}"
     return f"{text} ({day}{utc:%H:%M} UTC)"
 
 

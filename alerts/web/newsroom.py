@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
 from alerts.core.embargo_links import EmbargoLinks
-from alerts.core.i18n import LANGUAGES, N_, negotiate, translations
+from alerts.core.i18n import LANGUAGES, N_, comma, negotiate, translations
 from alerts.core.models import Item, ItemStatus, utcnow
 from alerts.core.text_versions import TextVersion
 from alerts.items import translations as item_translations
@@ -297,7 +297,7 @@ def release(request: Request, ref: str) -> Response:
         # The photo, documents, notes and contacts, read while the session is open.
         rich = load_rich(session, [found.item], runtime.settings.media_base_url)[found.item.id]
         context["rich"] = release_extras(translated(rich, version), language)
-    # Words in a language the frame has no catalogue for (Arabic): the page is theirs.
+    # Words in a language the frame has no catalogue for (Persian, Hebrew): the page is theirs.
     html_lang = shown if wanted == shown and shown not in LANGUAGES else None
     page = _pages(request).render(
         request, "news/release.html", language, html_lang=html_lang, **context
@@ -326,7 +326,8 @@ def _release_context(
     embargo = ""
     if item.status == ItemStatus.EMBARGOED and item.embargo_until is not None:
         when = (
-            f"{_date(item.embargo_until, language)}, {item.embargo_until.astimezone(UTC):%H:%M} UTC"
+            f"{_date(item.embargo_until, language)}{comma(language)}"
+            f"{item.embargo_until.astimezone(UTC):%H:%M} UTC"
         )
         embargo = translations(language).gettext("EMBARGOED UNTIL %(when)s") % {"when": when}
     return {

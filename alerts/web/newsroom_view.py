@@ -13,7 +13,7 @@ from typing import Any
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
 
-from alerts.core.i18n import translations
+from alerts.core.i18n import comma, translations
 from alerts.core.models import Item
 from alerts.core.taxonomy import Taxonomy, localised_countries
 from alerts.core.text_versions import TextVersion
@@ -46,7 +46,7 @@ def item_view(
         "published_iso": published.astimezone(UTC).isoformat() if published else "",
         # As the emails write it: "5 de enero de 2026, 09:00 UTC".
         "published": (
-            f"{format_date(published, 'long', locale=language)}, "
+            f"{format_date(published, 'long', locale=language)}{comma(language)}"
             f"{published.astimezone(UTC):%H:%M} UTC"
             if published
             else ""

@@ -66,7 +66,7 @@ class Pages:
     ) -> HTMLResponse:
         """``csrf_token``: the staff pages pass their session-bound one; ``html_lang``: the
         page's language when its words are in one the frame has no catalogue for (a
-        release in Arabic): ``<html lang>`` and its direction; ``set_cookie``: False for
+        release in Persian): ``<html lang>`` and its direction; ``set_cookie``: False for
         pages with no form to post (the newsroom's), which shared caches may then keep."""
         cookie = self.csrf.cookie_value(request.cookies.get(COOKIE))
         names = localised_countries(language)

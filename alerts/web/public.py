@@ -178,7 +178,7 @@ def subscribe(
     csrf_token: Annotated[str | None, Form(alias=FIELD)] = None,
 ) -> Response:
     # The page's labels: the chosen language's catalogue, else the browser's (a reader
-    # of Arabic gets English labels; their language still picks the items' words).
+    # of Persian gets English labels; their language still picks the items' words).
     page_language = language if language in LANGUAGES else _language(request)
     _check_csrf(request, csrf_token)
     runtime = _runtime(request)

@@ -30,7 +30,7 @@
       items.forEach(function (item) {
         var row = document.createElement("li");
         row.lang = item.language;
-        if (item.dir === "rtl") row.dir = "rtl";
+        row.dir = item.dir;  // said every time: an English release on an Arabic page is ltr
         var link = document.createElement("a");
         link.href = item.href;
         link.textContent = item.title;
