@@ -71,7 +71,7 @@ class LockstepSink(ScriptedSink):
 
 @pytest.fixture(params=["lockstep", "pipelining"])
 def relay(request: pytest.FixtureRequest) -> Iterator[ScriptedSink]:
-    handler = PipeliningSink() if request.param == "pipelining" else LockstepSink()
+    handler: ScriptedSink = PipeliningSink() if request.param == "pipelining" else LockstepSink()
     controller, _ = start_sink("127.0.0.1", 0, handler)
     handler.port = controller.port  # type: ignore[attr-defined]
     yield handler
