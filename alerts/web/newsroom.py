@@ -6,6 +6,7 @@ item under embargo is answered exactly like an id that was never used.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
@@ -183,7 +184,21 @@ def _feed_links(request: Request, news: NewsFilter) -> FeedLinks:
     )
 
 
-def _feed_page(request: Request, news: NewsFilter, version: int) -> CachedPage:
+@dataclass(frozen=True)
+class _FeedRead:
+    """What a feed is written from, read in one session (the rows stay loaded after)."""
+
+    links: FeedLinks
+    items: list[Item]
+    topic_names: dict[str, str]
+    versions: dict[int, TextVersion]
+    checked: FeedValidators
+
+    def build(self) -> bytes:
+        return build_feed(self.links, self.items, self.topic_names, self.versions).body
+
+
+def _feed_read(request: Request, news: NewsFilter) -> _FeedRead:
     runtime = _runtime(request)
     links = _feed_links(request, news)
     topic_names = dict(runtime.taxonomy.topics)
@@ -191,15 +206,19 @@ def _feed_page(request: Request, news: NewsFilter, version: int) -> CachedPage:
         items = feed_items(session, news)
         # Filtered by language: each entry in one of them, as the list shows it.
         versions = shown_versions(session, items, news.languages)
-        checked = validators(links, items, topic_names, versions)
-        feed = build_feed(links, items, topic_names, versions)
+    checked = validators(links, items, topic_names, versions)
+    return _FeedRead(links, items, topic_names, versions, checked)
+
+
+def _feed_page(request: Request, news: NewsFilter, version: int) -> CachedPage:
+    read = _feed_read(request, news)
     return CachedPage(
         version=version,
         status=200,
-        body=feed.body,
+        body=read.build(),
         media_type=FEED_TYPE,
-        headers=_feed_headers(checked),
-        updated=checked.updated,
+        headers=_feed_headers(read.checked),
+        updated=read.checked.updated,
     )
 
 
@@ -213,19 +232,12 @@ def _feed_headers(checked: FeedValidators) -> tuple[tuple[str, str], ...]:
 
 def _feed_uncached(request: Request, news: NewsFilter) -> Response:
     """ALERTS_NEWSROOM_CACHE_MB=0: the validators first, the entries only if needed."""
-    runtime = _runtime(request)
-    links = _feed_links(request, news)
-    topic_names = dict(runtime.taxonomy.topics)
-    with runtime.sessions() as session:
-        items = feed_items(session, news)
-        versions = shown_versions(session, items, news.languages)
-        checked = validators(links, items, topic_names, versions)
-        headers = dict(_feed_headers(checked))
-        if _not_modified(request, checked.etag, checked.updated):
-            # Before any entry is written: most polls end here.
-            return Response(status_code=304, headers=headers)
-        feed = build_feed(links, items, topic_names, versions)
-    return Response(feed.body, media_type=FEED_TYPE, headers=headers)
+    read = _feed_read(request, news)
+    headers = dict(_feed_headers(read.checked))
+    if _not_modified(request, read.checked.etag, read.checked.updated):
+        # Before any entry is written: most polls end here.
+        return Response(status_code=304, headers=headers)
+    return Response(read.build(), media_type=FEED_TYPE, headers=headers)
 
 
 def _not_modified(request: Request, etag: str, updated: datetime | None) -> bool:
