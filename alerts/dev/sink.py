@@ -64,7 +64,7 @@ class SinkHandler:
     ) -> list[str]:
         """RFC 2920 PIPELINING, as Postfix and most relays offer it: aiosmtpd reads the
         commands a client sends in one write one after another anyway, and the
-        senders' pipelined path (``mail/smtp_pipeline.py``) is then the one tested."""
+        senders' pipelined path (``mail/smtp.py``, ``SmtpPipeline``) is then the one tested."""
         session.host_name = hostname
         if not self.pipelining:
             return responses
