@@ -141,6 +141,13 @@ def import_journalists(
     (by line) when any row is wrong; then nothing has been written.
     """
     postgres = session.get_bind().dialect.name == "postgresql"
+    if not postgres:
+        # The write lock first, before anything reads the main database. A SQLite
+        # transaction that has read cannot become a writer once another connection
+        # (the worker's beat, say) has committed since: "database is locked" at once,
+        # with no busy wait. A write that touches no row takes the lock, waiting for
+        # other writers as the busy timeout allows.
+        session.execute(text("DELETE FROM journalists WHERE 0"))
     rows = CsvRows(source, taxonomy, languages)
     _drop_staging(session)
     for table in STAGING:
