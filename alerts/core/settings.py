@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     # Worker processes that match one item's slices at once (PostgreSQL; SQLite has one
     # writer, so one). Measured in docs/performance.md: the million in 23.7 s with one.
     fan_out_lanes: int = Field(default=2, ge=1)
+    # Connections (threads of the planning task) that plan a minute's digests at once,
+    # a chunk each (digests/lanes.py; PostgreSQL, SQLite has one writer, so one).
+    digest_lanes: int = Field(default=2, ge=1)
     lease_seconds: int = Field(default=300, ge=10)
     # A queued batch may wait behind a big send: re-queue only well after the
     # lease and a long drain, or the sweep floods the queue with duplicates.

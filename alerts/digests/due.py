@@ -9,12 +9,12 @@ minute with nothing due costs one index probe however many journalists there are
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Select, Table, select
 from sqlalchemy.orm import Session
 
 from alerts.core.bulk import among, compare_and_set
@@ -43,46 +43,74 @@ class Candidate:
     cadences: tuple[str, ...]  # their digest cadences; empty if none, or not reachable
 
 
+def _columns() -> Select[int, datetime | None, str, int, int, str, bool]:
+    return select(
+        Journalist.id,
+        Journalist.next_due_at,
+        Journalist.timezone,
+        Journalist.digest_minute,
+        Journalist.digest_weekday,
+        Journalist.status,
+        Journalist.email.is_not(None),
+    )
+
+
 def candidates(session: Session, now: datetime) -> Iterator[list[Candidate]]:
     """The journalists due to be looked at by ``now``, a chunk at a time, with their cadences."""
     rows = session.execute(
-        select(
-            Journalist.id,
-            Journalist.next_due_at,
-            Journalist.timezone,
-            Journalist.digest_minute,
-            Journalist.digest_weekday,
-            Journalist.status,
-            Journalist.email.is_not(None),
-        )
-        .where(Journalist.next_due_at <= now)
-        .order_by(Journalist.id)
+        _columns().where(Journalist.next_due_at <= now).order_by(Journalist.id)
     ).all()
     for start in range(0, len(rows), CHUNK):
-        chunk = rows[start : start + CHUNK]
-        reachable = [r.id for r in chunk if r.status == JournalistStatus.ACTIVE and r[6]]
-        cadences: dict[int, list[str]] = {}
-        if reachable:
-            for journalist_id, cadence in session.execute(
-                select(Subscription.journalist_id, Subscription.cadence)
-                .where(
-                    among(session, Subscription.journalist_id, reachable),
-                    Subscription.cadence.in_(DIGEST_CADENCES),
-                )
-                .distinct()
-            ):
-                cadences.setdefault(journalist_id, []).append(cadence)
-        yield [
-            Candidate(
-                r.id,
-                r.next_due_at,
-                r.timezone,
-                r.digest_minute,
-                r.digest_weekday,
-                tuple(sorted(cadences.get(r.id, ()))),
+        yield _with_cadences(session, rows[start : start + CHUNK])
+
+
+def due_ids(session: Session, now: datetime) -> list[int]:
+    """The ids of the journalists due to be looked at by ``now``, in order."""
+    return list(
+        session.scalars(
+            select(Journalist.id).where(Journalist.next_due_at <= now).order_by(Journalist.id)
+        )
+    )
+
+
+def candidates_among(session: Session, now: datetime, ids: list[int]) -> list[Candidate]:
+    """Of these journalists (a chunk of ``due_ids``), those still due by ``now``.
+
+    Read again in the chunk's own transaction: one whose row changed since the ids were
+    read is seen as it is now.
+    """
+    rows = session.execute(
+        _columns()
+        .where(among(session, Journalist.id, ids), Journalist.next_due_at <= now)
+        .order_by(Journalist.id)
+    ).all()
+    return _with_cadences(session, rows)
+
+
+def _with_cadences(session: Session, chunk: Sequence[Any]) -> list[Candidate]:
+    reachable = [r.id for r in chunk if r.status == JournalistStatus.ACTIVE and r[6]]
+    cadences: dict[int, list[str]] = {}
+    if reachable:
+        for journalist_id, cadence in session.execute(
+            select(Subscription.journalist_id, Subscription.cadence)
+            .where(
+                among(session, Subscription.journalist_id, reachable),
+                Subscription.cadence.in_(DIGEST_CADENCES),
             )
-            for r in chunk
-        ]
+            .distinct()
+        ):
+            cadences.setdefault(journalist_id, []).append(cadence)
+    return [
+        Candidate(
+            r.id,
+            r.next_due_at,
+            r.timezone,
+            r.digest_minute,
+            r.digest_weekday,
+            tuple(sorted(cadences.get(r.id, ()))),
+        )
+        for r in chunk
+    ]
 
 
 def next_look(candidate: Candidate, now: datetime, settle: timedelta) -> datetime | None:

@@ -33,7 +33,7 @@ from alerts.core.models import (
     SubscriptionCountry,
     SubscriptionTopic,
 )
-from alerts.digests.due import Candidate, candidates, next_look, set_next
+from alerts.digests.due import Candidate, candidates, candidates_among, next_look, set_next
 from alerts.digests.schedule import InvalidSchedule, due_period, lookback, previous_cutoff
 
 log = logging.getLogger(__name__)
@@ -121,9 +121,19 @@ def plan(session: Session, now: datetime) -> list[int]:
     """
     planned: list[int] = []
     for chunk in candidates(session, now):
-        planned += _record(session, due_digests(session, now, chunk), now)
-        set_next(session, [(c, next_look(c, now, SETTLE)) for c in chunk])
+        planned += _plan_chunk(session, now, chunk)
     return sorted(planned)
+
+
+def plan_among(session: Session, now: datetime, ids: list[int]) -> list[int]:
+    """``plan`` for these journalists only (a chunk of ``due.due_ids``): see digests.lanes."""
+    return _plan_chunk(session, now, candidates_among(session, now, ids))
+
+
+def _plan_chunk(session: Session, now: datetime, chunk: list[Candidate]) -> list[int]:
+    planned = _record(session, due_digests(session, now, chunk), now)
+    set_next(session, [(c, next_look(c, now, SETTLE)) for c in chunk])
+    return planned
 
 
 def schedule_all(session: Session, now: datetime) -> None:

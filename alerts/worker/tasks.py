@@ -16,7 +16,7 @@ from alerts.core.runtime import Runtime
 from alerts.delivery import batch, breaker, recovery, retention, single
 from alerts.delivery.fanout import fan_out_in_slices, work_through
 from alerts.delivery.outcome import RetryPolicy, Verdict
-from alerts.digests import planning
+from alerts.digests import lanes
 from alerts.digests import runs as digests
 from alerts.feeds.fetch import make_client
 from alerts.feeds.guard import AddressPolicy
@@ -262,10 +262,16 @@ def plan_digests_task(self: Task[Any, Any], beat: bool = False) -> int | None:
 
 
 def _plan_digests(app: AlertsCelery) -> int:
-    with app.runtime.sessions() as session, session.begin():
-        due = planning.plan(session, utcnow())
-    # Committed first: a lost message is found again by the sweep, never sent twice.
-    app.enqueue_digests(due)
+    runtime = app.runtime
+    postgres = runtime.engine.dialect.name == "postgresql"
+    # Each chunk's digests are queued once that chunk has committed: a lost message
+    # is found again by the sweep, never sent twice.
+    due = lanes.plan_in_lanes(
+        runtime.sessions,
+        utcnow(),
+        runtime.settings.digest_lanes if postgres else 1,
+        app.enqueue_digests,
+    )
     if due:
         log.info("digests planned count=%d", len(due))
     return len(due)
