@@ -6,13 +6,17 @@
 Seeds N active journalists with one daily digest each (PostgreSQL ``COPY``; SQLite:
 plain inserts), ``--due`` of them at 12:00 UTC and the rest spread over other zones
 and times, with ``next_due_at`` as the planner leaves it; publishes ``--items`` items
-that every digest holds. Then times, on the planner's own code (``digests.planning.plan``):
+that every digest holds. Then times, on the planner's own code (``digests.planning.plan``
+and, for the due tick, ``digests.lanes.plan_in_lanes`` as the beat task runs it):
 
 1. ``--repeat`` ticks at 12:01 UTC, when nothing is due (min and median);
 2. the tick at 12:02 UTC, when the ``--due`` digests are planned: each recorded once,
-   its items reserved as delivery rows, the next look of each journalist set;
+   its items reserved as delivery rows, the next look of each journalist set; once
+   for each of ``--lanes`` (e.g. ``1,2``: one connection, then two), the digests and
+   their deliveries removed and the journalists made due again in between;
 
-and checks that exactly ``--due`` digests were recorded, each holding ``--items`` items.
+and checks each time that exactly ``--due`` digests were recorded, each holding
+``--items`` items.
 PostgreSQL: 127.0.0.1:5432, user postgres, trust auth; it creates and drops a database
 ``alerts_bench`` (shared with bench.fanout: don't run both at once).
 """
@@ -39,6 +43,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from alerts.core.db import make_engine, make_session_factory
 from alerts.core.migrate import upgrade
 from alerts.core.models import Delivery, Digest, Item, Journalist, Subscription
+from alerts.digests.lanes import plan_in_lanes
 from alerts.digests.planning import SETTLE, plan
 from alerts.digests.schedule import next_cutoff
 
@@ -237,6 +242,52 @@ def cpu_timed_tick(
     return took, len(planned), _cpu_of(backend) - server0, time.process_time() - bench0
 
 
+def server_cpu(engine: Engine) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL process serving this database; the pool
+    keeps the lanes' connections open, so one opened during a tick counts from zero."""
+    if engine.dialect.name != "postgresql":
+        return {}
+    with engine.connect() as conn:
+        pids = conn.execute(
+            text(
+                "SELECT pid FROM pg_stat_activity "
+                "WHERE datname = current_database() AND backend_type = 'client backend'"
+            )
+        ).scalars()
+        return {pid: _cpu_of(pid) for pid in pids}
+
+
+def lanes_tick(
+    engine: Engine, sessions: sessionmaker[Session], now: datetime, lanes: int
+) -> tuple[float, int, float, float]:
+    """``cpu_timed_tick`` as the beat task plans: in chunks, ``lanes`` at once; the
+    server's CPU summed over every connection the lanes used."""
+    server0, bench0 = server_cpu(engine), time.process_time()
+    started = time.perf_counter()
+    planned = plan_in_lanes(sessions, now, lanes, lambda _ids: None)
+    took = time.perf_counter() - started
+    bench = time.process_time() - bench0
+    server = sum(cpu - server0.get(pid, 0.0) for pid, cpu in server_cpu(engine).items())
+    return took, len(planned), server, bench
+
+
+def make_due_again(engine: Engine, due: int) -> None:
+    """Back to the state before the due tick: no digests, the first ``due`` due at 12:00."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE deliveries, digests CASCADE"))
+        else:
+            conn.execute(text("DELETE FROM deliveries"))
+            conn.execute(text("DELETE FROM digests"))
+        conn.execute(
+            Journalist.__table__.update()  # type: ignore[attr-defined]
+            .where(Journalist.id <= due)
+            .values(next_due_at=DUE)
+        )
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE" if conn.dialect.name == "postgresql" else "ANALYZE"))
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     tmp = tempfile.TemporaryDirectory(prefix="alerts-bench-digests-")
     if args.sqlite:
@@ -260,24 +311,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 raise SystemExit(f"{planned} digests planned at 12:01, none expected")
             idle.append(seconds)
         clock = StatementClock(engine)
-        clock.on = args.statements
-        busy, planned, server_cpu, bench_cpu = cpu_timed_tick(sessions, DUE)
-        clock.on = False
-        with sessions() as session:
-            recorded = session.scalar(select(func.count()).select_from(Digest)) or 0
-            reserved = session.scalar(select(func.count()).select_from(Delivery)) or 0
-            looks = session.scalar(select(func.count()).where(Journalist.next_due_at <= DUE)) or 0
-        if (recorded, planned, reserved, looks) != (
-            args.due,
-            args.due if args.items else 0,
-            args.due * args.items,
-            0,
-        ):
-            raise SystemExit(
-                f"recorded {recorded}, planned {planned}, reserved {reserved}, "
-                f"{looks} still due: expected {args.due} digests of {args.items} items"
+        ticks = []
+        for n, lanes in enumerate(args.lanes):
+            if n:
+                make_due_again(engine, args.due)
+            clock.on = args.statements and n == 0
+            busy, planned, server, bench = lanes_tick(engine, sessions, DUE, lanes)
+            clock.on = False
+            recorded, reserved = check_due_tick(sessions, args, planned)
+            ticks.append(
+                {
+                    "lanes": lanes,
+                    "seconds": round(busy, 2),
+                    "server_cpu_seconds": round(server, 2),
+                    "bench_cpu_seconds": round(bench, 2),
+                }
             )
+            print(f"due tick, {lanes} lane(s): {busy:.2f}s", flush=True)
         after, _ = timed_tick(sessions, DUE + timedelta(minutes=1))
+        first = ticks[0]
         return {
             "database": engine.dialect.name,
             "journalists": args.journalists,
@@ -285,9 +337,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "items_per_digest": args.items,
             "idle_tick_ms_min": round(min(idle) * 1000, 1),
             "idle_tick_ms_median": round(statistics.median(idle) * 1000, 1),
-            "due_tick_seconds": round(busy, 2),
-            "due_tick_server_cpu_seconds": round(server_cpu, 2),
-            "due_tick_bench_cpu_seconds": round(bench_cpu, 2),
+            "due_tick_lanes": first["lanes"],
+            "due_tick_seconds": first["seconds"],
+            "due_tick_server_cpu_seconds": first["server_cpu_seconds"],
+            "due_tick_bench_cpu_seconds": first["bench_cpu_seconds"],
+            "due_ticks": ticks,
             "digests_recorded": recorded,
             "deliveries_reserved": reserved,
             "tick_after_ms": round(after * 1000, 1),
@@ -299,6 +353,37 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         tmp.cleanup()
 
 
+def check_due_tick(
+    sessions: sessionmaker[Session], args: argparse.Namespace, planned: int
+) -> tuple[int, int]:
+    """Exactly ``--due`` digests recorded, their items reserved, nobody left due."""
+    with sessions() as session:
+        recorded = session.scalar(select(func.count()).select_from(Digest)) or 0
+        reserved = session.scalar(select(func.count()).select_from(Delivery)) or 0
+        looks = session.scalar(select(func.count()).where(Journalist.next_due_at <= DUE)) or 0
+    if (recorded, planned, reserved, looks) != (
+        args.due,
+        args.due if args.items else 0,
+        args.due * args.items,
+        0,
+    ):
+        raise SystemExit(
+            f"recorded {recorded}, planned {planned}, reserved {reserved}, "
+            f"{looks} still due: expected {args.due} digests of {args.items} items"
+        )
+    return recorded, reserved
+
+
+def lanes_list(value: str) -> list[int]:
+    try:
+        lanes = [int(part) for part in value.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of numbers: {value!r}") from None
+    if not lanes or min(lanes) < 1:
+        raise argparse.ArgumentTypeError("lanes are 1 or more")
+    return lanes
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--journalists", type=int, default=1_000_000, metavar="N")
@@ -307,13 +392,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=10, help="idle ticks timed (10)")
     parser.add_argument("--sqlite", action="store_true", help="a SQLite file instead of PG")
     parser.add_argument(
+        "--lanes",
+        type=lanes_list,
+        default=None,
+        help="connections planning the due tick at once, one tick each: 1,2 (default 2; SQLite 1)",
+    )
+    parser.add_argument(
         "--statements", action="store_true", help="time the due tick's statements by kind"
     )
     parser.add_argument("--keep-db", action="store_true", help=f"keep the {DB_NAME} database")
     parser.add_argument("--json", action="store_true", help="also print the results as JSON")
     args = parser.parse_args(argv)
+    args.lanes = args.lanes or [1 if args.sqlite else 2]
     if not 0 <= args.due <= args.journalists:
         parser.error("--due must be between 0 and --journalists")
+    if args.sqlite and max(args.lanes) > 1:
+        parser.error("SQLite has one writer: --lanes 1 with --sqlite")
     return args
 
 

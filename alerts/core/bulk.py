@@ -6,15 +6,20 @@ parameters is parsed anew each time, which was most of a digest planning tick
 over 100,000 journalists. On PostgreSQL the ids or the rows' columns travel as
 arrays (``= ANY(…)``, ``unnest(…)``), one parameter each; SQLite parses in C and
 gets the plain forms.
+
+The arrays travel as their text (``pg_array``), not as Python lists: psycopg turns a
+list into an array element by element in Python, 15 ms for 2,000 timestamps and
+2.3 ms for 2,000 ints, where joining their text takes 3.4 and 0.8 ms; a digest
+planning chunk passes seven such arrays.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Table, any_, bindparam, literal, text
+from sqlalchemy import ColumnElement, Integer, Table, any_, bindparam, cast, literal, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -25,10 +30,45 @@ def _postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
+def pg_array(values: Iterable[Any]) -> str:
+    """These values as a PostgreSQL array literal, for ``CAST(:param AS type[])``.
+
+    Strings are quoted and escaped, so any text is carried as it is; a datetime is
+    written as naive UTC (core.models.UTCDateTime's storage); None is NULL.
+    """
+    return "{" + ",".join(map(_element, values)) + "}"
+
+
+def int_array(ids: Iterable[Any]) -> str:
+    """``pg_array`` of ints, the common case, at C speed."""
+    return "{" + ",".join(map(str, map(int, ids))) + "}"
+
+
+def id_array(ids: Iterable[Any]) -> ColumnElement[Any]:
+    """An ``INTEGER[]`` of these ids, as one parameter (PostgreSQL)."""
+    return cast(literal(int_array(ids)), ARRAY(Integer))
+
+
+def _element(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, datetime):
+        return str(_array_value(value).isoformat())
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    raise TypeError(f"no array element for {type(value).__name__}")
+
+
 def among(session: Session, column: Any, ids: Sequence[int]) -> ColumnElement[bool]:
     """``column IN ids``: one array parameter on PostgreSQL."""
     if _postgres(session):
-        result: ColumnElement[bool] = column == any_(literal(list(ids), ARRAY(Integer)))
+        result: ColumnElement[bool] = column == any_(id_array(ids))
         return result
     in_list: ColumnElement[bool] = column.in_(ids)
     return in_list
@@ -69,7 +109,7 @@ def insert_new(
         f"SELECT * FROM unnest({', '.join(casts)}) "
         f"ON CONFLICT ({', '.join(unique)}) DO NOTHING RETURNING id"
     )
-    params = {name: [_array_value(row[name]) for row in rows] for name in columns}
+    params = {name: pg_array(row[name] for row in rows) for name in columns}
     return list(session.execute(statement, params).scalars())
 
 
@@ -98,8 +138,8 @@ def compare_and_set(
             f"WHERE t.id = v.id AND t.{column} IS NOT DISTINCT FROM v.seen"
         ),
         {
-            "ids": [i for i, _, _ in changes],
-            "seen": [_array_value(seen) for _, seen, _ in changes],
-            "new": [_array_value(new) for _, _, new in changes],
+            "ids": int_array(i for i, _, _ in changes),
+            "seen": pg_array(seen for _, seen, _ in changes),
+            "new": pg_array(new for _, _, new in changes),
         },
     )

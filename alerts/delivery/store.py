@@ -13,11 +13,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import (
     ColumnElement,
-    Integer,
     String,
     Update,
     any_,
     bindparam,
+    cast,
     delete,
     exists,
     func,
@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from alerts.core.bulk import id_array, pg_array
 from alerts.core.db import upsert_insert
 from alerts.core.models import (
     Delivery,
@@ -88,7 +89,7 @@ def _among(
     same for every batch.
     """
     if session.get_bind().dialect.name == "postgresql":
-        return column == any_(literal(list(ids), ARRAY(Integer)))
+        return column == any_(id_array(ids))
     return column.in_(ids)
 
 
@@ -298,10 +299,10 @@ def _record_sent_at_once(rows: list[dict[str, object]], now: datetime) -> Update
     """
     values = (
         func.unnest(
-            literal([r["b_id"] for r in rows], ARRAY(Integer)),
-            literal([r["b_reply"] for r in rows], ARRAY(String)),
-            literal([r["b_mid"] for r in rows], ARRAY(String)),
-            literal([r["b_new_attempts"] for r in rows], ARRAY(Integer)),
+            id_array(r["b_id"] for r in rows),
+            cast(literal(pg_array(r["b_reply"] for r in rows)), ARRAY(String)),
+            cast(literal(pg_array(r["b_mid"] for r in rows)), ARRAY(String)),
+            id_array(r["b_new_attempts"] for r in rows),
         )
         .table_valued("id", "reply", "mid", "attempts")
         .render_derived(name="v")

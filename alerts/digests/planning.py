@@ -16,7 +16,7 @@ from typing import Any, cast
 from sqlalchemy import Table, and_, case, exists, func, literal, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from alerts.core.bulk import among, insert_new
+from alerts.core.bulk import among, insert_new, int_array, pg_array
 from alerts.core.db import upsert_insert
 from alerts.core.models import (
     NOTICE_KINDS,
@@ -365,12 +365,12 @@ def _record_in_one_statement(session: Session, due: list[Due], now: datetime) ->
         )
     )
     params: dict[str, Any] = {
-        "journalists": [d.journalist_id for d in due],
-        "cadences": [d.cadence for d in due],
-        "periods": [d.period.isoformat() for d in due],
-        "since": [_naive_utc(d.since) for d in due],
-        "cutoffs": [_naive_utc(d.cutoff) for d in due],
-        "items": held,
+        "journalists": int_array(d.journalist_id for d in due),
+        "cadences": pg_array(d.cadence for d in due),
+        "periods": pg_array(d.period.isoformat() for d in due),
+        "since": pg_array(d.since for d in due),
+        "cutoffs": pg_array(d.cutoff for d in due),
+        "items": int_array(held),
         "published": ItemStatus.PUBLISHED.value,
         "pending": DigestStatus.PENDING.value,
         "empty": DigestStatus.EMPTY.value,
@@ -382,8 +382,8 @@ def _record_in_one_statement(session: Session, due: list[Due], now: datetime) ->
         session.execute(
             _CORRECT_COUNTS,
             {
-                "ids": [i for i, _ in off],
-                "counts": [n for _, n in off],
+                "ids": int_array(i for i, _ in off),
+                "counts": int_array(n for _, n in off),
                 "empty": DigestStatus.EMPTY.value,
             },
         )

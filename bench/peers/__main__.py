@@ -122,6 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: dict[str, Any] = {"members": args.members, "ours": args.ours}
     try:
         results |= run_mailman(sink, args.members, args.timeout)
+        # Printed now: a run of ours that fails, an hour into a big run, keeps Mailman's.
+        print(json.dumps(results), flush=True)
         with tempfile.TemporaryDirectory(prefix="alerts-peers-") as tmp:
             results |= run_ours(sink, args, Path(tmp))
     except (PeerFailed, fanout.BenchFailed, subprocess.CalledProcessError) as exc:
