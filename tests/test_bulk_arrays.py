@@ -9,13 +9,16 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, any_, func, select, text
 
-from alerts.core.bulk import int_array, pg_array
+from alerts.core.bulk import id_array, int_array, pg_array
 from alerts.core.db import make_engine
 
-# PostgreSQL's text cannot hold NUL; everything else may come from a relay's reply.
-TEXT = st.text(alphabet=st.characters(blacklist_characters="\x00"), max_size=40)
+# PostgreSQL's text cannot hold NUL (nor UTF-8 a lone surrogate); anything else may come
+# from a relay's reply.
+TEXT = st.text(
+    alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=["Cs"]), max_size=40
+)
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +30,8 @@ def conn(postgres_url: str) -> Iterator[Connection]:
 
 
 def _back(conn: Connection, literal: str, sql_type: str) -> list[object]:
-    return list(conn.execute(text(f"SELECT CAST(:a AS {sql_type}[])"), {"a": literal}).scalar())
+    found = conn.execute(text(f"SELECT CAST(:a AS {sql_type}[])"), {"a": literal}).scalar()
+    return list(found or [])
 
 
 @settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -70,3 +74,20 @@ def test_datetimes_are_written_as_naive_utc_and_dates_as_dates(conn: Connection)
 def test_an_unknown_kind_of_value_is_refused() -> None:
     with pytest.raises(TypeError, match="float"):
         pg_array([1.5])
+
+
+def test_an_id_array_is_one_constant_not_a_cast_done_for_every_row(conn: Connection) -> None:
+    """A typed (``::VARCHAR``) parameter made the server convert the array again for
+    each row it filtered: 2.4 s instead of 4 ms for 2,000 ids over 20,000 rows."""
+    numbers = func.generate_series(1, 50).table_valued("n").render_derived(name="g")
+    query = select(numbers.c.n).where(numbers.c.n == any_(id_array([3, 5, 8])))
+    compiled = query.compile(dialect=conn.dialect)
+    plan = "\n".join(
+        row[0]
+        for row in conn.connection.driver_connection.execute(  # type: ignore[union-attr]
+            f"EXPLAIN (VERBOSE) {compiled}", compiled.params
+        )
+    )
+    assert "'{3,5,8}'::integer[]" in plan
+    assert "cstring" not in plan and "character varying" not in plan
+    assert list(conn.execute(query).scalars()) == [3, 5, 8]

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Integer, Table, any_, bindparam, cast, literal, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
+from sqlalchemy.types import NullType
 
 from alerts.core.db import upsert_insert
 
@@ -46,7 +47,18 @@ def int_array(ids: Iterable[Any]) -> str:
 
 def id_array(ids: Iterable[Any]) -> ColumnElement[Any]:
     """An ``INTEGER[]`` of these ids, as one parameter (PostgreSQL)."""
-    return cast(literal(int_array(ids)), ARRAY(Integer))
+    return array_of(int_array(ids), Integer)
+
+
+def array_of(literal_text: str, item_type: Any) -> ColumnElement[Any]:
+    """``CAST(:param AS item_type[])`` of a ``pg_array`` text.
+
+    The parameter must reach the server untyped (psycopg sends a str as "unknown"),
+    so that the cast is read as the array's own literal: SQLAlchemy's ``::VARCHAR``
+    on a String parameter made it a cast of a varchar, done again for every row a
+    filter looked at (2.4 s instead of 4 ms for 2,000 ids over 20,000 digests).
+    """
+    return cast(literal(literal_text, NullType()), ARRAY(item_type))
 
 
 def _element(value: Any) -> str:

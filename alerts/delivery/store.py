@@ -17,19 +17,16 @@ from sqlalchemy import (
     Update,
     any_,
     bindparam,
-    cast,
     delete,
     exists,
     func,
-    literal,
     or_,
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from alerts.core.bulk import id_array, pg_array
+from alerts.core.bulk import array_of, id_array, pg_array
 from alerts.core.db import upsert_insert
 from alerts.core.models import (
     Delivery,
@@ -300,8 +297,8 @@ def _record_sent_at_once(rows: list[dict[str, object]], now: datetime) -> Update
     values = (
         func.unnest(
             id_array(r["b_id"] for r in rows),
-            cast(literal(pg_array(r["b_reply"] for r in rows)), ARRAY(String)),
-            cast(literal(pg_array(r["b_mid"] for r in rows)), ARRAY(String)),
+            array_of(pg_array(r["b_reply"] for r in rows), String),
+            array_of(pg_array(r["b_mid"] for r in rows), String),
             id_array(r["b_new_attempts"] for r in rows),
         )
         .table_valued("id", "reply", "mid", "attempts")
