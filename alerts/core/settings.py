@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     # Connections (threads of the planning task) that plan a minute's digests at once,
     # a chunk each (digests/lanes.py; PostgreSQL, SQLite has one writer, so one).
     digest_lanes: int = Field(default=2, ge=1)
+    # Database connections a process keeps open; also the web's threads for its handlers,
+    # so that a burst waits for a thread instead of opening and closing connections.
+    db_pool_size: int = Field(default=8, ge=1, le=100)
     lease_seconds: int = Field(default=300, ge=10)
     # A queued batch may wait behind a big send: re-queue only well after the
     # lease and a long drain, or the sweep floods the queue with duplicates.

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from email.utils import parseaddr
 from urllib.parse import urlsplit
 
+import anyio.to_thread
 from fastapi import FastAPI, Request, Response
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
@@ -63,7 +66,18 @@ def create_app(
 ) -> FastAPI:
     runtime = celery.runtime
     settings = runtime.settings
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # The handlers run in threads (40 by default) and each takes a connection: with
+        # more threads than the pool keeps, a burst of one-click POSTs opened and closed
+        # a connection per request beyond the pool (a server process forked each time)
+        # and its threads fought over the GIL. As many threads as connections.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="newsroom-alerts",
         version="0.1.0",
         description="Staff API of newsroom-alerts: items, deliveries, journalists, keys.",
