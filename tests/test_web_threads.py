@@ -24,9 +24,10 @@ from sqlalchemy import event
 from alerts.core.migrate import upgrade
 from alerts.core.settings import load_settings
 from alerts.core.tokens import Purpose
+from alerts.dev.sink import free_port
 from alerts.web import create_app
 from alerts.worker.app import AlertsCelery, create_celery
-from tests.conftest import SECRET, free_port
+from tests.conftest import SECRET
 from tests.factories import journalist
 
 POOL = 3
