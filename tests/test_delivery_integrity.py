@@ -8,6 +8,9 @@ per row of a million-row fan-out). What it guaranteed is kept:
   deletes what they wrote; one deleted before is not found, and nothing is written;
 - deleting an item, by any writer, deletes its deliveries (a trigger, both databases).
 
+Migration 0020 did the same for ``deliveries.digest_id`` (only the planner writes it,
+always a digest of its own statement): deleting digests unlinks their rows, by trigger.
+
 The races run with real concurrent sessions on PostgreSQL: the second one is seen
 waiting on a lock in ``pg_stat_activity`` before the first commits, so the order is
 forced, not hoped for.
@@ -322,3 +325,39 @@ def test_an_unsubscribe_cancels_digests_and_the_claim_cancels_queued_alerts(
         ).one()
     assert row.status == DeliveryStatus.CANCELLED
     assert row.last_reply == "cancelled: recipient unsubscribed or suppressed"
+
+
+def test_deleting_digests_unlinks_their_deliveries(any_db: sessionmaker[Session]) -> None:
+    """What ON DELETE SET NULL did, for any writer: the trigger is there at head, and
+    one delete of many digests unlinks each one's rows and nobody else's."""
+    item_id = _audience(any_db, 0)
+    other_item = _audience(any_db, 0)
+    with any_db() as session, session.begin():
+        people = [journalist(session, f"d{k}@example.net", ([], [])) for k in range(3)]
+        session.flush()
+        digests = [
+            Digest(
+                journalist_id=person.id,
+                cadence=Cadence.DAILY,
+                period="2026-11-10",
+                since=utcnow() - timedelta(days=1),
+                cutoff=utcnow(),
+                items=1,
+            )
+            for person in people
+        ]
+        session.add_all(digests)
+        session.flush()
+        for person, digest in zip(people, digests, strict=True):
+            session.add(Delivery(item_id=item_id, journalist_id=person.id, digest_id=digest.id))
+        kept = digests[2].id
+        session.add(Delivery(item_id=other_item, journalist_id=people[0].id))
+    with any_db() as session, session.begin():
+        session.execute(text("DELETE FROM digests WHERE id <> :kept"), {"kept": kept})
+    with any_db() as session:
+        links = session.scalars(
+            select(Delivery.digest_id).where(Delivery.item_id == item_id).order_by(Delivery.id)
+        ).all()
+        assert links == [None, None, kept]
+        assert _rows(any_db, item_id) == 3  # unlinked, not deleted
+        assert _rows(any_db, other_item) == 1

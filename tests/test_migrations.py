@@ -49,8 +49,9 @@ def test_postgres_schema_matches_models(postgres_url: str) -> None:
 
 
 def _down_and_up_0019(url: str) -> None:
-    """0019 both ways with rows in place: the deliveries' copy on SQLite keeps every row and
-    the bounces' links to them, and the foreign key comes back on the way down."""
+    """0019 and 0020 both ways with rows in place: the deliveries' copies on SQLite keep
+    every row, the bounces' links to them and theirs to a digest, and the foreign keys
+    come back on the way down."""
     config = alembic_config(url)
     command.upgrade(config, "0018")
     engine = make_engine(url)
@@ -80,6 +81,26 @@ def _down_and_up_0019(url: str) -> None:
                 " VALUES (7, 1, 'hard', '2026-01-01')"
             )
         )
+        conn.execute(
+            text(
+                "INSERT INTO digests (id, journalist_id, cadence, period, since, cutoff, status,"
+                " items, attempts, created_at) VALUES (3, 1, 'daily', '2026-01-02',"
+                " '2026-01-01', '2026-01-02', 'pending', 1, 0, '2026-01-02')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO items (id, kind, title, summary, body, language, status, created_at,"
+                " updated_at) VALUES (2, 'press_release', 'u', '', '', 'en', 'published',"
+                " '2026-01-01', '2026-01-01')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO deliveries (id, item_id, journalist_id, status, attempts, created_at,"
+                " digest_id) VALUES (8, 2, 1, 'pending', 0, '2026-01-02', 3)"
+            )
+        )
     engine.dispose()
     for step in ("up", "down", "up"):
         (command.upgrade if step == "up" else command.downgrade)(
@@ -87,7 +108,9 @@ def _down_and_up_0019(url: str) -> None:
         )
         engine = make_engine(url)
         with engine.connect() as conn:
-            assert conn.execute(text("SELECT id, item_id FROM deliveries")).all() == [(7, 1)]
+            assert conn.execute(
+                text("SELECT id, item_id, digest_id FROM deliveries ORDER BY id")
+            ).all() == [(7, 1, None), (8, 2, 3)]
             assert conn.execute(text("SELECT delivery_id FROM bounce_events")).all() == [(7,)]
         engine.dispose()
     assert _diff(url) == []

@@ -1,10 +1,12 @@
-"""Running the Alembic migrations from the CLI, the demo and the tests."""
+"""Running the Alembic migrations from the CLI, the demo and the tests; what they share."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from alembic import command
+from alembic import command, op
 from alembic.config import Config
 
 
@@ -26,3 +28,28 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
+
+
+@contextmanager
+def sqlite_keys_off(table: str) -> Iterator[None]:
+    """For a migration that copies ``table`` on SQLite (a batch ALTER): foreign keys off.
+
+    The copy drops the old table; with foreign keys on, that drop first deletes every
+    row, and what points at them (``bounce_events.delivery_id``, ON DELETE SET NULL)
+    would lose its link. The pragma only works outside a transaction: if one is open
+    it is refused rather than lose that link. On PostgreSQL, nothing.
+    """
+    bind = op.get_bind()
+    if bind.dialect.name != "sqlite":
+        yield
+        return
+    op.execute("PRAGMA foreign_keys=OFF")
+    if bind.exec_driver_sql("PRAGMA foreign_keys").scalar():
+        raise RuntimeError(f"could not turn SQLite's foreign keys off to copy {table}")
+    try:
+        yield
+    finally:
+        op.execute("PRAGMA foreign_keys=ON")
+    broken = bind.exec_driver_sql(f"PRAGMA foreign_key_check({table})").first()
+    if broken is not None:
+        raise RuntimeError(f"{table}: a row breaks a foreign key after the copy: {broken}")

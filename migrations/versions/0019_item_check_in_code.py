@@ -29,11 +29,12 @@ table) drops its triggers: it must run ``create_sqlite_triggers`` again;
 ``tests/test_delivery_integrity.py`` checks that head has it.
 """
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
+from alerts.core.migrate import sqlite_keys_off
 
 revision: str = "0019"
 down_revision: str | None = "0018"
@@ -63,28 +64,6 @@ SQLITE_TRIGGERS = (
 SQLITE_DROP = ("DROP TRIGGER IF EXISTS items_delete_deliveries",)
 
 
-@contextmanager
-def _sqlite_keys_off() -> Iterator[None]:
-    """SQLite's batch ALTER copies ``deliveries`` and drops the old table; with foreign
-    keys on, that drop first deletes every row, and ``bounce_events.delivery_id``
-    (ON DELETE SET NULL) would lose its delivery. The pragma only works outside a
-    transaction: if one is open it is refused rather than lose that link."""
-    bind = op.get_bind()
-    if bind.dialect.name != "sqlite":
-        yield
-        return
-    op.execute("PRAGMA foreign_keys=OFF")
-    if bind.exec_driver_sql("PRAGMA foreign_keys").scalar():
-        raise RuntimeError("could not turn SQLite's foreign keys off to copy deliveries")
-    try:
-        yield
-    finally:
-        op.execute("PRAGMA foreign_keys=ON")
-    broken = bind.exec_driver_sql("PRAGMA foreign_key_check(deliveries)").first()
-    if broken is not None:
-        raise RuntimeError(f"deliveries: a row breaks a foreign key after the copy: {broken}")
-
-
 def create_sqlite_triggers() -> None:
     for statement in SQLITE_TRIGGERS:
         op.execute(statement)
@@ -97,7 +76,7 @@ def upgrade() -> None:
         for statement in PG_TRIGGERS:
             op.execute(statement)
         return
-    with _sqlite_keys_off(), op.batch_alter_table("deliveries", schema=None) as batch_op:
+    with sqlite_keys_off("deliveries"), op.batch_alter_table("deliveries", schema=None) as batch_op:
         batch_op.drop_constraint(FK_ITEM, type_="foreignkey")
     create_sqlite_triggers()
 
@@ -106,7 +85,7 @@ def downgrade() -> None:
     postgres = op.get_bind().dialect.name == "postgresql"
     for statement in PG_DROP if postgres else SQLITE_DROP:
         op.execute(statement)
-    with _sqlite_keys_off():
+    with sqlite_keys_off("deliveries"):
         # None should exist (every writer locks its items); the key could not be made if
         # one did.
         op.execute(
