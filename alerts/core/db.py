@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,7 +24,13 @@ def upsert_insert(session: Session) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
-def make_engine(url: str, idle_in_transaction_seconds: float = 0, **kwargs: Any) -> Engine:
+def make_engine(
+    url: str, idle_in_transaction_seconds: float = 0, pool_size: int = 0, **kwargs: Any
+) -> Engine:
+    """``pool_size``: connections kept open (as many again when busier); 0, SQLAlchemy's
+    default. An in-memory SQLite database has one connection per thread: not pooled."""
+    if pool_size and make_url(url).database not in (None, "", ":memory:"):
+        kwargs |= {"pool_size": pool_size, "max_overflow": pool_size}
     if url.startswith("sqlite"):
         # Workers, the web app and the CLI share the file: WAL lets readers run
         # beside the one writer, and the busy timeout queues writers instead of

@@ -47,12 +47,10 @@ class Runtime:
     @cached_property
     def engine(self) -> Engine:
         # Half the lease: a lost host's locks are gone before its rows are taken over.
-        size = self.settings.db_pool_size
         return make_engine(
             self.settings.database_url,
             self.settings.lease_seconds / 2,
-            pool_size=size,
-            max_overflow=size,
+            pool_size=self.settings.db_pool_size,
         )
 
     @cached_property
