@@ -46,6 +46,7 @@ from alerts.core.models import Delivery, Digest, Item, Journalist, Subscription
 from alerts.digests.lanes import plan_in_lanes
 from alerts.digests.planning import SETTLE, plan
 from alerts.digests.schedule import next_cutoff
+from bench.fanout import server_cpu
 
 HOST = "127.0.0.1"
 PG_ADMIN_URL = f"postgresql://postgres@{HOST}:5432/test"
@@ -240,21 +241,6 @@ def cpu_timed_tick(
         session.flush()
     took = time.perf_counter() - started
     return took, len(planned), _cpu_of(backend) - server0, time.process_time() - bench0
-
-
-def server_cpu(engine: Engine) -> dict[int, float]:
-    """CPU seconds so far of each PostgreSQL process serving this database; the pool
-    keeps the lanes' connections open, so one opened during a tick counts from zero."""
-    if engine.dialect.name != "postgresql":
-        return {}
-    with engine.connect() as conn:
-        pids = conn.execute(
-            text(
-                "SELECT pid FROM pg_stat_activity "
-                "WHERE datname = current_database() AND backend_type = 'client backend'"
-            )
-        ).scalars()
-        return {pid: _cpu_of(pid) for pid in pids}
 
 
 def lanes_tick(
